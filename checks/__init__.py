@@ -1,0 +1,16 @@
+"""The checks, one module per concern.
+
+Each check is a small function over a :class:`checks.context.CheckContext`,
+registered with a stable id ``r2.<group>.<name>``; see :mod:`checks.registry`.
+Importing this package registers them all, in group order.
+"""
+
+from checks import (  # noqa: F401  (registration by import)
+    storages,
+    settings,
+    connectivity,
+    cors,
+    schema,
+    roundtrip,
+)
+from checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401

@@ -1,0 +1,143 @@
+"""What a check gets: the storage alias it is about and lazily built,
+shared pieces (a fresh storage instance, its boto3 client, the bucket's
+answer to HeadBucket, its CORS rules).
+
+Each piece is built once per context even when several checks ask for it
+from different threads at once, and a failure is remembered too, so ten
+checks behind a dead endpoint cost one timeout, not ten.
+"""
+
+import functools
+import threading
+from urllib.parse import urlsplit
+
+from botocore.config import Config
+from django.conf import settings
+from django.core.files.storage import storages
+from django.utils.module_loading import import_string
+
+from checks.registry import Skip
+from toolkit.conf import toolkit_settings
+
+S3_BACKEND = "storages.backends.s3.S3Storage"
+R2_HOST_SUFFIX = ".r2.cloudflarestorage.com"
+
+
+def once(method):
+    """Memoize a zero-argument context method, exceptions included, per instance."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self):
+        with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
+            if name not in self._memo:
+                try:
+                    self._memo[name] = (True, method(self))
+                except Exception as exc:  # remembered and re-raised to every caller
+                    self._memo[name] = (False, exc)
+        succeeded, value = self._memo[name]
+        if succeeded:
+            return value
+        raise value
+
+    return wrapper
+
+
+def is_s3_backend(backend_path):
+    try:
+        backend = import_string(backend_path)
+    except ImportError:
+        return False
+    s3 = import_string(S3_BACKEND)
+    return isinstance(backend, type) and issubclass(backend, s3)
+
+
+def s3_aliases(storages_setting=None):
+    """Aliases in STORAGES whose backend is S3, ``default`` first."""
+    storages_setting = settings.STORAGES if storages_setting is None else storages_setting
+    aliases = [a for a, c in storages_setting.items() if is_s3_backend(c.get("BACKEND", ""))]
+    return sorted(aliases, key=lambda a: a != "default")
+
+
+def is_r2_endpoint(endpoint_url):
+    host = (urlsplit(endpoint_url or "").hostname or "").lower()
+    return host.endswith(R2_HOST_SUFFIX)
+
+
+class CheckContext:
+    """Everything a check may need about one storage alias (or none)."""
+
+    def __init__(self, alias=None, timeout=None, keep=False):
+        self.alias = alias
+        self.keep = keep  # the round-trip leaves its probe behind (for debugging)
+        self.timeout = float(timeout or toolkit_settings.CHECK_TIMEOUT)
+        self.toolkit = toolkit_settings
+        self._lock = threading.Lock()
+        self._locks = {}
+        self._memo = {}
+
+    # --- configuration -------------------------------------------------
+    @property
+    def storage_config(self):
+        return settings.STORAGES.get(self.alias, {})
+
+    @property
+    def options(self):
+        return dict(self.storage_config.get("OPTIONS") or {})
+
+    def client_config(self, base=None):
+        """``base`` (the storage's own client config) with this run's timeouts,
+        so no request can outlive the deadline."""
+        limits = Config(
+            connect_timeout=min(self.timeout, 10),
+            read_timeout=self.timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+        )
+        return base.merge(limits) if base is not None else limits
+
+    @once
+    def storage(self):
+        """A freshly built instance of this alias's storage, as the app would
+        build it now, with the run's timeouts; raises ImproperlyConfigured."""
+        if self.alias is None:
+            raise Skip("no S3 storage is configured in STORAGES")
+        params = dict(self.storage_config)
+        options = dict(params.get("OPTIONS") or {})
+        base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
+        options["client_config"] = self.client_config(base)
+        params["OPTIONS"] = options
+        return storages.create_storage(params)
+
+    @once
+    def client(self):
+        """One boto3 client, shared by every thread of this run."""
+        return self.storage().connection.meta.client
+
+    @property
+    def bucket(self):
+        return self.storage().bucket_name
+
+    @property
+    def endpoint_url(self):
+        return self.storage().endpoint_url
+
+    @property
+    def is_r2(self):
+        return is_r2_endpoint(self.endpoint_url)
+
+    # --- the bucket, asked once ----------------------------------------
+    @once
+    def head_bucket(self):
+        """HeadBucket's response; raises the client's exception."""
+        if not self.bucket:
+            raise Skip("AWS_STORAGE_BUCKET_NAME is not set")
+        return self.client().head_bucket(Bucket=self.bucket)
+
+    def require_bucket(self):
+        """Skip the calling check unless the bucket answered HeadBucket."""
+        try:
+            self.head_bucket()
+        except Exception as exc:
+            raise Skip("the bucket is not reachable; see r2.connectivity.head_bucket") from exc

@@ -1,0 +1,45 @@
+"""Exceptions in the operator's words: one sentence, never a traceback."""
+
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ParamValidationError,
+    ReadTimeoutError,
+)
+from django.core.exceptions import ImproperlyConfigured
+
+from toolkit.redact import scrub
+
+
+def error_code(exc):
+    """The S3 error code of a ClientError ('NoSuchBucket', '403', ...), else None."""
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code")
+    return None
+
+
+def http_status(exc):
+    if isinstance(exc, ClientError):
+        return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return None
+
+
+def describe(exc):
+    """A plain, secret-free sentence for ``exc``."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        text = f"the server answered {http_status(exc) or '?'} {error.get('Code', '')}".rstrip()
+        if error.get("Message"):
+            text += f": {error['Message']}"
+        return scrub(text)
+    if isinstance(exc, (ConnectTimeoutError, ReadTimeoutError)):
+        return scrub(f"the request timed out ({exc})")
+    if isinstance(exc, EndpointConnectionError):
+        return scrub(f"could not connect to {exc.kwargs.get('endpoint_url', 'the endpoint')}")
+    if isinstance(exc, NoCredentialsError):
+        return "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
+    if isinstance(exc, (ImproperlyConfigured, ParamValidationError, ValueError)):
+        return scrub(str(exc))
+    return scrub(f"{type(exc).__name__}: {exc}")

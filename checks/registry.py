@@ -1,0 +1,116 @@
+"""The check registry, results, and the small vocabulary checks speak.
+
+A check is a function ``fn(ctx) -> Outcome`` registered with ``@check``. It
+returns ``ok(...)``, ``warn(...)``, ``fail(...)``, ``skip(...)`` or raises
+:class:`Skip`; the runner stamps id, group, duration and the storage alias.
+Anything else it raises becomes a failed check with a plain message.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "roundtrip")
+STATUSES = ("pass", "warn", "fail", "skip")
+
+# How a check runs: "static" reads settings and builds objects, no I/O;
+# "db" talks to the database (main thread only); "network" talks to the
+# bucket (worker threads, bounded by the deadline).
+KINDS = ("static", "db", "network")
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    group: str
+    title: str
+    catches: str
+    fix: str
+    fn: Callable
+    kind: str = "static"
+    per_storage: bool = True  # once per S3 alias, or once per run
+    mutating: bool = False  # writes to the bucket (the round-trip)
+
+    @property
+    def name(self):
+        return self.id.rsplit(".", 1)[-1]
+
+
+@dataclass
+class Outcome:
+    status: str
+    message: str
+    hint: str = ""
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    id: str
+    group: str
+    status: str
+    message: str
+    hint: str = ""
+    duration_ms: float = 0.0
+    details: dict = field(default_factory=dict)
+
+    def as_dict(self):
+        return {
+            "id": self.id,
+            "group": self.group,
+            "status": self.status,
+            "message": self.message,
+            "hint": self.hint,
+            "duration_ms": round(self.duration_ms, 1),
+            "details": self.details,
+        }
+
+
+class Skip(Exception):
+    """Raised by a check (or a context helper) when it cannot apply."""
+
+
+def ok(message, **details):
+    return Outcome("pass", message, "", details)
+
+
+def warn(message, hint, **details):
+    return Outcome("warn", message, hint, details)
+
+
+def fail(message, hint, **details):
+    return Outcome("fail", message, hint, details)
+
+
+def skip(message, **details):
+    return Outcome("skip", message, "", details)
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=False):
+    """Register ``fn`` as check ``id`` (``r2.<group>.<name>``)."""
+    parts = id.split(".")
+    if len(parts) != 3 or parts[0] != "r2" or parts[1] not in GROUPS:
+        raise ValueError(f"check id {id!r} is not r2.<group>.<name> with a known group")
+    if kind not in KINDS:
+        raise ValueError(f"check {id}: kind {kind!r} is not one of {KINDS}")
+
+    def register(fn):
+        if id in REGISTRY:
+            raise ValueError(f"check id {id!r} registered twice")
+        REGISTRY[id] = Check(id, parts[1], title, catches, fix, fn, kind, per_storage, mutating)
+        return fn
+
+    return register
+
+
+def select(only=(), skip_groups=(), include_mutating=True):
+    """Registered checks in group order, filtered as r2_check's flags say."""
+    chosen = [
+        c for c in REGISTRY.values()
+        if (not only or c.id in only)
+        and c.group not in skip_groups
+        and (include_mutating or not c.mutating)
+    ]
+    return sorted(chosen, key=lambda c: GROUPS.index(c.group))

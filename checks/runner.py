@@ -1,0 +1,107 @@
+"""Running checks: static and database checks on the calling thread, network
+checks concurrently on daemon threads, all bounded by one deadline.
+
+Daemon threads, not a pool: a request that hangs past the deadline must not
+hold the process at exit (concurrent.futures joins its workers).
+"""
+
+import threading
+import time
+
+from checks.context import CheckContext, s3_aliases
+from checks.errors import describe
+from checks.registry import Outcome, Result, Skip
+
+TIMED_OUT_HINT = (
+    "The storage endpoint did not answer in time: check that AWS_S3_ENDPOINT_URL is "
+    "reachable from this host (DNS, firewall, proxy), or raise --timeout."
+)
+
+
+def evaluate(check, ctx):
+    """Run one check on one context; never raises."""
+    started = time.perf_counter()
+    try:
+        outcome = check.fn(ctx)
+    except Skip as exc:
+        outcome = Outcome("skip", str(exc))
+    except Exception as exc:  # a bug or an unexpected answer: a failed check, in words
+        outcome = Outcome(
+            "fail",
+            f"{check.title}: the check could not complete: {describe(exc)}",
+            check.fix,
+        )
+    details = dict(outcome.details)
+    if check.per_storage:
+        details = {"storage": ctx.alias, **details}
+    return Result(
+        id=check.id,
+        group=check.group,
+        status=outcome.status,
+        message=outcome.message,
+        hint=outcome.hint,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        details=details,
+    )
+
+
+def plan(checks, aliases, timeout, keep=False):
+    """(check, context) pairs: per-storage checks once per alias, with one
+    shared context per alias so they share its client and bucket answers."""
+    contexts = {alias: CheckContext(alias, timeout, keep) for alias in aliases}
+    shared = CheckContext(aliases[0] if aliases else None, timeout, keep)
+    pairs = []
+    for check in checks:
+        if not check.per_storage:
+            pairs.append((check, shared))
+        elif not contexts:
+            pairs.append((check, CheckContext(None, timeout)))
+        else:
+            pairs.extend((check, ctx) for ctx in contexts.values())
+    return pairs
+
+
+def run_checks(checks, *, aliases=None, timeout=30.0, keep=False):
+    """Results of ``checks`` over the S3 aliases, in a stable order."""
+    aliases = s3_aliases() if aliases is None else list(aliases)
+    pairs = plan(checks, aliases, timeout, keep)
+    deadline = time.monotonic() + timeout
+    results = [None] * len(pairs)
+    done = threading.Condition()
+
+    def work(index, check, ctx):
+        result = evaluate(check, ctx)
+        with done:
+            results[index] = result
+            done.notify_all()
+
+    for index, (check, ctx) in enumerate(pairs):
+        if check.kind == "network":
+            threading.Thread(target=work, args=(index, check, ctx), daemon=True,
+                             name=f"r2-check-{check.id}").start()
+    for index, (check, ctx) in enumerate(pairs):
+        if check.kind != "network":
+            results[index] = evaluate(check, ctx)
+
+    with done:
+        while any(r is None for r in results):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not done.wait(remaining):
+                break
+        final = list(results)
+    for index, (check, ctx) in enumerate(pairs):
+        if final[index] is None:
+            details = {"storage": ctx.alias} if check.per_storage else {}
+            final[index] = Result(check.id, check.group, "fail",
+                                  f"{check.title}: no answer within {timeout:g}s",
+                                  TIMED_OUT_HINT, timeout * 1000, details)
+    return final
+
+
+def summarize(results, fail_on="error"):
+    """The JSON document's head: ok flag and counts per status."""
+    summary = {status: 0 for status in ("pass", "warn", "fail", "skip")}
+    for result in results:
+        summary[result.status] += 1
+    failed = summary["fail"] or (fail_on == "warning" and summary["warn"])
+    return {"ok": not failed, "summary": summary}

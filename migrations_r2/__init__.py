@@ -1,0 +1,1 @@
+"""The legacy media backfill: local MEDIA_ROOT images into the bucket."""

@@ -1,0 +1,63 @@
+"""Real S3 servers on loopback for the tests: moto's server mode and the
+independent s3rver from npm (which enforces per-bucket CORS on preflights)."""
+
+import shutil
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from gallery import emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+S3RVER_BIN = ROOT / "node_modules" / ".bin" / "s3rver"
+
+
+@dataclass
+class S3Server:
+    kind: str  # "moto" or "s3rver"
+    endpoint_url: str
+    access_key: str
+    secret_key: str
+    process: subprocess.Popen
+
+    @property
+    def port(self):
+        return int(self.endpoint_url.rsplit(":", 1)[1])
+
+    def client(self):
+        return emulator.client(self.endpoint_url, self.access_key, self.secret_key)
+
+    def new_bucket_name(self, prefix="t"):
+        return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def start_moto(port=None):
+    port = port or emulator.free_port()
+    process = emulator.spawn_moto(port)
+    return S3Server("moto", f"http://127.0.0.1:{port}", "moto-access-key", "moto-secret-key",
+                    process)
+
+
+def start_s3rver(port=None):
+    if not S3RVER_BIN.exists():
+        raise RuntimeError("s3rver is not installed: run `npm install` (make install does)")
+    port = port or emulator.free_port()
+    directory = tempfile.mkdtemp(prefix="s3rver-")
+    process = subprocess.Popen(
+        ["node", str(S3RVER_BIN), "-d", directory, "-a", "127.0.0.1", "-p", str(port), "-s"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    emulator.wait_for_port(port, process=process)
+    server = S3Server("s3rver", f"http://127.0.0.1:{port}", "S3RVER", "S3RVER", process)
+    server.cleanup = lambda: shutil.rmtree(directory, ignore_errors=True)
+    return server

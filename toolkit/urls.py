@@ -1,0 +1,3 @@
+"""The toolkit's read-only endpoints: include("toolkit.urls")."""
+
+urlpatterns = []
