@@ -53,7 +53,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 docs: install
-	DJANGO_SETTINGS_MODULE=settings.local $(PY) -m toolkit.docs > docs/checks.md
+	$(PY) -m toolkit.docs > docs/checks.md
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis

@@ -61,3 +61,70 @@ def start_s3rver(port=None):
     server = S3Server("s3rver", f"http://127.0.0.1:{port}", "S3RVER", "S3RVER", process)
     server.cleanup = lambda: shutil.rmtree(directory, ignore_errors=True)
     return server
+
+
+class HangingServer:
+    """Accepts TCP connections on loopback and never answers: a bucket
+    endpoint that hangs (the failure that holds naive health checks)."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.held = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.held.append(conn)
+
+    def close(self):
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def manage_env(server, bucket, tmp_path, **extra):
+    """Environment for running ``manage.py`` as a subprocess against
+    ``bucket`` on ``server``, with its own migrated SQLite file."""
+    import os
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "settings.local",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "AWS_S3_ENDPOINT_URL": server.endpoint_url,
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_S3_REGION_NAME": "us-east-1",
+        "AWS_S3_CUSTOM_DOMAIN": f"{server.endpoint_url.split('://', 1)[1]}/{bucket}",
+        "AWS_S3_URL_PROTOCOL": "http:",
+        "R2_TOOLKIT_CORS_ORIGINS": "https://app.example.test",
+        **extra,
+    }
+
+
+def run_manage(*args, env, timeout=120):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
