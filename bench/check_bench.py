@@ -1,0 +1,79 @@
+"""Wall time of a full ``r2_check`` against django-health-check's storage check.
+
+Both run as an operator runs them (a fresh ``manage.py`` process), against the
+same local S3 emulator, on plain loopback and behind a proxy that adds 50 ms
+to every request (a real R2 round trip). The peer's ``health_check --no-http``
+runs only its Storage check (save, exists, read, delete: one probe); r2_check
+runs every group, round-trip included.
+
+    .venv/bin/python bench/check_bench.py [--repeat 5]
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gallery import emulator  # noqa: E402
+from tests.netproxy import Proxy  # noqa: E402
+from tests.servers import manage_env, run_manage, start_moto  # noqa: E402
+
+CONDITIONS = [("loopback", 0.0), ("+50 ms/request", 0.050)]
+TARGET_RATIO = 1.5
+
+
+def timed(args, env):
+    started = time.perf_counter()
+    result = run_manage(*args, env=env)
+    return time.perf_counter() - started, result
+
+
+def measure(args, env, repeat, proxy):
+    times, requests = [], []
+    for _ in range(repeat):
+        proxy.reset_counts()
+        seconds, result = timed(args, env)
+        if result.returncode != 0:
+            raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n"
+                             f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+        times.append(seconds)
+        requests.append(sum(proxy.counts.values()))
+    return statistics.median(times), statistics.median(requests)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+
+    server = start_moto()
+    workdir = Path(tempfile.mkdtemp(prefix="check-bench-"))
+    bucket = "check-bench"
+    emulator.provision(server.client(), bucket, ["https://app.example.test"])
+    try:
+        print(f"{'condition':16} {'r2_check':>10} {'peer':>10} {'ratio':>7}"
+              f" {'r2 reqs':>8} {'peer reqs':>9}")
+        for label, latency in CONDITIONS:
+            with Proxy(server.endpoint_url, latency=latency) as proxy:
+                env = manage_env(server, bucket, workdir)
+                env["AWS_S3_ENDPOINT_URL"] = proxy.url
+                env["AWS_S3_CUSTOM_DOMAIN"] = f"127.0.0.1:{proxy.port}/{bucket}"
+                run_manage("migrate", "-v0", env=env)
+                ours, our_reqs = measure(["r2_check", "--format", "json"], env, args.repeat, proxy)
+                peer, peer_reqs = measure(
+                    ["health_check", "peer_storage_health", "--no-http",
+                     "--settings", "bench.hc_settings"], env, args.repeat, proxy)
+            ratio = ours / peer
+            print(f"{label:16} {ours:9.2f}s {peer:9.2f}s {ratio:6.2f}x {our_reqs:8.0f} {peer_reqs:9.0f}"
+                  f"   {'within' if ratio <= TARGET_RATIO else 'OVER'} the {TARGET_RATIO}x target")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
