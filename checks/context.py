@@ -29,18 +29,7 @@ def once(method):
 
     @functools.wraps(method)
     def wrapper(self):
-        with self._lock:
-            lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
-            if name not in self._memo:
-                try:
-                    self._memo[name] = (True, method(self))
-                except Exception as exc:  # remembered and re-raised to every caller
-                    self._memo[name] = (False, exc)
-        succeeded, value = self._memo[name]
-        if succeeded:
-            return value
-        raise value
+        return self.shared(name, lambda: method(self))
 
     return wrapper
 
@@ -77,6 +66,23 @@ class CheckContext:
         self._lock = threading.Lock()
         self._locks = {}
         self._memo = {}
+
+    def shared(self, key, build):
+        """``build()`` once per context under ``key``, exceptions included, even
+        when several checks ask at once from different threads: for work a group
+        of checks shares (one database ping, one round-trip probe)."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._memo:
+                try:
+                    self._memo[key] = (True, build())
+                except Exception as exc:  # remembered and re-raised to every caller
+                    self._memo[key] = (False, exc)
+        succeeded, value = self._memo[key]
+        if succeeded:
+            return value
+        raise value
 
     # --- configuration -------------------------------------------------
     @property
