@@ -1,3 +1,18 @@
-"""The toolkit's read-only endpoints: include("toolkit.urls")."""
+"""The toolkit's read-only endpoints: ``path("", include("toolkit.urls"))``."""
 
-urlpatterns = []
+from django.urls import path
+
+from toolkit import views
+
+app_name = "r2_toolkit"
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("debug/r2/config", views.config, name="config"),
+    path("debug/r2/cors", views.cors, name="cors"),
+    path("debug/r2/schema", views.schema, name="schema"),
+    path("debug/r2/checks", views.checks, name="checks"),
+    # The seed application's paths, so tools already pointed at them keep working.
+    path("api/debug-storage-config/", views.config, name="seed-config"),
+    path("api/debug-database-schema/", views.schema, name="seed-schema"),
+]

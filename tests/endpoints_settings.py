@@ -1,0 +1,15 @@
+"""Settings for the gunicorn processes of the endpoint tests: the local
+defaults (everything from the environment), with the health probe's TTL and
+deadline short enough to test, and an optional way to turn the token off."""
+
+from settings.env import env, env_bool
+from settings.local import *  # noqa: F403
+
+R2_TOOLKIT = {
+    **R2_TOOLKIT,  # noqa: F405
+    "HEALTH_TTL": float(env("TEST_HEALTH_TTL", "1")),
+    "HEALTH_TIMEOUT": float(env("TEST_HEALTH_TIMEOUT", "1")),
+    "CHECK_TIMEOUT": float(env("TEST_CHECK_TIMEOUT", "15")),
+}
+if env_bool("TEST_NO_TOKEN", False):
+    R2_TOOLKIT["TOKEN"] = None

@@ -1,0 +1,89 @@
+"""Who may read the debug views: a bearer token or a staff session.
+
+The seed application served its debug views to anyone; these answer
+
+- 404 when no token is configured and the user is not staff (the views are
+  off: nothing to find),
+- 405 for any method but GET and HEAD (they never change anything),
+- 403 for a wrong token, 401 without credentials (with ``WWW-Authenticate``).
+
+The token is compared in constant time, so response timing does not reveal
+how much of a guess was right.
+"""
+
+import functools
+import hmac
+
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from toolkit.conf import toolkit_settings
+
+SAFE_METHODS = ("GET", "HEAD")
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def json_response(data, status=200, **headers):
+    response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
+    for name, value in {**SECURITY_HEADERS, **headers}.items():
+        response[name] = value
+    return response
+
+
+def bearer_token(request):
+    """The token of an ``Authorization: Bearer ...`` header, else None (other
+    schemes, e.g. a proxy's Basic auth, are not ours to judge)."""
+    scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def token_matches(presented, expected):
+    return bool(presented) and bool(expected) and hmac.compare_digest(
+        presented.encode(), expected.encode()
+    )
+
+
+def is_staff(request):
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_active and user.is_staff)
+
+
+def denial(request):
+    """The response refusing ``request``, or None when it may proceed."""
+    expected = toolkit_settings.TOKEN
+    presented = bearer_token(request)
+    if presented is not None and token_matches(presented, expected):
+        return _check_method(request)
+    if presented is None and is_staff(request):
+        return _check_method(request)
+    if not expected and not is_staff(request):
+        return json_response({"error": "Not found."}, status=404)
+    if request.method not in SAFE_METHODS:
+        return _check_method(request)
+    if presented is not None:
+        return json_response({"error": "The bearer token is not valid."}, status=403)
+    return json_response(
+        {"error": "Authentication required: send Authorization: Bearer <R2_TOOLKIT_TOKEN>, "
+                  "or sign in as staff."},
+        status=401,
+        **{"WWW-Authenticate": 'Bearer realm="r2-toolkit"'},
+    )
+
+
+def _check_method(request):
+    if request.method in SAFE_METHODS:
+        return None
+    return json_response({"error": f"Method {request.method} is not allowed; use GET."},
+                         status=405, Allow=", ".join(SAFE_METHODS))
+
+
+def token_or_staff(view):
+    """Serve ``view`` only to a valid bearer token or a staff session."""
+
+    @csrf_exempt  # read-only views; a POST must get 405, not a CSRF page
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        refused = denial(request)
+        return refused if refused is not None else view(request, *args, **kwargs)
+
+    return guarded

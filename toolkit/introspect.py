@@ -1,0 +1,106 @@
+"""The effective storage configuration, as /debug/r2/config shows it.
+
+"Effective" means what a freshly built storage instance actually holds after
+django-storages merged STORAGES OPTIONS, AWS_* settings and its defaults;
+that is what uploads use, and it is often not what the settings file seems to
+say. Building an instance does no network I/O. Credentials are reported only
+as set or unset; everything else passes through redaction on the way out.
+"""
+
+import platform
+from importlib import metadata
+
+from django.conf import settings
+from django.core.files.storage import storages
+
+from checks.context import is_r2_endpoint, s3_aliases
+from checks.errors import describe
+from toolkit.conf import toolkit_settings
+from toolkit.redact import redact, redact_url
+
+LIBRARIES = ("Django", "django-storages", "boto3", "botocore", "s3transfer", "Pillow")
+
+# Storage attributes shown as they are (none of them is a secret).
+PLAIN_OPTIONS = (
+    "bucket_name", "endpoint_url", "region_name", "custom_domain", "location", "url_protocol",
+    "querystring_auth", "querystring_expire", "default_acl", "object_parameters",
+    "signature_version", "addressing_style", "file_overwrite", "use_ssl", "verify", "gzip",
+    "max_memory_size", "use_threads", "file_name_charset",
+)
+# Credentials: only whether they are set. Shown under plain words, because
+# redaction masks any value under a secret-looking key, "set" included.
+CREDENTIALS = {
+    "access key id": "access_key", "secret access key": "secret_key",
+    "session token": "security_token", "session profile": "session_profile",
+    "cloudfront key": "cloudfront_key",
+}
+# botocore Config fields that decide how requests go out (checksums matter for R2).
+CLIENT_OPTIONS = (
+    "request_checksum_calculation", "response_checksum_validation", "signature_version",
+    "connect_timeout", "read_timeout", "retries", "max_pool_connections", "s3",
+)
+EXAMPLE_NAME = "users/example/images/example.jpg"
+
+
+def versions():
+    found = {"Python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
+
+
+def client_options(config):
+    if config is None:
+        return None
+    return {name: getattr(config, name, None) for name in CLIENT_OPTIONS}
+
+
+def storage_report(alias):
+    """What the S3 storage ``alias`` holds once built, or the reason it cannot be."""
+    config = settings.STORAGES[alias]
+    report = {"alias": alias, "backend": config.get("BACKEND")}
+    try:
+        storage = storages.create_storage(config)
+    except Exception as exc:  # ImproperlyConfigured and friends, in words
+        return {**report, "error": describe(exc)}
+    report.update({name: getattr(storage, name, None) for name in PLAIN_OPTIONS})
+    report["auth"] = {
+        label: "set" if getattr(storage, name, None) else "unset"
+        for label, name in CREDENTIALS.items()
+    }
+    report["client_config"] = client_options(getattr(storage, "client_config", None))
+    report["is_r2"] = is_r2_endpoint(storage.endpoint_url)
+    try:  # the URL the app would hand to browsers: the public domain, never the endpoint
+        report["example_url"] = redact_url(storage.url(EXAMPLE_NAME))
+    except Exception as exc:
+        report["example_url_error"] = describe(exc)
+    return report
+
+
+def config_report():
+    """Every S3 alias's effective configuration, the toolkit's settings and
+    the library versions; redacted."""
+    aliases = s3_aliases()
+    return redact({
+        "storages": [storage_report(alias) for alias in aliases],
+        "other_storages": {
+            alias: config.get("BACKEND")
+            for alias, config in settings.STORAGES.items() if alias not in aliases
+        },
+        "legacy_settings": {
+            "DEFAULT_FILE_STORAGE": getattr(settings, "DEFAULT_FILE_STORAGE", None),
+            "storages_installed": "storages" in settings.INSTALLED_APPS,
+        },
+        "toolkit": {
+            "image_model": toolkit_settings.IMAGE_MODEL,
+            "cors_origins": list(toolkit_settings.CORS_ORIGINS),
+            "health_ttl": toolkit_settings.HEALTH_TTL,
+            "health_timeout": toolkit_settings.HEALTH_TIMEOUT,
+            "check_timeout": toolkit_settings.CHECK_TIMEOUT,
+            "bearer_auth": "enabled" if toolkit_settings.TOKEN else "disabled",
+        },
+        "versions": versions(),
+    })

@@ -1,0 +1,157 @@
+"""The read-only endpoints: thin shells over the functions r2_check uses.
+
+Every debug view returns JSON that went through redaction as its last step,
+and turns any exception into ``{"error": "<one plain sentence>"}``: no stack
+trace reaches a response, whatever DEBUG says.
+"""
+
+import functools
+import json
+import logging
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse, HttpResponseNotAllowed
+from django.views.decorators.csrf import csrf_exempt
+
+from checks.errors import describe
+from toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
+from toolkit.conf import toolkit_settings
+from toolkit.health import probe
+from toolkit.redact import redact, scrub
+
+logger = logging.getLogger("r2_toolkit.views")
+
+# --- /healthz ---------------------------------------------------------------
+# Pre-rendered: this view is polled constantly and must cost next to nothing.
+HEALTH_BODIES = {
+    (True, "json"): b'{"status": "ok"}',
+    (False, "json"): b'{"status": "unavailable"}',
+    (True, "text"): b"ok",
+    (False, "text"): b"unavailable",
+}
+CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"}
+
+
+def wants_json(request):
+    if request.GET.get("format") == "json":
+        return True
+    for item in request.META.get("HTTP_ACCEPT", "").split(","):
+        media, _, params = item.partition(";")
+        if media.strip().lower() in ("application/json", "application/*"):
+            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+@csrf_exempt
+def healthz(request):
+    """200 when the default bucket answers HeadBucket, 503 otherwise; nothing
+    else. No session, user or database is touched."""
+    if request.method not in SAFE_METHODS:
+        response = HttpResponseNotAllowed(SAFE_METHODS)
+    else:
+        healthy = probe.is_healthy()
+        kind = "json" if wants_json(request) else "text"
+        body = b"" if request.method == "HEAD" else HEALTH_BODIES[healthy, kind]
+        response = HttpResponse(body, status=200 if healthy else 503,
+                                content_type=CONTENT_TYPES[kind])
+    for name, value in SECURITY_HEADERS.items():
+        response[name] = value
+    return response
+
+
+# --- the debug views ---------------------------------------------------------
+def render(data, status=200):
+    text = scrub(json.dumps(redact(data), cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
+    response = HttpResponse(text, status=status, content_type="application/json")
+    for name, value in SECURITY_HEADERS.items():
+        response[name] = value
+    return response
+
+
+def report_view(build):
+    """A GET/HEAD view answering ``build(request)`` as redacted JSON; any
+    exception becomes a plain ``{"error": ...}`` with status 500."""
+
+    @token_or_staff
+    @functools.wraps(build)
+    def view(request):
+        try:
+            response = render(build(request))
+        except Unavailable as exc:
+            response = render({"error": str(exc)}, status=501)
+        except Exception as exc:  # never a traceback, not even with DEBUG=True
+            logger.warning("%s failed: %s", request.path, describe(exc))
+            response = render({"error": describe(exc)}, status=500)
+        if request.method == "HEAD":
+            response.content = b""
+        return response
+
+    return never_traceback(view)
+
+
+def never_traceback(view):
+    """Last line of defence around the auth layer too (a database that is down
+    while looking up a staff session must not print Django's debug page)."""
+
+    @functools.wraps(view)
+    def guarded(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except Exception as exc:
+            logger.warning("%s failed: %s", request.path, describe(exc))
+            return render({"error": "The request could not be served; see the server log."},
+                          status=500)
+
+    return guarded
+
+
+class Unavailable(Exception):
+    """A report this installation does not provide."""
+
+
+def optional(module, name):
+    """``module.name``, imported at call time: a missing optional report is a
+    plain error, not an import crash of every URL."""
+    try:
+        return getattr(__import__(module, fromlist=[name]), name)
+    except (ImportError, AttributeError) as exc:
+        raise Unavailable(f"{module}.{name} is not available in this installation") from exc
+
+
+def default_context(request):
+    from checks.context import CheckContext, s3_aliases
+
+    aliases = s3_aliases()
+    alias = request.GET.get("storage") or (aliases[0] if aliases else None)
+    if alias not in aliases and alias is not None:
+        raise ValueError(f"{alias!r} is not an S3 alias in STORAGES")
+    return CheckContext(alias, timeout=toolkit_settings.CHECK_TIMEOUT)
+
+
+@report_view
+def config(request):
+    return optional("toolkit.introspect", "config_report")()
+
+
+@report_view
+def cors(request):
+    return optional("checks.cors", "cors_report")(default_context(request))
+
+
+@report_view
+def schema(request):
+    return optional("checks.schema", "schema_report")()
+
+
+@report_view
+def checks(request):
+    """Every non-mutating check, in r2_check's JSON format; HTTP 200 either
+    way, the verdict is the document's ``ok``."""
+    import checks as registered  # noqa: F401  (registers every check)
+    from checks.registry import select
+    from checks.runner import run_checks
+    from toolkit.report import document
+
+    results = run_checks(select(include_mutating=False),
+                         timeout=float(toolkit_settings.CHECK_TIMEOUT))
+    return document(results)
