@@ -65,7 +65,8 @@ def ratio(ours, theirs):
 def print_table(headers, rows):
     """Rows of already formatted cells, left column left-aligned, the rest right."""
     rows = [[str(cell) for cell in row] for row in rows]
-    widths = [max(len(str(header)), *(len(row[i]) for row in rows if i < len(row)))
+    full = [row for row in rows if len(row) >= len(headers)]
+    widths = [max([len(str(header))] + [len(row[i]) for row in full])
               for i, header in enumerate(headers)]
 
     def line(cells):
