@@ -109,12 +109,12 @@ class CheckContext:
         build it now, with the run's timeouts; raises ImproperlyConfigured."""
         if self.alias is None:
             raise Skip("no S3 storage is configured in STORAGES")
-        params = dict(self.storage_config)
-        options = dict(params.get("OPTIONS") or {})
-        base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
-        options["client_config"] = self.client_config(base)
-        params["OPTIONS"] = options
-        return storages.create_storage(params)
+        storage = storages.create_storage(dict(self.storage_config))
+        # After __init__ the storage holds the client config it would really
+        # use (its own default, with signature version, addressing style and
+        # proxies, when none is configured); add the timeouts to that.
+        storage.client_config = self.client_config(storage.client_config)
+        return storage
 
     @once
     def client(self):

@@ -93,7 +93,10 @@ AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=31536000, immutable
 # botocore >= 1.36 sends CRC32 checksum headers on every upload by default;
 # R2 and several other S3-compatible stores have rejected them. Only send
 # checksums when the operation requires one.
+# With a client config, django-storages ignores AWS_S3_SIGNATURE_VERSION, and
+# botocore presigns S3 URLs with SigV2 unless the config names SigV4.
 AWS_S3_CLIENT_CONFIG = Config(
+    signature_version="s3v4",
     request_checksum_calculation="when_required",
     response_checksum_validation="when_required",
 )
