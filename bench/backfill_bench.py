@@ -1,0 +1,365 @@
+"""``r2_backfill`` against the general-purpose uploaders: s5cmd, the aws cli
+and rclone, uploading the same legacy images to the same kind of S3 server at
+the same concurrency.
+
+Each run gets a fresh moto server and bucket (and, for r2_backfill, a fresh
+copy of a database whose rows point at the files), on plain loopback and
+behind the test proxy adding 50 ms per request (a real R2 round trip). After
+every run the bucket must hold exactly the expected keys, or the run counts as
+failed. Then the backfill's own figures: peak memory at 2,000 vs 20,000 rows,
+DB statements per run, and a re-run over fully migrated rows.
+
+    .venv/bin/python bench/backfill_bench.py [--files 2000] [--workers 16]
+        [--latency 0.05] [--scale-rows 20000 (0 skips)] [--quick]
+"""
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
+
+from bench import peers  # noqa: E402
+from bench.common import MB, print_table, ratio, run_measured  # noqa: E402
+from tests.netproxy import Proxy  # noqa: E402
+from tests.servers import manage_env, start_moto  # noqa: E402
+
+USERS = ("alice", "bob", "carol")
+PYTHON = sys.executable
+MANAGE = ROOT / "manage.py"
+RUN_TIMEOUT = 900
+
+
+# --- the data set: real images on disk and a database whose rows point at them
+
+
+def image_for(index, size_range):
+    """(legacy name, bytes): JPEG and PNG alternating, sizes spread over the range."""
+    from gallery.legacy import image_bytes
+
+    rng = random.Random(index)
+    fmt, ext = ("JPEG", "jpg") if index % 2 == 0 else ("PNG", "png")
+    target = rng.randint(*size_range)
+    if size_range[1] <= 5_000:  # tiny files: a small image, no noise
+        data = image_bytes(64, 48, fmt=fmt, seed=index)
+    else:
+        # Random pixels compress to about 0.42 bytes each in JPEG q95 and
+        # 1.0 in PNG: pick the noise so the file lands near the target.
+        noise = int(target / 0.42) if fmt == "JPEG" else target
+        data = image_bytes(640, 480, fmt=fmt, seed=index, noise=noise)
+    return f"users/{USERS[index % len(USERS)]}/images/bench-{index:06d}.{ext}", data
+
+
+def build_dataset(directory, count, size_range):
+    """Files under ``directory/media`` and a migrated SQLite template with one
+    legacy row per file; cached, since generating them is not what we measure."""
+    marker = directory / "complete"
+    if not marker.exists():
+        shutil.rmtree(directory, ignore_errors=True)
+        media = directory / "media"
+        names, total = [], 0
+        for index in range(count):
+            name, data = image_for(index, size_range)
+            path = media / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            names.append(name)
+            total += len(data)
+        create_rows(directory / "template.sqlite3", names)
+        marker.write_text(f"{count} {total}")
+    count, total = map(int, marker.read_text().split())
+    return directory / "media", directory / "template.sqlite3", count, total
+
+
+def create_rows(database, names):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    result = run_measured([PYTHON, MANAGE, "migrate", "-v0"], env=env, cwd=ROOT)
+    if not result.ok:
+        raise SystemExit(f"migrate failed:\n{result.tail()}")
+    listing = database.with_suffix(".names")
+    listing.write_text("\n".join(names))
+    script = (
+        "import django, os\n"
+        "django.setup()\n"
+        "from django.contrib.auth.models import User\n"
+        "from gallery.models import UserImage\n"
+        "owners = {name: User.objects.get_or_create(username=name)[0] for name in os.environ['USERS'].split()}\n"
+        "rows = [UserImage(user=owners[name.split('/')[1]], image=name, caption='bench')\n"
+        "        for name in open(os.environ['NAMES']).read().split()]\n"
+        "UserImage.objects.bulk_create(rows, batch_size=1000)\n"
+    )
+    result = run_measured([PYTHON, "-c", script], cwd=ROOT,
+                          env={**env, "NAMES": str(listing), "USERS": " ".join(USERS)})
+    if not result.ok:
+        raise SystemExit(f"creating rows failed:\n{result.tail()}")
+
+
+# --- one upload run per tool, against a fresh server
+
+
+@contextlib.contextmanager
+def fresh_target(latency):
+    """A new moto server with an empty bucket; yields (server, endpoint, proxy)."""
+    server = start_moto()
+    try:
+        bucket = "backfill-bench"
+        server.client().create_bucket(Bucket=bucket)
+        server.bucket = bucket
+        if latency:
+            with Proxy(server.endpoint_url, latency=latency) as proxy:
+                yield server, proxy.url, proxy
+        else:
+            yield server, server.endpoint_url, None
+    finally:
+        server.stop()
+
+
+def bucket_keys(server):
+    keys = set()
+    for page in server.client().get_paginator("list_objects_v2").paginate(Bucket=server.bucket):
+        keys.update(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def credentials_env(server, **extra):
+    return {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key,
+            "AWS_SECRET_ACCESS_KEY": server.secret_key, "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1", **extra}
+
+
+def backfill_env(server, endpoint, workdir, media, database):
+    env = manage_env(server, server.bucket, workdir, MEDIA_ROOT=str(media),
+                     DATABASE_URL=f"sqlite:///{database}", AWS_S3_ENDPOINT_URL=endpoint)
+    env.pop("DJANGO_DEBUG", None)  # DEBUG's query log would skew memory
+    env["DJANGO_DEBUG"] = "false"
+    return env
+
+
+def fresh_database(template, workdir):
+    database = workdir / "db.sqlite3"
+    shutil.copyfile(template, database)
+    return database
+
+
+def run_r2_backfill(server, endpoint, ctx):
+    database = fresh_database(ctx.template, ctx.workdir)
+    env = backfill_env(server, endpoint, ctx.workdir, ctx.media, database)
+    ctx.last_backfill = (env, database)
+    return run_measured([PYTHON, MANAGE, "r2_backfill", "--workers", ctx.workers], env=env,
+                        cwd=ROOT, timeout=RUN_TIMEOUT)
+
+
+def run_s5cmd(server, endpoint, ctx):
+    return run_measured(
+        [peers.locate("s5cmd"), "--endpoint-url", endpoint, "--numworkers", ctx.workers,
+         "--log", "error", "cp", f"{ctx.media}/*", f"s3://{server.bucket}/"],
+        env=credentials_env(server), timeout=RUN_TIMEOUT)
+
+
+def run_aws(server, endpoint, ctx):
+    # An isolated config file: the operator's own ~/.aws must not leak in.
+    config = ctx.workdir / "aws-config"
+    config.write_text("[default]\nregion = us-east-1\ns3 =\n"
+                      f"    max_concurrent_requests = {ctx.workers}\n")
+    env = credentials_env(server, AWS_CONFIG_FILE=str(config),
+                          AWS_SHARED_CREDENTIALS_FILE=str(ctx.workdir / "no-credentials"))
+    return run_measured(
+        [peers.locate("aws"), "s3", "cp", "--recursive", "--only-show-errors",
+         "--endpoint-url", endpoint, ctx.media, f"s3://{server.bucket}/"],
+        env=env, timeout=RUN_TIMEOUT)
+
+
+def run_rclone(server, endpoint, ctx):
+    # rclone's AWS SDK fails on any AWS_CA_BUNDLE with its own HTTP transport
+    # ("LoadCustomCABundleError"); the endpoint is plain http anyway.
+    inherited = {name: value for name, value in os.environ.items() if name != "AWS_CA_BUNDLE"}
+    env = {**inherited, "RCLONE_CONFIG": str(ctx.workdir / "no-rclone.conf"),
+           "RCLONE_CONFIG_BENCH_TYPE": "s3", "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+           "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint,
+           "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": server.access_key,
+           "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": server.secret_key,
+           "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+           "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true"}
+    return run_measured(
+        [peers.locate("rclone"), "copy", ctx.media, f"bench:{server.bucket}",
+         "--transfers", ctx.workers, "--checkers", ctx.workers, "--s3-no-check-bucket", "-q"],
+        env=env, timeout=RUN_TIMEOUT)
+
+
+TOOLS = [("r2_backfill", run_r2_backfill), ("s5cmd", run_s5cmd), ("aws cli", run_aws),
+         ("rclone", run_rclone)]
+
+
+def upload_matrix(ctx, conditions):
+    """{(condition, tool): Measured or reason}, printed as one table."""
+    expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*")
+                if path.is_file()}
+    results, rows = {}, []
+    for label, latency in conditions:
+        for tool, run in TOOLS:
+            try:
+                with fresh_target(latency) as (server, endpoint, proxy):
+                    measured = run(server, endpoint, ctx)
+                    keys = bucket_keys(server)
+                    requests = sum(proxy.counts.values()) if proxy else None
+                    if tool == "r2_backfill" and not latency:
+                        rerun_figures(ctx, server)
+            except peers.Unavailable as reason:
+                results[label, tool] = None
+                rows.append([f"{label:15} {tool}", f"unavailable: {reason}"])
+                continue
+            missing = len(expected - keys)
+            if not measured.ok or missing:
+                results[label, tool] = None
+                rows.append([f"{label:15} {tool}", f"FAILED (exit {measured.returncode}, "
+                             f"{missing} objects missing): {measured.tail(3)}"])
+                continue
+            results[label, tool] = measured
+            rows.append([f"{label:15} {tool}", f"{measured.seconds:.2f}",
+                         f"{ctx.count / measured.seconds:.1f}",
+                         f"{ctx.total / MB / measured.seconds:.1f}", f"{measured.peak_mb:.0f}",
+                         "-" if requests is None else f"{requests / ctx.count:.2f}"])
+    print(f"{ctx.count} files, {ctx.total / MB:.0f} MB, concurrency {ctx.workers}")
+    print_table(["condition / tool", "seconds", "objects/s", "MB/s", "peak MB", "req/object"],
+                rows)
+    for label, _ in conditions:
+        ours = results.get((label, "r2_backfill"))
+        for peer in ("s5cmd", "aws cli", "rclone"):
+            theirs = results.get((label, peer))
+            print(f"{label:15} r2_backfill/{peer:8} objects/s: "
+                  f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}")
+    print()
+    return results
+
+
+def rerun_figures(ctx, server):
+    """Run the backfill again over the rows it just migrated, through a
+    counting proxy: it must finish in seconds without touching the network."""
+    env, database = ctx.last_backfill
+    with Proxy(server.endpoint_url) as proxy:
+        env = {**env, "AWS_S3_ENDPOINT_URL": proxy.url}
+        measured = run_measured([PYTHON, MANAGE, "r2_backfill", "--workers", ctx.workers],
+                                env=env, cwd=ROOT, timeout=RUN_TIMEOUT)
+        ctx.rerun = (measured, sum(proxy.counts.values()))
+
+
+# --- the backfill's own figures
+
+
+def statements_per_run(ctx, server):
+    """Count the SQL statements of one full run, in-process with Django's
+    CaptureQueriesContext (the ORM runs on the main thread only)."""
+    database = fresh_database(ctx.template, ctx.workdir)
+    env = backfill_env(server, server.endpoint_url, ctx.workdir, ctx.media, database)
+    script = (
+        "import django, sys\n"
+        "django.setup()\n"
+        "from django.core.management import call_command\n"
+        "from django.db import connection\n"
+        "from django.test.utils import CaptureQueriesContext\n"
+        "with CaptureQueriesContext(connection) as queries:\n"
+        "    try:\n"
+        f"        call_command('r2_backfill', '--workers', '{ctx.workers}')\n"
+        "    except SystemExit as exit:\n"
+        "        assert not exit.code, exit.code\n"
+        "print('STATEMENTS', len(queries.captured_queries))\n"
+    )
+    measured = run_measured([PYTHON, "-c", script], env=env, cwd=ROOT, timeout=RUN_TIMEOUT)
+    for line in measured.output.splitlines():
+        if line.startswith("STATEMENTS "):
+            return int(line.split()[1])
+    raise RuntimeError(f"no statement count:\n{measured.tail()}")
+
+
+def batch_size():
+    from toolkit.conf import toolkit_settings
+
+    return toolkit_settings.BACKFILL_BATCH_SIZE
+
+
+def memory_scaling(args, base):
+    """Peak memory of r2_backfill over tiny files at 2,000 and at N rows."""
+    figures = []
+    for rows in (2_000, args.scale_rows):
+        media, template, count, total = build_dataset(
+            base / f"tiny-{rows}", rows, (1_000, 2_000))
+        ctx = Context(args, media, template, count, total, base / f"run-tiny-{rows}")
+        with fresh_target(0) as (server, endpoint, _):
+            measured = run_r2_backfill(server, endpoint, ctx)
+        if not measured.ok:
+            raise RuntimeError(f"r2_backfill over {rows} rows failed:\n{measured.tail()}")
+        figures.append((rows, measured))
+    return figures
+
+
+class Context:
+    def __init__(self, args, media, template, count, total, workdir):
+        self.workers = str(args.workers)
+        self.media, self.template, self.count, self.total = media, template, count, total
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.rerun = None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--files", type=int, default=2_000)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--latency", type=float, default=0.050)
+    parser.add_argument("--scale-rows", type=int, default=20_000,
+                        help="rows of the memory-scaling run (0 skips it)")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny files, 500 of them, no scaling run: a smoke test")
+    # make bench passes its own arguments to every script; ignore the others'.
+    args, _ = parser.parse_known_args()
+    if args.quick:
+        args.files, args.scale_rows = min(args.files, 500), 0
+    started = time.perf_counter()
+    import django
+
+    django.setup()  # gallery.legacy's image generator lives beside the models
+    base = ROOT / "var" / "bench-backfill"
+    sizes = (1_000, 2_000) if args.quick else (50_000, 300_000)
+    media, template, count, total = build_dataset(
+        base / f"{'tiny' if args.quick else 'images'}-{args.files}", args.files, sizes)
+    workdir = Path(tempfile.mkdtemp(prefix="backfill-bench-"))
+    try:
+        ctx = Context(args, media, template, count, total, workdir)
+        conditions = [("loopback", 0.0), (f"+{args.latency * 1000:.0f} ms/request", args.latency)]
+        upload_matrix(ctx, conditions)
+        report_backfill_figures(args, ctx, base)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(f"total bench time {time.perf_counter() - started:.0f}s")
+
+
+def report_backfill_figures(args, ctx, base):
+    if ctx.rerun:
+        measured, requests = ctx.rerun
+        print(f"re-run over {ctx.count} migrated rows: {measured.seconds:.2f}s, "
+              f"{requests} S3 requests, exit {measured.returncode}")
+    with fresh_target(0) as (server, _, _):
+        statements = statements_per_run(ctx, server)
+    size = batch_size()
+    print(f"DB statements per run over {ctx.count} rows: {statements} "
+          f"(rows / batch size = {ctx.count / size:.0f} at batch size {size})")
+    if args.scale_rows:
+        (small, small_run), (large, large_run) = memory_scaling(args, base)
+        print(f"r2_backfill peak memory, tiny files: {small} rows {small_run.peak_mb:.0f} MB, "
+              f"{large} rows {large_run.peak_mb:.0f} MB "
+              f"({large_run.peak_mb / small_run.peak_mb:.2f}x; "
+              f"{large / large_run.seconds:.0f} objects/s)")
+    else:
+        print("r2_backfill peak memory scaling: skipped (--scale-rows 0 or --quick)")
+
+
+if __name__ == "__main__":
+    main()
