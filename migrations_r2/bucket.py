@@ -1,0 +1,73 @@
+"""The bucket a backfill writes to, built from the project's own storage
+settings: one storage instance (for its location, object parameters and
+public URLs) and one boto3 client shared by every worker thread."""
+
+from dataclasses import dataclass
+
+from botocore.config import Config
+from django.conf import settings
+from django.core.files.storage import storages
+
+from checks.context import is_r2_endpoint, s3_aliases
+
+
+@dataclass
+class Bucket:
+    storage: object  # an S3Storage with query-string auth off: url() is never signed
+    client: object
+    name: str
+    is_r2: bool
+
+    @property
+    def location(self):
+        return self.storage.location or ""
+
+    def object_parameters(self, name):
+        """The configured object parameters (Cache-Control, …) for ``name``;
+        no ACL on R2, which does not implement ACLs."""
+        params = dict(self.storage.get_object_parameters(name))
+        params.pop("ContentType", None)  # sniffed from the bytes instead
+        if self.storage.default_acl and "ACL" not in params:
+            params["ACL"] = self.storage.default_acl
+        if self.is_r2:
+            params.pop("ACL", None)
+        return params
+
+    def public_url(self, name):
+        return self.storage.url(name)
+
+
+def client_config(base, workers):
+    """``base`` plus a pool big enough for every worker, checksums only when
+    required (R2 rejects the default CRC32 headers) and botocore's retries
+    off: the uploader retries with its own bound."""
+    ours = Config(
+        max_pool_connections=max(10, workers + 4),
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        retries={"total_max_attempts": 1, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    return base.merge(ours) if base is not None else ours
+
+
+def open_bucket(workers):
+    """The default S3 storage's bucket; ValueError with the fix when there is none.
+    Builds clients only: no request is sent."""
+    aliases = s3_aliases()
+    if not aliases:
+        raise ValueError("STORAGES has no S3 backend to backfill into; set "
+                         "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'.")
+    params = dict(settings.STORAGES[aliases[0]])
+    options = dict(params.get("OPTIONS") or {})
+    base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
+    options["client_config"] = client_config(base, workers)
+    options["querystring_auth"] = False
+    params["OPTIONS"] = options
+    storage = storages.create_storage(params)
+    if not storage.bucket_name:
+        raise ValueError("AWS_STORAGE_BUCKET_NAME is not set; set it to the bucket to "
+                         "backfill into.")
+    return Bucket(storage, storage.connection.meta.client, storage.bucket_name,
+                  is_r2_endpoint(storage.endpoint_url))

@@ -1,0 +1,275 @@
+"""The backfill run: selection on the main thread, file probing and uploads
+in a thread pool, verified results written back in batches.
+
+    summary = run_backfill(Options(workers=16))
+
+At most ``2 × workers`` files are in flight at any time, so memory stays
+flat however large the table is. Ctrl-C (SIGINT) stops taking new rows,
+finishes and writes the rows in flight, and returns the summary.
+"""
+
+import signal
+import sys
+import threading
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from PIL import Image
+
+from checks.errors import describe
+from migrations_r2 import selection, writer
+from migrations_r2.bucket import open_bucket
+from migrations_r2.keys import join_location, storage_name
+from migrations_r2.paths import UnsafePath, media_root_of, resolve_inside
+from migrations_r2.probe import NotAnImage, probe_file
+from migrations_r2.report import Progress, ReportFile, Summary
+from migrations_r2.uploader import Uploader, honours_if_none_match
+from toolkit.conf import toolkit_settings
+
+
+class BackfillError(Exception):
+    """The run could not start or go on (exit 2); ``str(exc)`` says why and the fix."""
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    batch_size: int | None = None
+    workers: int | None = None
+    limit: int | None = None
+    shard: selection.Shard | None = None
+    verify: bool = False
+    rewrite_urls: bool = False
+    report: str | None = None
+    interactive: bool | None = None  # progress bar; None: when stderr is a terminal
+
+    def __post_init__(self):
+        self.batch_size = self.batch_size or int(toolkit_settings.BACKFILL_BATCH_SIZE)
+        self.workers = self.workers or int(toolkit_settings.BACKFILL_WORKERS)
+        for name in ("batch_size", "workers", "limit"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise BackfillError(f"--{name.replace('_', '-')} must be a positive number, "
+                                    f"not {value}.")
+
+
+@dataclass(frozen=True)
+class Job:
+    row: selection.Row
+    path: str
+    key: str
+    public_url: str
+    object_parameters: dict
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str
+    reason: str = ""
+    values: writer.Values | None = None
+    size: int | None = None
+
+
+def prepare(model=None, need_media_root=True):
+    """(Target, MEDIA_ROOT) or BackfillError with the fix."""
+    try:
+        target = selection.Target.from_settings(model)
+        root = media_root_of(settings.MEDIA_ROOT) if need_media_root else None
+    except ValueError as exc:
+        raise BackfillError(str(exc)) from None
+    return target, root
+
+
+def connect(workers, *, probe_writes=True):
+    """(Bucket, whether the server honours If-None-Match); BackfillError when
+    the bucket cannot be written."""
+    try:
+        bucket = open_bucket(workers)
+        honours = honours_if_none_match(bucket.client, bucket.name,
+                                        toolkit_settings.PROBE_PREFIX) if probe_writes else True
+    except Exception as exc:
+        raise BackfillError(f"cannot write to the bucket: {describe(exc)}") from None
+    return bucket, honours
+
+
+def process(job, uploader, int_limit):
+    """Probe and upload one file (in a worker thread): a Result."""
+    try:
+        probed = probe_file(job.path)
+    except FileNotFoundError:
+        return Result("failed", f"missing file: {job.row.name!r} is not in MEDIA_ROOT")
+    except NotAnImage as exc:
+        return Result("failed", str(exc))
+    except OSError as exc:
+        return Result("failed", f"cannot read the file: {exc.strerror or exc}")
+    if int_limit is not None and max(probed.size, probed.width, probed.height) > int_limit:
+        return Result("failed", f"the file's size or dimensions exceed the integer columns' "
+                                f"maximum {int_limit}")
+    outcome = uploader.upload(job.key, probed, job.object_parameters)
+    values = writer.Values(job.key, job.public_url, probed.mime_type, probed.width,
+                           probed.height, probed.size)
+    ok = outcome.status in ("uploaded", "adopted")
+    return Result(outcome.status, outcome.reason, values if ok else None, probed.size)
+
+
+@contextmanager
+def stop_on_sigint():
+    """An Event set by the first Ctrl-C (a second one interrupts as usual)."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+        sys.stderr.write("\nr2_backfill: stopping after the files in flight "
+                         "(Ctrl-C again to abort)\n")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Run:
+    """One backfill run's state, driven from the main thread."""
+
+    def __init__(self, target, root, options, stream):
+        self.target, self.root, self.options = target, root, options
+        self.summary = Summary()
+        self.report = ReportFile(options.report)
+        self.claims = (selection.AdvisoryClaims(target)
+                       if selection.AdvisoryClaims.available(target) else None)
+        self.limits = writer.column_limits(target)
+        self.int_limit = min((high for _, high in self.limits.values() if high), default=None)
+        self.stream = stream
+        self.progress = None
+        self.bucket = self.uploader = self.pool = None
+        self.pending = {}  # pk -> (Job, Result), verified and waiting for the batch write
+
+    def rows(self):
+        for rows, skipped in selection.pages(
+                self.target, self.target.legacy(), self.options.batch_size,
+                limit=self.options.limit, shard=self.options.shard, claims=self.claims):
+            for pk in skipped:
+                self.record(pk, "skipped", "another r2_backfill run holds this row")
+            yield from rows
+
+    def start_uploads(self):
+        """Connect on the first row that needs an upload, never before: a run
+        with nothing to do touches no network."""
+        self.bucket, honours = connect(self.options.workers)
+        self.uploader = Uploader(self.bucket.client, self.bucket.name, {},
+                                 check_first=not honours)
+        self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="r2-backfill")
+        self.progress = Progress(self.stream, self.count_legacy(), self.options.interactive)
+
+    def count_legacy(self):
+        interactive = self.options.interactive
+        if not (self.stream.isatty() if interactive is None else interactive):
+            return None  # only the bar shows a total and an ETA
+        total = self.target.legacy().count()
+        return min(total, self.options.limit) if self.options.limit else total
+
+    def plan(self, row):
+        """A Job for ``row``, or None when it fails before any upload."""
+        if row.username is None:
+            return self.fail(row.pk, f"the row has no owner: {self.target.username_path} is empty")
+        try:
+            path = resolve_inside(self.root, row.name)
+        except UnsafePath as exc:
+            return self.fail(row.pk, str(exc))
+        if self.bucket is None:
+            self.start_uploads()
+        name = storage_name(row.name, row.username, self.bucket.location)
+        key = join_location(self.bucket.location, name)
+        url = self.bucket.public_url(name)
+        reason = writer.first_problem({"storage_key": key, "public_url": url},
+                                      self.limits, self.target)
+        if reason:
+            return self.fail(row.pk, reason, key)
+        return Job(row, str(path), key, url, self.bucket.object_parameters(name))
+
+    def fail(self, pk, reason, key=None, size=None):
+        self.record(pk, "failed", reason, key, size)
+        if self.claims:
+            self.claims.release([pk])
+        return None
+
+    def record(self, pk, status, reason="", key=None, size=None):
+        self.summary.count(status, size)
+        self.report.write(pk, status, reason, key, size)
+
+    def collect(self, job, result):
+        if result.values is None:
+            self.fail(job.row.pk, result.reason, job.key, result.size)
+        else:
+            self.pending[job.row.pk] = (job, result)
+
+    def flush(self):
+        if not self.pending:
+            return
+        refused = writer.write(self.target, {pk: r.values for pk, (_, r) in self.pending.items()})
+        for pk, (job, result) in self.pending.items():
+            if pk in refused:
+                self.record(pk, "failed", refused[pk], job.key, result.size)
+            else:
+                self.record(pk, result.status, result.reason, job.key, result.size)
+        if self.claims:
+            self.claims.release(list(self.pending))
+        self.pending.clear()
+
+    def loop(self, stop):
+        rows = self.rows()
+        in_flight = {}
+        exhausted = False
+        while True:
+            while not exhausted and not stop.is_set() and len(in_flight) < 2 * self.options.workers:
+                row = next(rows, None)
+                if row is None:
+                    exhausted = True
+                elif (job := self.plan(row)) is not None:
+                    in_flight[self.pool.submit(process, job, self.uploader, self.int_limit)] = job
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in done:
+                self.collect(in_flight.pop(future), future.result())
+            if len(self.pending) >= self.options.batch_size:
+                self.flush()
+            if self.progress:
+                self.progress.update(self.summary)
+        self.flush()
+        rows.close()
+        self.summary.interrupted = stop.is_set()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        if self.claims:
+            self.claims.release_all()
+        if self.progress:
+            self.progress.update(self.summary)
+            self.progress.close()
+        self.report.close()
+
+
+def run_backfill(options, *, model=None, stream=None):
+    """Backfill the selected legacy rows; the Summary (exit_code 0 or 1).
+    Raises BackfillError when the run cannot start (exit 2)."""
+    target, root = prepare(model)
+    run = Run(target, root, options, stream or sys.stderr)
+    # Pillow warns (rather than refuses) between 1× and 2× MAX_IMAGE_PIXELS;
+    # the probe refuses those itself, so the warning is only noise here.
+    with stop_on_sigint() as stop, warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            run.loop(stop)
+        finally:
+            run.close()
+    return run.summary.finish()

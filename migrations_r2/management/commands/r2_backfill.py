@@ -1,0 +1,101 @@
+"""``manage.py r2_backfill``: upload legacy images from MEDIA_ROOT to the
+bucket and fill their rows' six R2 fields. A thin shell over
+``migrations_r2.engine``; the runbook is docs/backfill.md.
+
+Exit status: 0 every selected row is done, 1 some rows failed (or the run
+was interrupted), 2 it could not run.
+"""
+
+import argparse
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from migrations_r2.engine import BackfillError, Options, run_backfill
+from migrations_r2.plan import plan_backfill
+from migrations_r2.selection import Shard
+from migrations_r2.verify import rewrite_urls, verify_rows
+
+
+def positive(value):
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {value!r}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Upload legacy images from MEDIA_ROOT to the bucket and fill their R2 fields."
+    requires_system_checks = []  # report problems in our own words, exit 2
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true",
+                            help="print the plan (rows, bytes, missing files, time); write nothing")
+        parser.add_argument("--batch-size", type=positive, default=None, metavar="N",
+                            help="rows per page and per database write (default 200)")
+        parser.add_argument("--workers", type=positive, default=None, metavar="N",
+                            help="upload threads (default 16)")
+        parser.add_argument("--limit", type=positive, default=None, metavar="N",
+                            help="stop after N rows")
+        parser.add_argument("--shard", default=None, metavar="K/N",
+                            help="take only shard K of N (for parallel runs)")
+        parser.add_argument("--verify", action="store_true",
+                            help="re-check migrated rows against the bucket instead of uploading")
+        parser.add_argument("--rewrite-urls", action="store_true",
+                            help="recompute public_url where it holds an endpoint or signed URL")
+        parser.add_argument("--report", default=None, metavar="PATH",
+                            help="write one JSON line per row to PATH")
+
+    def handle(self, *args, **options):
+        try:
+            run = self.options_from(options)
+            summary = self.dispatch(run)
+        except BackfillError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        if summary is None:
+            return
+        self.stdout.flush()
+        if summary.exit_code:
+            sys.exit(summary.exit_code)
+
+    def options_from(self, options):
+        if options["verify"] and options["rewrite_urls"]:
+            raise BackfillError("--verify and --rewrite-urls are separate runs; "
+                                "run --rewrite-urls first, then --verify.")
+        try:
+            shard = Shard.parse(options["shard"]) if options["shard"] else None
+        except ValueError as exc:
+            raise BackfillError(str(exc)) from None
+        report = options["report"]
+        if report:
+            try:
+                open(report, "a").close()
+            except OSError as exc:
+                raise BackfillError(f"cannot write the report to {report!r}: "
+                                    f"{exc.strerror}; choose a writable path.") from None
+        return Options(dry_run=options["dry_run"], batch_size=options["batch_size"],
+                       workers=options["workers"], limit=options["limit"], shard=shard,
+                       verify=options["verify"], rewrite_urls=options["rewrite_urls"],
+                       report=report)
+
+    def dispatch(self, run):
+        if run.rewrite_urls:
+            summary = rewrite_urls(run)
+            verb = "would rewrite" if run.dry_run else "rewrote"
+            self.stdout.write(f"{verb} public_url of {summary.uploaded} rows; "
+                              f"{summary.failed} failed")
+            return summary
+        if run.verify:
+            summary = verify_rows(run, stream=self.stderr._out)
+            self.stdout.write(f"verified {summary.skipped + summary.failed} rows: "
+                              f"{summary.failed} mismatches")
+            return summary
+        if run.dry_run:
+            self.stdout.write(plan_backfill(run).text())
+            return None
+        summary = run_backfill(run, stream=self.stderr._out)
+        self.stdout.write(summary.text())
+        return summary

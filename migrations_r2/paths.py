@@ -1,0 +1,45 @@
+"""Resolving a row's file name strictly inside MEDIA_ROOT.
+
+A legacy table is input, not trusted: a name may be absolute, climb out with
+``..``, or point at a symlink that leaves MEDIA_ROOT. Such files are refused
+and recorded, never read (a backfill must not publish /etc/passwd).
+"""
+
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+
+class UnsafePath(Exception):
+    """The file name cannot be read safely; ``str(exc)`` is the reason."""
+
+
+def media_root_of(value):
+    """MEDIA_ROOT as a resolved directory; ValueError with the fix if unusable."""
+    if not value:
+        raise ValueError("MEDIA_ROOT is not set; point it at the directory that holds the "
+                         "legacy images.")
+    root = Path(value).expanduser()
+    if not root.is_dir():
+        raise ValueError(f"MEDIA_ROOT {str(root)!r} is not a directory; point MEDIA_ROOT at "
+                         "the directory that holds the legacy images.")
+    return root.resolve()
+
+
+def resolve_inside(root, name):
+    """The real path of ``name`` under the resolved directory ``root``.
+
+    Raises UnsafePath for names that are empty, absolute or escape ``root``
+    (directly or through a symlink). A missing file is not refused here.
+    """
+    if not name:
+        raise UnsafePath("the row has no file name")
+    if "\x00" in name:
+        raise UnsafePath("the file name contains a NUL byte")
+    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
+            or PureWindowsPath(name).drive:
+        raise UnsafePath("absolute path refused: file names must be relative to MEDIA_ROOT")
+    if ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        raise UnsafePath("path escapes MEDIA_ROOT with '..'")
+    path = (root / name).resolve()
+    if not path.is_relative_to(root):
+        raise UnsafePath("symlink leads outside MEDIA_ROOT")
+    return path

@@ -1,0 +1,106 @@
+"""What the operator sees: the per-row report file (JSON lines), progress
+(a tqdm bar on a terminal, periodic log lines otherwise) and the summary."""
+
+import json
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from toolkit.redact import scrub
+
+STATUSES = ("uploaded", "adopted", "skipped", "failed")
+LOG_EVERY_SECONDS = 10.0
+
+
+@dataclass
+class Summary:
+    uploaded: int = 0
+    adopted: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    elapsed: float = 0.0
+    interrupted: bool = False
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def done(self):
+        return self.uploaded + self.adopted + self.skipped + self.failed
+
+    @property
+    def exit_code(self):
+        return 1 if self.failed or self.interrupted else 0
+
+    def count(self, status, size=0):
+        setattr(self, status, getattr(self, status) + 1)
+        if status in ("uploaded", "adopted"):
+            self.bytes += size or 0
+
+    def finish(self):
+        self.elapsed = time.monotonic() - self.started
+        return self
+
+    def text(self):
+        seconds = max(self.elapsed, 1e-9)
+        lines = [
+            f"uploaded {self.uploaded}, adopted {self.adopted}, skipped {self.skipped}, "
+            f"failed {self.failed}",
+            f"{self.bytes / 1e6:.1f} MB in {self.elapsed:.1f}s "
+            f"({(self.uploaded + self.adopted) / seconds:.1f} objects/s, "
+            f"{self.bytes / 1e6 / seconds:.2f} MB/s)",
+        ]
+        if self.interrupted:
+            lines.append("interrupted: rows in flight were finished and written; "
+                         "run the command again to continue")
+        if self.failed:
+            lines.append("some rows failed: see --report PATH for each row and its reason")
+        return "\n".join(lines)
+
+
+class ReportFile:
+    """One JSON line per row; a no-op without a path."""
+
+    def __init__(self, path):
+        self.stream = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
+
+    def write(self, pk, status, reason="", storage_key=None, size=None):
+        if self.stream is None:
+            return
+        line = {"id": str(pk), "status": status, "reason": scrub(reason or ""),
+                "storage_key": storage_key, "bytes": size}
+        self.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+    def close(self):
+        if self.stream is not None:
+            self.stream.close()
+
+
+class Progress:
+    """A tqdm bar on a terminal, else a log line every LOG_EVERY_SECONDS."""
+
+    def __init__(self, stream, total=None, interactive=None, clock=time.monotonic):
+        self.stream = stream
+        self.clock = clock
+        interactive = stream.isatty() if interactive is None else interactive
+        self.bar = tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True,
+                        smoothing=0.1) if interactive else None
+        self.last_log = clock()
+
+    def update(self, summary):
+        elapsed = max(self.clock() - summary.started, 1e-9)
+        if self.bar is not None:
+            self.bar.update(summary.done - self.bar.n)
+            self.bar.set_postfix_str(f"{summary.bytes / 1e6 / elapsed:.2f} MB/s, "
+                                     f"{summary.failed} failed", refresh=False)
+        elif self.clock() - self.last_log >= LOG_EVERY_SECONDS:
+            self.last_log = self.clock()
+            self.stream.write(f"r2_backfill: {summary.done} rows done ({summary.uploaded} "
+                              f"uploaded, {summary.adopted} adopted, {summary.failed} failed), "
+                              f"{summary.done / elapsed:.1f} objects/s, "
+                              f"{summary.bytes / 1e6 / elapsed:.2f} MB/s\n")
+            self.stream.flush()
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,204 @@
+"""Which rows a run works on: legacy rows (``storage_key IS NULL``) of the
+configured image model, in primary-key order, one keyset page at a time
+(``pk > last``, never OFFSET, never the table in memory), with the owner's
+username joined into the same query so no row costs a query of its own.
+
+Parallel runs never do the same row twice: ``--shard K/N`` splits the rows
+disjointly on any database; on PostgreSQL every page is also *claimed*:
+``SELECT … FOR UPDATE SKIP LOCKED`` in a short transaction takes the rows
+no other run is taking right now, and a session advisory lock per row marks
+them as ours until their result is written. Advisory locks vanish with the
+connection, so the rows of a killed run are free again at once, and no
+transaction is ever held across network I/O.
+"""
+
+import hashlib
+import uuid
+import zlib
+from dataclasses import dataclass
+
+from django.apps import apps as global_apps
+from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.db import connections, models, router, transaction
+from django.db.models.functions import Mod
+
+from toolkit.conf import R2_FIELDS, toolkit_settings
+
+
+@dataclass(frozen=True)
+class Row:
+    pk: object
+    name: str
+    username: str | None
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based, as the operator writes it
+    count: int
+
+    @classmethod
+    def parse(cls, text):
+        """``"K/N"`` → Shard; ValueError with the fix for anything else."""
+        try:
+            index, count = (int(part) for part in str(text).split("/"))
+        except ValueError:
+            raise ValueError(f"--shard {text!r} is not K/N; write e.g. --shard 1/4 for the "
+                             "first of four shards.") from None
+        if count < 1 or not 1 <= index <= count:
+            raise ValueError(f"--shard {text} is out of range: K must be between 1 and N "
+                             f"(e.g. --shard 1/{max(count, 2)}).")
+        return cls(index, count)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The image model and the names of the fields the backfill uses."""
+
+    model: type
+    image_field: str
+    username_path: str
+    fields: dict  # reference name (R2_FIELDS) -> the model's field name
+
+    @classmethod
+    def from_settings(cls, model=None):
+        """The configured target; ValueError with the fix when it is unusable.
+        ``model`` overrides IMAGE_MODEL (the migration passes its historical one)."""
+        label = toolkit_settings.IMAGE_MODEL
+        if model is None:
+            try:
+                model = global_apps.get_model(label)
+            except (LookupError, ValueError):
+                raise ValueError(f"R2_TOOLKIT IMAGE_MODEL {label!r} is not an installed model; "
+                                 "set it to 'app_label.ModelName' of your image model.") from None
+        target = cls(model, toolkit_settings.IMAGE_FIELD, toolkit_settings.USERNAME_PATH,
+                     {name: toolkit_settings.field(name) for name in R2_FIELDS})
+        target.validate()
+        return target
+
+    def validate(self):
+        label = self.model._meta.label
+        for setting, name in [("IMAGE_FIELD", self.image_field),
+                              *((f"FIELD_MAP[{r!r}]", f) for r, f in self.fields.items())]:
+            try:
+                self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                raise ValueError(f"{label} has no field {name!r} (R2_TOOLKIT {setting}); "
+                                 "map it with R2_TOOLKIT FIELD_MAP / IMAGE_FIELD.") from None
+        try:
+            self.model._default_manager.values(self.username_path).query.sql_with_params()
+        except FieldError:
+            raise ValueError(f"R2_TOOLKIT USERNAME_PATH {self.username_path!r} does not lead "
+                             f"from {label} to a username (e.g. 'user__username').") from None
+
+    @property
+    def db(self):
+        return router.db_for_write(self.model)
+
+    @property
+    def manager(self):
+        return self.model._default_manager.using(self.db)
+
+    def field(self, name):
+        return self.model._meta.get_field(self.fields[name])
+
+    def legacy(self):
+        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": True})
+
+    def migrated(self):
+        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": False})
+
+
+def shard_filter(queryset, shard):
+    """(queryset narrowed to ``shard`` in SQL, or a Python predicate on pk)."""
+    if shard is None or shard.count == 1:
+        return queryset, None
+    pk = queryset.model._meta.pk
+    if isinstance(pk, (models.AutoField, models.BigAutoField, models.IntegerField)):
+        queryset = queryset.alias(_r2_shard=Mod("pk", shard.count))
+        return queryset.filter(_r2_shard=shard.index - 1), None
+    if isinstance(pk, models.UUIDField):  # random UUIDs spread evenly over ranges
+        span = 2 ** 128 // shard.count
+        low = uuid.UUID(int=span * (shard.index - 1))
+        if shard.index < shard.count:
+            queryset = queryset.filter(pk__lt=uuid.UUID(int=span * shard.index))
+        return queryset.filter(pk__gte=low), None
+    return queryset, lambda value: zlib.crc32(str(value).encode()) % shard.count == shard.index - 1
+
+
+def lock_key(table, pk):
+    """A signed 64-bit advisory-lock key for one row."""
+    digest = hashlib.blake2b(f"r2_backfill:{table}:{pk}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class AdvisoryClaims:
+    """Per-row session advisory locks on PostgreSQL (see the module doc)."""
+
+    def __init__(self, target):
+        self.table = target.model._meta.db_table
+        self.connection = connections[target.db]
+        self.held = {}
+
+    @staticmethod
+    def available(target):
+        return connections[target.db].vendor == "postgresql"
+
+    def take(self, pks):
+        """The subset of ``pks`` now claimed by this run."""
+        keys = {lock_key(self.table, pk): pk for pk in pks}
+        if not keys:
+            return set()
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
+                           [list(keys)])
+            taken = {keys[k] for (k,) in cursor.fetchall()}
+        self.held.update({pk: key for key, pk in keys.items() if pk in taken})
+        return taken
+
+    def release(self, pks):
+        keys = [self.held.pop(pk) for pk in pks if pk in self.held]
+        if keys:
+            with self.connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k",
+                               [keys])
+
+    def release_all(self):
+        self.release(list(self.held))
+
+
+def pages(target, queryset, batch_size, *, limit=None, shard=None, claims=None):
+    """Lists of Row from ``queryset``, keyset-paginated by pk.
+
+    With ``claims`` each page is locked with SKIP LOCKED in a short
+    transaction and only the rows claimed are yielded; the pks another run
+    holds are yielded alongside: (rows, skipped_pks)."""
+    queryset, keep = shard_filter(queryset, shard)
+    columns = ("pk", target.image_field, target.username_path)
+    remaining = limit
+    last = None
+    while remaining is None or remaining > 0:
+        page = queryset if last is None else queryset.filter(pk__gt=last)
+        size = batch_size if remaining is None or keep is not None else min(batch_size, remaining)
+        if claims is not None:
+            with transaction.atomic(using=target.db):
+                locked = page.select_for_update(skip_locked=True, of=("self",))
+                fetched = list(locked.order_by("pk").values_list(*columns)[:size])
+                taken = claims.take([pk for pk, *_ in fetched if keep is None or keep(pk)])
+        else:
+            fetched = list(page.order_by("pk").values_list(*columns)[:size])
+            taken = None
+        if not fetched:
+            return
+        last = fetched[-1][0]
+        wanted = [(pk, name, username) for pk, name, username in fetched
+                  if keep is None or keep(pk)]
+        rows = [Row(pk, str(name or ""), None if username is None else str(username))
+                for pk, name, username in wanted if taken is None or pk in taken]
+        skipped = [] if taken is None else [pk for pk, *_ in wanted if pk not in taken]
+        if remaining is not None:
+            rows = rows[:remaining]
+            remaining -= len(rows)
+        yield rows, skipped
+        if len(fetched) < size:
+            return

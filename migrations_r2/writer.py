@@ -1,0 +1,94 @@
+"""Writing verified results to their rows: all six fields at once, in one
+``bulk_update`` per batch, from the main thread.
+
+Values are checked against the columns first (a ``public_url`` longer than
+its varchar, a size beyond the integer column) so that one bad row is
+reported instead of failing its whole batch; should the database still
+refuse a batch, each of its rows is retried alone so the others land.
+"""
+
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connections, transaction
+
+from toolkit.conf import R2_FIELDS
+
+
+@dataclass(frozen=True)
+class Values:
+    """The six R2 fields of one row, under their reference names."""
+
+    storage_key: str
+    public_url: str
+    mime_type: str
+    width: int
+    height: int
+    size_bytes: int
+
+    def as_dict(self):
+        return {name: getattr(self, name) for name in R2_FIELDS}
+
+
+def column_limits(target):
+    """{reference name: (max characters or None, max integer or None)}."""
+    ops = connections[target.db].ops
+    limits = {}
+    for name in R2_FIELDS:
+        field = target.field(name)
+        try:
+            high = ops.integer_field_range(field.get_internal_type())[1]
+        except KeyError:
+            high = None
+        limits[name] = (field.max_length, high)
+    return limits
+
+
+def problem(name, value, limits, target):
+    """Why ``value`` does not fit the column of ``name``, or None."""
+    max_length, max_int = limits[name]
+    column = target.fields[name]
+    if max_length is not None and isinstance(value, str) and len(value) > max_length:
+        return (f"{column} would be {len(value)} characters but the column holds {max_length}; "
+                f"widen {target.model._meta.label}.{column} (max_length) and re-run")
+    if max_int is not None and isinstance(value, int) and value > max_int:
+        return f"{column} {value} exceeds the column's maximum {max_int}"
+    return None
+
+
+def first_problem(values, limits, target):
+    """The first reason the given {reference name: value} cannot be written."""
+    for name, value in values.items():
+        reason = problem(name, value, limits, target)
+        if reason:
+            return reason
+    return None
+
+
+def write(target, results):
+    """Update the rows of ``results`` ({pk: Values}); returns {pk: reason} for
+    rows the database refused (their rows are left untouched)."""
+    if not results:
+        return {}
+    columns = [target.fields[name] for name in R2_FIELDS]
+
+    def instance(pk, values):
+        obj = target.model(pk=pk)
+        for name, value in values.as_dict().items():
+            setattr(obj, target.fields[name], value)
+        return obj
+
+    objs = [instance(pk, values) for pk, values in results.items()]
+    try:
+        with transaction.atomic(using=target.db):
+            target.manager.bulk_update(objs, columns)
+        return {}
+    except DatabaseError:
+        pass
+    refused = {}
+    for obj in objs:
+        try:
+            with transaction.atomic(using=target.db):
+                target.manager.bulk_update([obj], columns)
+        except DatabaseError as exc:
+            refused[obj.pk] = f"the database refused the row: {str(exc).strip().splitlines()[0]}"
+    return refused
