@@ -1,0 +1,135 @@
+"""The command's other modes and its contract: --dry-run writes nothing,
+--shard partitions, --limit, exit 2 in one sentence, --verify,
+--rewrite-urls, and the one-off migration."""
+
+import importlib
+
+import pytest
+from django.apps import apps
+from django.core.management.base import CommandError
+
+from gallery.legacy import create_legacy_images
+from gallery.models import UserImage
+from tests.backfill_helpers import backfill, keys_in, legacy_rows, report_lines
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = str(root)
+    return root
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(moto_bucket, media_root):
+    rows = create_legacy_images(4, media_root=media_root)
+    (media_root / rows[0].image.name).unlink()
+    expected_bytes = sum((media_root / r.image.name).stat().st_size for r in rows[1:])
+
+    result = backfill("--dry-run")
+
+    assert result.code == 0, result.stderr
+    assert "rows selected: 4" in result.stdout
+    assert f"bytes to upload: {expected_bytes}" in result.stdout
+    assert "missing files: 1" in result.stdout
+    assert "estimated time" in result.stdout
+    assert keys_in(moto_bucket) == []  # not even the If-None-Match probe
+    assert len(legacy_rows()) == 4
+
+
+def test_shards_partition_the_rows_disjointly_and_completely(moto_bucket, media_root, tmp_path):
+    create_legacy_images(12, media_root=media_root)
+    taken = []
+    for k in (1, 2, 3):
+        report = tmp_path / f"shard{k}.jsonl"
+        assert backfill("--shard", f"{k}/3", "--report", str(report)).code == 0
+        taken.append({line["id"] for line in report_lines(report)})
+
+    assert sum(len(ids) for ids in taken) == 12
+    assert set.union(*taken) == {str(pk) for pk in UserImage.objects.values_list("pk", flat=True)}
+    assert legacy_rows() == []
+
+
+def test_limit_stops_after_n_rows(moto_bucket, media_root):
+    create_legacy_images(5, media_root=media_root)
+    result = backfill("--limit", "2", "--batch-size", "1")
+    assert result.code == 0 and "uploaded 2" in result.stdout
+    assert len(legacy_rows()) == 3
+
+
+@pytest.mark.parametrize("args, settings_change, words", [
+    (["--shard", "3/2"], {}, "--shard 3/2 is out of range"),
+    (["--shard", "half"], {}, "is not K/N"),
+    ([], {"MEDIA_ROOT": "/nonexistent/media"}, "MEDIA_ROOT '/nonexistent/media' is not a directory"),
+    ([], {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.Nope"}}, "IMAGE_MODEL 'gallery.Nope' is not an installed model"),
+    ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "has no field 'picture'"),
+    ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
+])
+def test_runs_that_cannot_start_exit_2_with_one_sentence(
+        moto_bucket, media_root, settings, args, settings_change, words):
+    create_legacy_images(1, media_root=media_root)
+    for name, value in settings_change.items():
+        setattr(settings, name, value)
+
+    with pytest.raises(CommandError) as raised:
+        backfill(*args)
+
+    assert raised.value.returncode == 2
+    assert words in str(raised.value)
+    assert settings.AWS_SECRET_ACCESS_KEY not in str(raised.value)
+    assert len(legacy_rows()) == 1
+
+
+def test_verify_passes_on_a_clean_run_and_names_each_mismatch(moto_bucket, media_root, tmp_path):
+    create_legacy_images(4, media_root=media_root)
+    assert backfill().code == 0
+    assert backfill("--verify").code == 0
+
+    rows = list(UserImage.objects.order_by("pk"))
+    moto_bucket.client.delete_object(Bucket=moto_bucket.name, Key=rows[0].storage_key)
+    moto_bucket.client.put_object(Bucket=moto_bucket.name, Key=rows[1].storage_key, Body=b"x")
+    UserImage.objects.filter(pk=rows[2].pk).update(public_url="https://elsewhere.test/a.jpg")
+    report = tmp_path / "verify.jsonl"
+
+    result = backfill("--verify", "--report", str(report))
+
+    assert result.code == 1
+    assert "verified 4 rows: 3 mismatches" in result.stdout
+    reasons = {line["id"]: line["reason"] for line in report_lines(report)}
+    assert "missing from the bucket" in reasons[str(rows[0].pk)]
+    assert "MD5 differs" in reasons[str(rows[1].pk)]
+    assert "public_url is 'https://elsewhere.test/a.jpg'" in reasons[str(rows[2].pk)]
+    assert reasons[str(rows[3].pk)] == ""
+
+
+def test_rewrite_urls_replaces_endpoint_and_signed_urls(moto_bucket, media_root):
+    create_legacy_images(2, media_root=media_root)
+    assert backfill().code == 0
+    good = {row.pk: row.public_url for row in UserImage.objects.all()}
+    UserImage.objects.update(
+        public_url="https://acct.r2.cloudflarestorage.com/b/x.jpg?X-Amz-Signature=abc")
+
+    result = backfill("--rewrite-urls")
+
+    assert result.code == 0 and "rewrote public_url of 2 rows" in result.stdout
+    assert {row.pk: row.public_url for row in UserImage.objects.all()} == good
+
+
+def migration_function():
+    module = importlib.import_module("migrations_r2.migrations.0001_backfill_legacy_media")
+    return module.backfill_legacy_media
+
+
+def test_migration_backfills_legacy_rows(moto_bucket, media_root):
+    create_legacy_images(3, media_root=media_root)
+    migration_function()(apps, None)
+    assert legacy_rows() == []
+    assert len(keys_in(moto_bucket)) == 3
+
+
+def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(settings):
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.MEDIA_ROOT = "/nonexistent"
+    migration_function()(apps, None)  # returns without error: nothing to do
