@@ -24,6 +24,7 @@ from storages.utils import clean_name, safe_join
 
 from checks.errors import describe
 from checks.registry import Skip, check, fail, ok, warn
+from migrations_r2.keys import storage_name
 from toolkit.conf import R2_FIELDS, toolkit_settings
 from toolkit.redact import scrub
 
@@ -140,6 +141,20 @@ def image_field(model):
                             f"{model._meta.label}.{name} is a {type(found).__name__}, "
                             "not a FileField or ImageField", hint)
     return found
+
+
+def username_path(model):
+    """R2_TOOLKIT["USERNAME_PATH"], checked to lead somewhere from ``model``
+    (the backfill's keys are users/<username>/images/...)."""
+    path = toolkit_settings.USERNAME_PATH
+    try:
+        model._default_manager.values_list(path)  # resolves the path, runs no query
+    except Exception:
+        raise SchemaProblem(
+            f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
+            f"{model._meta.label} to a value", 'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup '
+            'from the image model to its owner\'s username, e.g. "user__username".') from None
+    return path
 
 
 # --- the database ----------------------------------------------------------
@@ -309,6 +324,7 @@ def image_model_check(ctx):
     try:
         schema = inspect_schema()
         image_field(schema.model)
+        username_path(schema.model)
     except SchemaProblem as exc:
         return fail(str(exc), exc.hint, model=toolkit_settings.IMAGE_MODEL)
     label = schema.model._meta.label
@@ -410,19 +426,24 @@ class LengthNeed:
     rows_too_long: int
 
 
-def length_need(schema, measure, limit):
-    """How long a column must be for ``measure(name)`` over the table's names.
+def length_need(schema, measure, limit, location):
+    """How long a column must be for ``measure(name)`` over the table's rows.
 
-    One ORDER BY length query finds the longest name; a count of names
-    longer than what fits tells how many rows would not (ASCII estimate:
-    percent-encoding makes non-ASCII names longer still)."""
+    One ORDER BY length query finds the longest legacy name, measured under
+    the name the backfill gives it (its key scheme); a count of names longer
+    than what fits tells about how many rows would not (an estimate: names
+    outside the app's layout and percent-encoding grow longer still). The
+    longest possible is a name in the app's layout as long as the field allows:
+    such names keep their name as key."""
     file_field = image_field(schema.model)
     rows = schema.model._default_manager.annotate(r2_name_length=Length(file_field.name))
-    longest = (rows.order_by("-r2_name_length").values_list(file_field.name, flat=True).first())
+    longest = (rows.order_by("-r2_name_length")
+               .values_list(file_field.name, username_path(schema.model)).first())
+    example = storage_name(*longest, location) if longest else None
     overhead = measure("a") - 1
     too_long = rows.filter(r2_name_length__gt=limit - overhead).count() if limit else 0
-    return LengthNeed(measure(longest) if longest else 0,
-                      measure("a" * (file_field.max_length or 100)), longest, too_long)
+    return LengthNeed(measure(example) if example else 0,
+                      measure("a" * (file_field.max_length or 100)), example, too_long)
 
 
 def alter_field_fix(model, field_, max_length):
@@ -442,11 +463,12 @@ def length_check(ctx, reference_name, measure, what):
                    "see r2.schema.columns")
     try:
         image_field(schema.model)
+        username_path(schema.model)
     except SchemaProblem as exc:
         raise Skip(f"{exc}; see r2.schema.image_model") from exc
     limit = column.max_length
     storage = storage_for_lengths(ctx)
-    need = length_need(schema, lambda name: len(measure(storage, name)), limit)
+    need = length_need(schema, lambda name: len(measure(storage, name)), limit, storage.location)
     details = {"column": column.name, "max_length": limit, "longest_now": need.longest_now,
                "longest_possible": need.longest_possible}
     if limit is None:

@@ -182,7 +182,7 @@ def test_faked_migration_fails_saying_the_columns_are_not_in_the_database(migrat
         results = schema_results()
     finally:  # unrecord it, so the fixture can migrate for real
         call_command("migrate", "gallery", "0001", fake=True, verbosity=0)
-    assert results["r2.schema.migrations"].status == "pass"
+    assert "gallery.0002_r2_columns" not in results["r2.schema.migrations"].message
     columns = results["r2.schema.columns"]
     assert columns.status == "fail"
     assert "recorded as applied, but the database does not have them" in columns.message
@@ -211,3 +211,22 @@ def test_unreachable_database_fails_with_its_host_but_never_its_password(tmp_pat
     assert "postgresql database appdb at 127.0.0.1:9 does not answer" in database["message"]
     assert "DATABASE_URL" in database["hint"]
     assert checks["r2.schema.columns"]["status"] == "skip"
+
+
+@pytest.mark.django_db
+def test_username_path_that_leads_nowhere_fails(toolkit):
+    toolkit(USERNAME_PATH="owner__username")
+    result = schema_results()["r2.schema.image_model"]
+    assert result.status == "fail"
+    assert "R2_TOOLKIT[\"USERNAME_PATH\"] is 'owner__username'" in result.message
+    assert '"user__username"' in result.hint
+
+
+@pytest.mark.django_db
+def test_legacy_name_outside_the_layout_is_measured_under_its_backfill_key():
+    # Not under users/<username>/images/: the backfill moves it there, with
+    # a hash, so its key and URL are longer than the name itself.
+    add_legacy_row("scans/" + "x" * 170 + ".png")
+    result = schema_results()["r2.schema.public_url_length"]
+    assert result.status == "fail"
+    assert "users/alice/images/" in result.message
