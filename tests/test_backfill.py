@@ -58,3 +58,37 @@ def test_rerun_selects_nothing_and_touches_no_network(moto_bucket, media_root, s
     assert again.code == 0, again.stderr
     assert "uploaded 0, adopted 0, skipped 0, failed 0" in again.stdout
     assert legacy_rows() == []
+
+
+def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
+        moto_bucket, media_root, monkeypatch):
+    import os
+    import signal
+
+    from migrations_r2 import engine
+
+    create_legacy_images(20, media_root=media_root)
+    real_process = engine.process
+    pressed = []
+
+    def process_then_ctrl_c(*args):
+        result = real_process(*args)
+        if not pressed:  # the operator presses Ctrl-C once, mid-run
+            pressed.append(True)
+            os.kill(os.getpid(), signal.SIGINT)
+        return result
+
+    monkeypatch.setattr(engine, "process", process_then_ctrl_c)
+
+    result = backfill("--workers", "2", "--batch-size", "50")
+
+    assert result.code == 1
+    assert "interrupted" in result.stdout
+    migrated = list(UserImage.objects.filter(storage_key__isnull=False))
+    assert 1 <= len(migrated) < 20
+    assert f"uploaded {len(migrated)}," in result.stdout
+    for row in migrated:  # every written row points at its verified object
+        assert_row_migrated(row, media_root, moto_bucket)
+    monkeypatch.setattr(engine, "process", real_process)
+    assert backfill().code == 0
+    assert legacy_rows() == []
