@@ -13,6 +13,9 @@ EMULATOR_URL = f"http://127.0.0.1:{EMULATOR_PORT}"
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
 
+# The default SQLite file and MEDIA_ROOT live under var/, made on first use.
+(BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405
+
 AWS_S3_ENDPOINT_URL = env("AWS_S3_ENDPOINT_URL", EMULATOR_URL)
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", "r2-toolkit-demo")
 AWS_ACCESS_KEY_ID = env("AWS_ACCESS_KEY_ID", "local-access-key")
