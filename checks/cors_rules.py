@@ -174,11 +174,13 @@ def new_rule(origins):
 
 
 def repair_origins(rule):
-    """``rule`` with fixable AllowedOrigins fixed and hopeless ones dropped."""
+    """``rule`` with its fixable AllowedOrigins fixed. Hopeless ones are kept
+    as they are: S3 may still match them (``*.example.com`` has no scheme
+    but matches), and a correction must never take an allowance away."""
     fixed = []
     for origin in as_list(rule, "AllowedOrigins"):
-        repaired = normalize_origin(origin, pattern=True)
-        if repaired is not None and repaired not in fixed:
+        repaired = normalize_origin(origin, pattern=True) or origin
+        if repaired not in fixed:
             fixed.append(repaired)
     return {**rule, "AllowedOrigins": fixed}
 
@@ -202,8 +204,8 @@ def cover(rule, origins):
 
 
 def recommended_rules(rules, origins):
-    """The corrected rule set: existing rules kept (their malformed origins
-    repaired), the first rule that serves any of ``origins`` extended to
+    """The corrected rule set: existing rules kept (their fixable malformed
+    origins repaired), the first rule that serves any of ``origins`` extended to
     cover them all, or a new rule appended when none does. No earlier rule
     serves those origins, so the extended rule is the one S3 applies to them.
     With no origins configured, the rule is for ``*``."""
