@@ -6,6 +6,7 @@ import json
 import uuid
 
 import pytest
+from storages.backends.s3 import S3Storage
 
 from checks.registry import select
 from checks.runner import run_checks
@@ -122,3 +123,45 @@ def test_r2_check_reports_the_round_trip_and_exits_1_on_a_private_bucket(make_bu
     assert checks["r2.roundtrip.upload"]["details"]["storage"] == "default"
     assert moto_server.secret_key not in result.stdout
     assert objects(bucket) == []
+
+
+class UnreadableStorage(S3Storage):
+    """A key that may write but not read: the probe fails half-way."""
+
+    def _open(self, name, mode="rb"):
+        raise PermissionError("read access denied")
+
+
+class UndeletableStorage(S3Storage):
+    """A key without delete permission."""
+
+    def delete(self, name):
+        raise PermissionError("delete access denied")
+
+
+def use_backend(settings, backend):
+    settings.STORAGES = {**settings.STORAGES,
+                         "default": {"BACKEND": f"{__name__}.{backend.__name__}"}}
+
+
+def test_failure_half_way_still_deletes_what_was_written(settings, moto_bucket):
+    use_backend(settings, UnreadableStorage)
+    results = roundtrip()
+    upload = results["upload"]
+    assert upload.status == "fail"
+    assert "upload step failed: PermissionError: read access denied" in upload.message
+    assert results["cleanup"].status == "pass"
+    assert objects(moto_bucket) == []
+
+
+def test_objects_that_cannot_be_deleted_fail_the_cleanup_naming_them(settings, moto_bucket):
+    use_backend(settings, UndeletableStorage)
+    cleanup = roundtrip()["cleanup"]
+    left = sorted(objects(moto_bucket))
+    for key in left:  # the test's own cleanup
+        moto_bucket.client.delete_object(Bucket=moto_bucket.name, Key=key)
+    assert cleanup.status == "fail"
+    assert len(left) == 2 and sorted(cleanup.details["left_behind"]) == left
+    assert "The probe left 2 object(s) behind" in cleanup.message
+    assert "delete access denied" in cleanup.message
+    assert f"aws s3 rm s3://{moto_bucket.name}/{PREFIX}" in cleanup.hint
