@@ -50,8 +50,9 @@ class Flight:
 class HealthProbe:
     """Whether the bucket answers, asked at most once per TTL per process."""
 
-    def __init__(self, probe=None, ttl=None, timeout=None):
+    def __init__(self, probe=None, ttl=None, timeout=None, prepare=None):
         self._probe = probe or self.head_bucket
+        self._prepare = prepare or (self.context if probe is None else (lambda: None))
         self._ttl = ttl
         self._timeout = timeout
         self._lock = threading.Lock()
@@ -75,6 +76,7 @@ class HealthProbe:
                 return self._healthy
             flight = self._flight
             if flight is None:
+                self.prepare()
                 flight = self._flight = Flight(time.monotonic() + self.timeout)
                 threading.Thread(target=self._fly, args=(flight,), daemon=True,
                                  name="r2-health-probe").start()
@@ -88,6 +90,15 @@ class HealthProbe:
                 if not flight.landed.is_set():
                     logger.warning("healthz: the bucket did not answer within %gs", self.timeout)
         return healthy
+
+    def prepare(self):
+        """Build the client before the deadline starts: the first probe of a
+        process pays for importing and building it (a second or more on a busy
+        host), which says nothing about the bucket. No network I/O here."""
+        try:
+            self._prepare()
+        except Exception as exc:  # the probe will fail the same way, and answer 503
+            logger.warning("healthz: cannot build the storage client: %s", describe(exc))
 
     def _fly(self, flight):
         try:
@@ -104,8 +115,9 @@ class HealthProbe:
         with self._context_lock:
             if self._context is None:
                 aliases = s3_aliases()
-                self._context = ProbeContext(aliases[0] if aliases else None,
-                                             timeout=self.timeout)
+                context = ProbeContext(aliases[0] if aliases else None, timeout=self.timeout)
+                context.client()
+                self._context = context
             return self._context
 
     def head_bucket(self):
