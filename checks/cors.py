@@ -244,15 +244,22 @@ def origins_wellformed(ctx):
         origins = configured_origins()
     except UnreadableOrigins as exc:
         return fail(f"{exc}.", SET_ORIGINS)
-    state = cors_state(ctx)
+    try:
+        state = cors_state(ctx)
+    except Skip:  # a dead bucket: the configured origins can still be judged
+        state = None
+    rules = state.rules if state else None
     configured = [(o, cors_rules.origin_problem(o)) for o in origins]
     configured = [(o, p) for o, p in configured if p]
     in_rules = [(o, cors_rules.origin_problem(o, pattern=True))
-                for rule in state.rules or () for o in cors_rules.as_list(rule, "AllowedOrigins")]
+                for rule in rules or () for o in cors_rules.as_list(rule, "AllowedOrigins")]
     in_rules = [(o, p) for o, p in in_rules if p]
     if not configured and not in_rules:
-        if not origins and not state.rules:
+        if not origins and not rules:
             return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
+        if rules is None:
+            return ok("Every configured origin is well-formed (the bucket's rules could not "
+                      "be read).")
         return ok("Every configured origin and every AllowedOrigin is well-formed.")
     sentences = [f"R2_TOOLKIT_CORS_ORIGINS: {o!r} {p}" for o, p in configured]
     sentences += [f"bucket rule AllowedOrigins: {o!r} {p}" for o, p in in_rules]
