@@ -105,6 +105,8 @@ def process(job, uploader, int_limit):
         return Result("failed", str(exc))
     except OSError as exc:
         return Result("failed", f"cannot read the file: {exc.strerror or exc}")
+    except Exception as exc:  # a decoder bug on hostile input fails the row, not the run
+        return Result("failed", f"cannot read the image: {describe(exc)}")
     if int_limit is not None and max(probed.size, probed.width, probed.height) > int_limit:
         return Result("failed", f"the file's size or dimensions exceed the integer columns' "
                                 f"maximum {int_limit}")

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import os
+import stat
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
@@ -123,8 +124,8 @@ def dimensions(path, fmt, body, decode=False):
 
 def probe_file(path):
     """A ProbedFile for ``path``; NotAnImage or FileNotFoundError otherwise."""
-    if os.path.isdir(path):
-        raise NotAnImage("the name points at a directory, not a file")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a directory or FIFO would hang or fail
+        raise NotAnImage("the name points at a directory or special file, not a regular file")
     size, md5_hex, body, head, tail = read_file(path)
     if size == 0:
         raise NotAnImage("empty file (0 bytes)")

@@ -92,3 +92,51 @@ def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
     monkeypatch.setattr(engine, "process", real_process)
     assert backfill().code == 0
     assert legacy_rows() == []
+
+
+def test_database_statements_grow_with_batches_not_rows(moto_bucket, media_root):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    create_legacy_images(40, media_root=media_root)
+    with CaptureQueriesContext(connection) as queries:
+        assert backfill("--batch-size", "10", "--workers", "4").code == 0
+    # Per batch of 10: one keyset page and one bulk update (plus the claim
+    # statements on PostgreSQL and savepoints); never a query per row.
+    statements = [q["sql"] for q in queries.captured_queries
+                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    assert len([sql for sql in statements if sql.startswith("UPDATE")]) <= 40 / 10 + 1
+    assert len(statements) <= 4 * (40 / 10 + 1) + 5
+    assert legacy_rows() == []
+
+
+def test_progress_is_a_log_line_every_few_seconds_without_a_terminal():
+    import io
+
+    from migrations_r2.report import Progress, Summary
+
+    now = [0.0]
+    stream = io.StringIO()
+    summary = Summary(started=0.0)
+    progress = Progress(stream, interactive=False, clock=lambda: now[0])
+    summary.count("uploaded", 2_000_000)
+    progress.update(summary)
+    assert stream.getvalue() == ""  # not every row: a line per interval
+    now[0] = 20.0
+    progress.update(summary)
+    assert "1 rows done (1 uploaded, 0 adopted, 0 failed)" in stream.getvalue()
+    assert "objects/s" in stream.getvalue() and "MB/s" in stream.getvalue()
+
+
+def test_progress_is_a_bar_with_rate_on_a_terminal():
+    import io
+
+    from migrations_r2.report import Progress, Summary
+
+    stream = io.StringIO()
+    summary = Summary()
+    progress = Progress(stream, total=4, interactive=True)
+    summary.count("uploaded", 1000)
+    progress.update(summary)
+    progress.close()
+    assert "1/4" in stream.getvalue() and "obj/s" in stream.getvalue()

@@ -11,7 +11,13 @@ from PIL import Image
 
 from gallery.legacy import image_bytes
 from gallery.models import UserImage
-from tests.backfill_helpers import assert_row_migrated, backfill, keys_in, object_bytes, report_lines
+from tests.backfill_helpers import (
+    assert_row_migrated,
+    backfill,
+    keys_in,
+    object_bytes,
+    report_lines,
+)
 from toolkit.conf import R2_FIELDS
 
 pytestmark = pytest.mark.django_db
