@@ -27,8 +27,8 @@ PLAIN_OPTIONS = (
     "signature_version", "addressing_style", "file_overwrite", "use_ssl", "verify", "gzip",
     "max_memory_size", "use_threads", "file_name_charset",
 )
-# Credentials: only whether they are set. Shown under plain words, because
-# redaction masks any value under a secret-looking key, "set" included.
+# Credentials: only which of them are set, as lists of names (redaction masks
+# any value under a secret-looking key, even "set").
 CREDENTIALS = {
     "access key id": "access_key", "secret access key": "secret_key",
     "session token": "security_token", "session profile": "session_profile",
@@ -67,10 +67,9 @@ def storage_report(alias):
     except Exception as exc:  # ImproperlyConfigured and friends, in words
         return {**report, "error": describe(exc)}
     report.update({name: getattr(storage, name, None) for name in PLAIN_OPTIONS})
-    report["auth"] = {
-        label: "set" if getattr(storage, name, None) else "unset"
-        for label, name in CREDENTIALS.items()
-    }
+    present = {label: bool(getattr(storage, name, None)) for label, name in CREDENTIALS.items()}
+    report["auth"] = {"set": [label for label, on in present.items() if on],
+                      "unset": [label for label, on in present.items() if not on]}
     report["client_config"] = client_options(getattr(storage, "client_config", None))
     report["is_r2"] = is_r2_endpoint(storage.endpoint_url)
     try:  # the URL the app would hand to browsers: the public domain, never the endpoint
