@@ -133,3 +133,12 @@ def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(setting
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.MEDIA_ROOT = "/nonexistent"
     migration_function()(apps, None)  # returns without error: nothing to do
+
+
+def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachable(
+        moto_bucket, media_root, settings):
+    create_legacy_images(1, media_root=media_root)
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
+    with pytest.raises(CommandError, match="legacy media backfill could not run: cannot write"):
+        migration_function()(apps, None)
+    assert len(legacy_rows()) == 1

@@ -17,6 +17,8 @@ from toolkit.conf import toolkit_settings
 
 
 def backfill_legacy_media(apps, schema_editor):
+    from django.core.management.base import CommandError
+
     from migrations_r2.engine import BackfillError, Options, run_backfill
 
     label = toolkit_settings.IMAGE_MODEL
@@ -27,7 +29,8 @@ def backfill_legacy_media(apps, schema_editor):
     try:
         summary = run_backfill(Options(interactive=False), model=model)
     except BackfillError as exc:
-        raise RuntimeError(f"legacy media backfill could not run: {exc}") from None
+        # CommandError: `migrate` prints the sentence, not a traceback.
+        raise CommandError(f"legacy media backfill could not run: {exc}") from None
     sys.stdout.write(f"\n  legacy media backfill: {summary.text()}\n")
     if summary.failed:
         sys.stdout.write("  run `manage.py r2_backfill --report backfill.jsonl` to see and "
