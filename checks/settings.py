@@ -203,6 +203,9 @@ def custom_domain(ctx):
     domain = value(ctx, "custom_domain")
     if not domain:
         return ok("No custom domain is set.")
+    if not isinstance(domain, str):
+        return fail(f"The custom domain {domain!r} is not a host name.",
+                    assignment(ctx.alias, "custom_domain", "media.example.com"))
     cleaned = re.sub(r"^[a-z][a-z0-9+.-]*://", "", domain.strip(), flags=re.I).rstrip("/")
     if cleaned == domain:
         return ok(f"The custom domain is {domain}.", custom_domain=domain)

@@ -114,7 +114,7 @@ def options(ctx):
         storage = ctx.storage()
     except ImproperlyConfigured as exc:
         return fail(*explain_improperly_configured(ctx.alias, exc))
-    return ok(f"STORAGES[{ctx.alias!r}] builds a {type(storage).__name__}.")
+    return ok(f"STORAGES[{ctx.alias!r}] builds its storage ({type(storage).__name__}).")
 
 
 def explain_improperly_configured(alias, exc):

@@ -4,6 +4,12 @@ Static checks need no server; they run through run_checks, as r2_check runs
 them, against real django-storages instances.
 """
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
@@ -14,6 +20,7 @@ from checks.registry import REGISTRY
 from checks.runner import run_checks
 from tests.conftest import reset_storage_cache
 
+ROOT = Path(__file__).resolve().parent.parent
 S3 = "storages.backends.s3.S3Storage"
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
@@ -164,3 +171,18 @@ def test_manage_py_check_deploy_reports_a_seeded_fault(settings):
         call_command("check", "--deploy", "--tag", "r2")
     assert "r2.storages.default_backend" in str(raised.value)
     assert "FileSystemStorage" in str(raised.value)
+
+
+def test_r2_check_fails_on_the_seed_apps_settings_module():
+    # DEFAULT_FILE_STORAGE written in a real settings module, as the seed app
+    # had it, through the real command in its own process.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.seed_fault_settings"}
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "r2_check", "--format", "json",
+         "--only", "r2.storages.legacy_setting,r2.storages.default_backend"],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 1, run.stderr
+    report = json.loads(run.stdout)
+    assert {c["id"]: c["status"] for c in report["checks"]} == {
+        "r2.storages.default_backend": "fail", "r2.storages.legacy_setting": "fail"}
