@@ -194,7 +194,7 @@ def server_date(ctx):
 def in_words(seconds):
     seconds = abs(round(seconds))
     if seconds < 120:
-        return f"{seconds} seconds"
+        return f"{seconds} second{'' if seconds == 1 else 's'}"
     if seconds < 7200:
         return f"{seconds // 60} minutes"
     return f"{seconds / 3600:.1f} hours"

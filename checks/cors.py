@@ -184,10 +184,10 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
         return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
     lacking = [e["origin"] for e in state.evaluations if not allowed(e)]
     if lacking:
-        return status(f"The CORS rules of bucket {ctx.bucket} do not {what} from "
+        return status(f"The CORS rules of bucket {ctx.bucket} do not {what} "
                       f"{', '.join(lacking)}: {consequence}.",
                       rules_hint(ctx, state), origins=lacking)
-    return ok(f"The CORS rules {what} from {', '.join(state.origins)}.")
+    return ok(f"The CORS rules {what} {', '.join(state.origins)}.")
 
 
 @check("r2.cors.put_allowed", kind="network",
@@ -196,7 +196,7 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
                "fail their preflight.",
        fix=FETCH_FIX)
 def put_allowed(ctx):
-    return origin_check(ctx, lambda e: e["put"], "allow PUT",
+    return origin_check(ctx, lambda e: e["put"], "allow PUT from",
                         "browser uploads fail their preflight")
 
 
@@ -206,7 +206,7 @@ def put_allowed(ctx):
                "(fetch, canvas, image processing).",
        fix=FETCH_FIX)
 def get_allowed(ctx):
-    return origin_check(ctx, lambda e: e["get"] and e["head"], "allow GET and HEAD",
+    return origin_check(ctx, lambda e: e["get"] and e["head"], "allow GET and HEAD from",
                         "pages cannot read the bucket's objects from script")
 
 
@@ -216,8 +216,12 @@ def get_allowed(ctx):
                "sets its content type fails the preflight.",
        fix=FETCH_FIX)
 def content_type_allowed(ctx):
-    return origin_check(ctx, lambda e: e["content_type"],
-                        "allow the Content-Type header on PUT",
+    state = cors_state(ctx)
+    if state.evaluations and not any(e["put"] for e in state.evaluations):
+        raise Skip("PUT itself is not allowed; see r2.cors.put_allowed")
+    # An origin that may not PUT at all is r2.cors.put_allowed's failure, not this one's.
+    return origin_check(ctx, lambda e: e["content_type"] or not e["put"],
+                        "allow the Content-Type header on PUT from",
                         "uploads that set a content type fail their preflight")
 
 
@@ -227,7 +231,7 @@ def content_type_allowed(ctx):
                "an upload (multipart uploads need it to complete).",
        fix=FETCH_FIX)
 def etag_exposed(ctx):
-    return origin_check(ctx, lambda e: e["etag_exposed"], "expose the ETag header",
+    return origin_check(ctx, lambda e: e["etag_exposed"], "expose the ETag header to",
                         "browser code cannot read an upload's ETag (multipart uploads need it)",
                         status=warn)
 
