@@ -223,3 +223,21 @@ def test_cors_report_never_raises_for_an_unreachable_bucket(settings, moto_bucke
     report = cors.cors_report(CheckContext("default", 10))
     assert report["rules"] is None
     assert "not reachable" in report["error"]
+
+
+def test_on_r2_the_hint_names_the_dashboard_and_wrangler_and_urls_carry_no_signature(settings):
+    settings.AWS_S3_ENDPOINT_URL = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+    settings.AWS_STORAGE_BUCKET_NAME = "pinit-images"
+    settings.AWS_S3_REGION_NAME = "auto"
+    settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY = "k" * 32, "s" * 64
+    ctx = CheckContext("default", 10)
+    state = cors.CorsState(rules=SEED_RULES, origins=[ORIGIN],
+                           recommended=cors.cors_rules.recommended_rules(SEED_RULES, [ORIGIN]))
+    hint = cors.rules_hint(ctx, state)
+    assert "R2 > pinit-images > Settings > CORS Policy" in hint
+    assert "wrangler r2 bucket cors set pinit-images --file cors.json" in hint
+    wrangler_file = json.loads(hint.split("save ", 1)[1].split(" as cors.json", 1)[0])
+    assert wrangler_file["rules"][0]["allowed"]["methods"] == ["GET", "HEAD", "PUT"]
+    url = cors.object_url(ctx)  # presigned by boto3, then stripped: no credential leaks
+    assert url.startswith("https://") and "r2.cloudflarestorage.com" in url and "?" not in url
+    assert "k" * 32 not in url
