@@ -46,7 +46,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"{check.id:40} {check.title}")
             return
         chosen = select(self.validated_only(options["only"]), self.validated_skip(options["skip"]))
-        timeout = options["timeout"] or float(toolkit_settings.CHECK_TIMEOUT)
+        timeout = options["timeout"]
+        if timeout is None:
+            timeout = float(toolkit_settings.CHECK_TIMEOUT)
         if timeout <= 0:
             raise CommandError("--timeout must be a positive number of seconds.", returncode=2)
         results = run_checks(chosen, aliases=self.aliases(options["storage"]), timeout=timeout,
