@@ -6,8 +6,8 @@ returns ``ok(...)``, ``warn(...)``, ``fail(...)``, ``skip(...)`` or raises
 Anything else it raises becomes a failed check with a plain message.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "roundtrip")
 STATUSES = ("pass", "warn", "fail", "skip")
