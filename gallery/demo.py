@@ -45,6 +45,10 @@ def main():
         except SystemExit as exc:
             status = exc.code or 0
         print(f"(r2_check exit status: {status})")
+        banner("what a monitor sees: /healthz and /debug/r2/config under gunicorn")
+        from gallery.serve import show_endpoints
+
+        print(show_endpoints())
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -104,6 +104,19 @@ def query_endpoints(base_url, token):
     return "\n\n".join(lines)
 
 
+def show_endpoints(workers=1):
+    """For the demo's end, while the emulator is up: gunicorn on a free port
+    with this process's settings, the endpoints queried, gunicorn stopped."""
+    from django.conf import settings
+
+    from gallery.emulator import free_port
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get(
+        "DJANGO_SETTINGS_MODULE", "settings.local")}
+    with Gunicorn(free_port(), env, workers=workers) as server:
+        return query_endpoints(server.url, settings.R2_TOOLKIT.get("TOKEN"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
