@@ -14,7 +14,7 @@ from itertools import repeat
 
 from checks.errors import describe
 from migrations_r2 import selection, writer
-from migrations_r2.engine import connect, prepare
+from migrations_r2.engine import BackfillError, connect, prepare
 from migrations_r2.paths import UnsafePath, resolve_inside
 from migrations_r2.report import ReportFile, Summary
 from migrations_r2.uploader import Uploader
@@ -80,7 +80,7 @@ def verify_rows(options, *, model=None, stream=None):
     target, _ = prepare(model, need_media_root=False)
     try:
         _, root = prepare(model)
-    except Exception:
+    except BackfillError:
         root = None  # without MEDIA_ROOT only the bucket side is checked
     summary, report = Summary(), ReportFile(options.report)
     bucket = uploader = None
