@@ -34,9 +34,12 @@ test-sqlite: install
 test-postgres: install
 	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not sqlite_only" $(PYTEST_ARGS)
 
+# settings.production from the environment and .env (see .env.example).
 serve: install
-	$(VENV)/bin/gunicorn settings.wsgi --env DJANGO_SETTINGS_MODULE=settings.production \
-		--workers 2 --bind 127.0.0.1:8000 --access-logfile -
+	@bind="$${BIND:-}"; workers="$${WORKERS:-}"; set -a; [ ! -f .env ] || . ./.env; set +a; \
+	exec $(VENV)/bin/gunicorn settings.wsgi --env DJANGO_SETTINGS_MODULE=settings.production \
+		--workers "$${workers:-$${WORKERS:-2}}" --bind "$${bind:-$${BIND:-127.0.0.1:8000}}" \
+		--access-logfile -
 
 serve-local: install
 	$(PY) -m gallery.serve
