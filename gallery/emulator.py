@@ -24,18 +24,12 @@ from botocore.config import Config
 PID_FILE = Path(__file__).resolve().parent.parent / "var" / "emulator.pid"
 LOG_FILE = PID_FILE.with_suffix(".log")
 
-CORS_METHODS = ["GET", "HEAD", "PUT"]
-
 
 def cors_rules(origins):
-    """The rule set the toolkit recommends: browsers GET and PUT, ETag visible."""
-    return [{
-        "AllowedOrigins": list(origins) or ["*"],
-        "AllowedMethods": CORS_METHODS,
-        "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag"],
-        "MaxAgeSeconds": 3000,
-    }]
+    """The rule set the toolkit recommends for ``origins`` (any, when none)."""
+    from checks.cors_rules import new_rule
+
+    return [new_rule(list(origins) or ["*"])]
 
 
 def public_read_policy(bucket):
