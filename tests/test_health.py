@@ -62,7 +62,8 @@ def test_outage_turns_503_within_the_deadline_and_recovers_by_itself(tmp_path):
 def test_hanging_bucket_gives_503_within_the_deadline(tmp_path):
     with servers.HangingServer() as hanging:
         env = gunicorn_env(hanging.url, "hangs", tmp_path, TEST_HEALTH_TTL=str(TTL),
-                           TEST_HEALTH_TIMEOUT=str(DEADLINE), TEST_NO_TOKEN="true")
+                           TEST_HEALTH_TIMEOUT=str(DEADLINE), TEST_NO_TOKEN="true",
+                           DJANGO_DEBUG="true")
         with running_gunicorn(env, workers=1) as server:
             for _ in range(3):  # the first probe, a cached answer, a fresh probe after the TTL
                 response, elapsed = healthz(server)
@@ -74,6 +75,13 @@ def test_hanging_bucket_gives_503_within_the_deadline(tmp_path):
             for method in ("GET", "POST"):
                 off = requests.request(method, f"{server.url}/debug/r2/config", timeout=30)
                 assert off.status_code == 404
+            # A session lookup on a database that cannot answer (never migrated):
+            # a plain 500, not Django's debug page, though DEBUG is on.
+            broken = requests.get(f"{server.url}/debug/r2/config", timeout=30,
+                                  cookies={"sessionid": "x" * 32})
+            assert broken.status_code == 500
+            assert set(broken.json()) == {"error"}
+            assert "Traceback" not in broken.text and "django_session" not in broken.text
     assert hanging.held, "the probe never reached the hanging endpoint"
 
 
