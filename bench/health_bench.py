@@ -37,17 +37,34 @@ WORKERS = 2
 HEALTH_TTL = 5.0  # the toolkit's default
 # The no-op view runs before and after /healthz and the ratios use their mean:
 # on a shared machine the load drifts, and bracketing keeps the drift out.
-TARGETS = [("no-op view", "/noop/"), ("/healthz", "/healthz"), ("no-op view (again)", "/noop/"),
-           ("django-health-check storage", "/peer/health/")]
+TARGETS = [
+    ("no-op view", "/noop/"),
+    ("/healthz", "/healthz"),
+    ("no-op view (again)", "/noop/"),
+    ("django-health-check storage", "/peer/health/"),
+]
 WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 
 
 def wrk(url, duration, connections):
     """(requests/s, p50 ms, p99 ms, non-2xx or errors) from wrk."""
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "5s",
-         "-H", "Accept: application/json", url],
-        capture_output=True, text=True, check=True).stdout
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-H",
+            "Accept: application/json",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
     def latency(percent):
         value, unit = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
@@ -56,8 +73,12 @@ def wrk(url, duration, connections):
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*?timeout (\d+)", out)
-    return rate, latency(50), latency(99), int(bad.group(1) if bad else 0) + int(
-        errors.group(1) if errors else 0)
+    return (
+        rate,
+        latency(50),
+        latency(99),
+        int(bad.group(1) if bad else 0) + int(errors.group(1) if errors else 0),
+    )
 
 
 def python_load(url, duration, connections):
@@ -100,9 +121,11 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     load = wrk if shutil.which("wrk") else python_load
-    print(f"load generator: {'wrk' if load is wrk else 'python threads (wrk not installed)'}; "
-          f"gunicorn {WORKERS} sync workers; {args.connections} connections x {args.duration}s; "
-          f"HEALTH_TTL {HEALTH_TTL:g}s")
+    print(
+        f"load generator: {'wrk' if load is wrk else 'python threads (wrk not installed)'}; "
+        f"gunicorn {WORKERS} sync workers; {args.connections} connections x {args.duration}s; "
+        f"HEALTH_TTL {HEALTH_TTL:g}s"
+    )
 
     server = start_moto()
     bucket = "health-bench"
@@ -111,11 +134,18 @@ def main():
     figures = {}
     try:
         with Proxy(server.endpoint_url) as proxy:
-            env = gunicorn_env(proxy.url, bucket, workdir, DJANGO_SETTINGS_MODULE="bench.hc_settings",
-                               DJANGO_DEBUG="false")
+            env = gunicorn_env(
+                proxy.url,
+                bucket,
+                workdir,
+                DJANGO_SETTINGS_MODULE="bench.hc_settings",
+                DJANGO_DEBUG="false",
+            )
             with Gunicorn(emulator.free_port(), env, workers=WORKERS) as app:
-                print(f"\n{'target':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-                      f"{'errors':>7} {'bucket reqs':>11}")
+                print(
+                    f"\n{'target':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+                    f"{'errors':>7} {'bucket reqs':>11}"
+                )
                 for label, path in TARGETS:
                     # Warm up every worker: imports, the boto3 client, the first probe.
                     load(app.url + path, 2, 8)
@@ -123,8 +153,11 @@ def main():
                     rate, p50, p99, bad = load(app.url + path, args.duration, args.connections)
                     bucket_requests = sum(proxy.counts.values())
                     figures[label] = (rate, p50, p99, bucket_requests)
-                    print(f"{label:30} {rate:9.1f} {p50:8.2f} {p99:8.2f} {bad:7d} "
-                          f"{bucket_requests:11d}", flush=True)
+                    print(
+                        f"{label:30} {rate:9.1f} {p50:8.2f} {p99:8.2f} {bad:7d} "
+                        f"{bucket_requests:11d}",
+                        flush=True,
+                    )
     finally:
         server.stop()
 
@@ -132,16 +165,24 @@ def main():
     noop = [(a + b) / 2 for a, b in zip(before, after, strict=True)]
     allowed = WORKERS * (args.duration / HEALTH_TTL + 1)
     print(f"\nno-op view, mean of both runs: {noop[0]:.1f} req/s, p99 {noop[2]:.2f} ms")
-    print(f"/healthz vs no-op view: {ours[0] / noop[0]:.2f}x requests/s (target >= 0.80), "
-          f"p99 {ours[2] / noop[2]:.2f}x (target <= 2.00)")
+    print(
+        f"/healthz vs no-op view: {ours[0] / noop[0]:.2f}x requests/s (target >= 0.80), "
+        f"p99 {ours[2] / noop[2]:.2f}x (target <= 2.00)"
+    )
     if peer[0] and peer[2]:
-        print(f"/healthz vs django-health-check: {ours[0] / peer[0]:.0f}x requests/s, "
-              f"p99 {ours[2] / peer[2]:.3f}x")
+        print(
+            f"/healthz vs django-health-check: {ours[0] / peer[0]:.0f}x requests/s, "
+            f"p99 {ours[2] / peer[2]:.3f}x"
+        )
     else:
-        print("/healthz vs django-health-check: the peer completed no request in time "
-              "(every one hit the 5 s client timeout)")
-    print(f"bucket requests during /healthz: {ours[3]} (target <= {allowed:.0f}: "
-          f"{WORKERS} workers x (duration / TTL + 1)); during the peer's run: {peer[3]}")
+        print(
+            "/healthz vs django-health-check: the peer completed no request in time "
+            "(every one hit the 5 s client timeout)"
+        )
+    print(
+        f"bucket requests during /healthz: {ours[3]} (target <= {allowed:.0f}: "
+        f"{WORKERS} workers x (duration / TTL + 1)); during the peer's run: {peer[3]}"
+    )
     met = ours[0] >= 0.8 * noop[0] and ours[2] <= 2 * noop[2] and ours[3] <= allowed
     print("targets met" if met else "TARGETS MISSED")
     return 0

@@ -31,12 +31,23 @@ class Gunicorn:
     def __init__(self, port, env, workers=2, threads=1, log=subprocess.DEVNULL):
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
-        command = [str(GUNICORN), "settings.wsgi", "--bind", f"127.0.0.1:{port}",
-                   "--workers", str(workers), "--graceful-timeout", "3", "--timeout", "60"]
+        command = [
+            str(GUNICORN),
+            "settings.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--graceful-timeout",
+            "3",
+            "--timeout",
+            "60",
+        ]
         if threads > 1:
             command += ["--worker-class", "gthread", "--threads", str(threads)]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, timeout=60.0):
         """Block until gunicorn answers HTTP (any status) or give up."""
@@ -94,13 +105,16 @@ def query_endpoints(base_url, token):
     status, body = get(f"{base_url}/debug/r2/config", token=token)
     try:
         default = json.loads(body)["storages"][0]
-        summary = {key: default.get(key) for key in (
-            "bucket_name", "endpoint_url", "custom_domain", "example_url", "auth")}
+        summary = {
+            key: default.get(key)
+            for key in ("bucket_name", "endpoint_url", "custom_domain", "example_url", "auth")
+        }
         body = json.dumps(summary, indent=2)
     except (ValueError, KeyError, IndexError, TypeError):
         pass
-    lines.append(f"$ curl -H 'Authorization: Bearer ...' {base_url}/debug/r2/config\n"
-                 f"{status} {body}")
+    lines.append(
+        f"$ curl -H 'Authorization: Bearer ...' {base_url}/debug/r2/config\n{status} {body}"
+    )
     return "\n\n".join(lines)
 
 
@@ -111,8 +125,10 @@ def show_endpoints(workers=1):
 
     from gallery.emulator import free_port
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": os.environ.get(
-        "DJANGO_SETTINGS_MODULE", "settings.local")}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "settings.local"),
+    }
     with Gunicorn(free_port(), env, workers=workers) as server:
         return query_endpoints(server.url, settings.R2_TOOLKIT.get("TOKEN"))
 
@@ -136,16 +152,20 @@ def main(argv=None):
     server = None
     try:
         emulator.provision_from_settings()
-        server = Gunicorn(args.port, dict(os.environ), workers=args.workers,
-                          log=None).wait_ready()
+        server = Gunicorn(args.port, dict(os.environ), workers=args.workers, log=None).wait_ready()
         token = settings.R2_TOOLKIT.get("TOKEN")
         # The built-in local token may be shown; a token from the environment is a secret.
         shown = token if token == "local-dev-token" else "$R2_TOOLKIT_TOKEN"
-        print(f"\nS3 emulator on {settings.AWS_S3_ENDPOINT_URL}, bucket "
-              f"{settings.AWS_STORAGE_BUCKET_NAME!r}; endpoints on {server.url}\n")
+        print(
+            f"\nS3 emulator on {settings.AWS_S3_ENDPOINT_URL}, bucket "
+            f"{settings.AWS_STORAGE_BUCKET_NAME!r}; endpoints on {server.url}\n"
+        )
         print(query_endpoints(server.url, token))
-        print(f"\nTry: curl -H 'Authorization: Bearer {shown}' {server.url}/debug/r2/checks\n"
-              "Ctrl-C stops gunicorn and the emulator.", flush=True)
+        print(
+            f"\nTry: curl -H 'Authorization: Bearer {shown}' {server.url}/debug/r2/checks\n"
+            "Ctrl-C stops gunicorn and the emulator.",
+            flush=True,
+        )
         server.process.wait()
     except KeyboardInterrupt:
         pass

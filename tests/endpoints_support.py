@@ -36,24 +36,27 @@ print("PLAIN_SESSION=" + session.session_key)
 
 def gunicorn_env(endpoint_url, bucket, tmp_path, **extra):
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("AWS_", "R2_TOOLKIT_", "DJANGO_", "TEST_"))
     }
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "tests.endpoints_settings",
-        "PYTHONPATH": str(ROOT),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "AWS_S3_ENDPOINT_URL": endpoint_url,
-        "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_ACCESS_KEY_ID": "endpoint-test-access-key",
-        "AWS_SECRET_ACCESS_KEY": "endpoint-test-secret-key",
-        "AWS_S3_REGION_NAME": "us-east-1",
-        "AWS_S3_CUSTOM_DOMAIN": f"{endpoint_url.split('://', 1)[1]}/{bucket}",
-        "AWS_S3_URL_PROTOCOL": "http:",
-        "R2_TOOLKIT_CORS_ORIGINS": "https://app.example.test",
-        "R2_TOOLKIT_TOKEN": "endpoint-test-token",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.endpoints_settings",
+            "PYTHONPATH": str(ROOT),
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            "MEDIA_ROOT": str(tmp_path / "media"),
+            "AWS_S3_ENDPOINT_URL": endpoint_url,
+            "AWS_STORAGE_BUCKET_NAME": bucket,
+            "AWS_ACCESS_KEY_ID": "endpoint-test-access-key",
+            "AWS_SECRET_ACCESS_KEY": "endpoint-test-secret-key",
+            "AWS_S3_REGION_NAME": "us-east-1",
+            "AWS_S3_CUSTOM_DOMAIN": f"{endpoint_url.split('://', 1)[1]}/{bucket}",
+            "AWS_S3_URL_PROTOCOL": "http:",
+            "R2_TOOLKIT_CORS_ORIGINS": "https://app.example.test",
+            "R2_TOOLKIT_TOKEN": "endpoint-test-token",
+        }
+    )
     env.update(extra)
     return env
 
@@ -61,8 +64,14 @@ def gunicorn_env(endpoint_url, bucket, tmp_path, **extra):
 def prepare_database(env):
     """Migrate the process's database, create a staff and a plain user; the
     plain user's session key."""
-    result = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c", CREATE_USERS],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", CREATE_USERS],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.rsplit("PLAIN_SESSION=", 1)[1].strip()
 
@@ -77,8 +86,10 @@ def postgres_database(password):
         conn.execute(f'CREATE DATABASE "{name}"')
     parts = urlsplit(admin_url)
     try:
-        yield (f"{parts.scheme}://{parts.username or 'postgres'}:{password}@"
-               f"{parts.hostname}:{parts.port or 5432}/{name}")
+        yield (
+            f"{parts.scheme}://{parts.username or 'postgres'}:{password}@"
+            f"{parts.hostname}:{parts.port or 5432}/{name}"
+        )
     finally:
         with psycopg.connect(admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -92,8 +103,9 @@ def uses_postgres():
 def running_gunicorn(env, workers=1, threads=1, log_path=None):
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(open(log_path, "ab")) if log_path else subprocess.DEVNULL
-        server = stack.enter_context(Gunicorn(free_port(), env, workers=workers,
-                                              threads=threads, log=log))
+        server = stack.enter_context(
+            Gunicorn(free_port(), env, workers=workers, threads=threads, log=log)
+        )
         yield server
 
 
@@ -102,10 +114,18 @@ def staff_session(base_url, username="staff", password="staff-pass"):
     session = requests.Session()
     login = f"{base_url}/admin/login/"
     session.get(login, timeout=30)
-    response = session.post(login, timeout=30, allow_redirects=False, data={
-        "csrfmiddlewaretoken": session.cookies["csrftoken"],
-        "username": username, "password": password, "next": "/admin/",
-    }, headers={"Referer": login})
+    response = session.post(
+        login,
+        timeout=30,
+        allow_redirects=False,
+        data={
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+        },
+        headers={"Referer": login},
+    )
     assert response.status_code == 302, response.status_code
     assert "sessionid" in session.cookies
     return session

@@ -25,8 +25,14 @@ SENTINELS = {
     "R2_TOOLKIT_TOKEN": TOKEN,
 }
 DB_PASSWORD = f"pw{uuid.uuid4().hex}"
-DEBUG_PATHS = ["/debug/r2/config", "/debug/r2/cors", "/debug/r2/schema", "/debug/r2/checks",
-               "/api/debug-storage-config/", "/api/debug-database-schema/"]
+DEBUG_PATHS = [
+    "/debug/r2/config",
+    "/debug/r2/cors",
+    "/debug/r2/schema",
+    "/debug/r2/checks",
+    "/api/debug-storage-config/",
+    "/api/debug-database-schema/",
+]
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
 OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -38,8 +44,9 @@ def site(moto_server, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("endpoints")
     bucket = moto_server.new_bucket_name("ep")
     emulator.provision(moto_server.client(), bucket, ["https://app.example.test"])
-    env = gunicorn_env(moto_server.endpoint_url, bucket, tmp, DJANGO_DEBUG="true",
-                       TEST_HEALTH_TTL="1", **SENTINELS)
+    env = gunicorn_env(
+        moto_server.endpoint_url, bucket, tmp, DJANGO_DEBUG="true", TEST_HEALTH_TTL="1", **SENTINELS
+    )
     if uses_postgres():
         database = postgres_database(DB_PASSWORD)
         env["DATABASE_URL"] = database.__enter__()
@@ -131,8 +138,9 @@ def test_staff_session_is_let_in_and_plain_users_are_not(site):
     forged.cookies.set("sessionid", "forged-session-id")
     assert forged.get(f"{site.url}/debug/r2/config", timeout=60).status_code == 401
     # A staff session with a wrong bearer token is refused: the header decides.
-    refused = staff.get(f"{site.url}/debug/r2/config", timeout=60,
-                        headers={"Authorization": "Bearer wrong"})
+    refused = staff.get(
+        f"{site.url}/debug/r2/config", timeout=60, headers={"Authorization": "Bearer wrong"}
+    )
     assert refused.status_code == 403
 
 
@@ -148,9 +156,11 @@ def test_config_view_shows_the_effective_storage_and_versions(site):
     assert default["client_config"]["request_checksum_calculation"] == "when_required"
     # url() gives the public domain, not the private endpoint or a signed URL.
     assert default["example_url"] == (
-        f"{site.endpoint_url}/{site.bucket}/users/example/images/example.jpg")
+        f"{site.endpoint_url}/{site.bucket}/users/example/images/example.jpg"
+    )
     assert {"Django", "django-storages", "boto3", "botocore", "Pillow", "Python"} <= set(
-        body["versions"])
+        body["versions"]
+    )
     assert body["other_storages"]["staticfiles"].endswith("StaticFilesStorage")
 
 
@@ -209,8 +219,12 @@ def test_no_response_of_any_endpoint_contains_a_secret(site):
     responses = []
     for path in ["/healthz", *DEBUG_PATHS, "/debug/r2/cors?storage=nope"]:
         for method in ["GET", "HEAD", "POST"]:
-            for headers in ({}, BEARER, {"Authorization": "Bearer wrong"},
-                            {"Accept": "application/json"}):
+            for headers in (
+                {},
+                BEARER,
+                {"Authorization": "Bearer wrong"},
+                {"Accept": "application/json"},
+            ):
                 responses.append(call(site, method, path, headers=headers))
             responses.append(staff.request(method, site.url + path, timeout=60))
     secrets = [*SENTINELS.values()] + ([DB_PASSWORD] if uses_postgres() else [])

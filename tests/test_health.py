@@ -22,8 +22,9 @@ MARGIN = 3.0  # generous: the machine is shared; this is about "bounded", not "f
 
 def healthz(server, timeout=30):
     started = time.monotonic()
-    response = requests.get(f"{server.url}/healthz", timeout=timeout,
-                            headers={"Accept": "application/json"})
+    response = requests.get(
+        f"{server.url}/healthz", timeout=timeout, headers={"Accept": "application/json"}
+    )
     return response, time.monotonic() - started
 
 
@@ -43,8 +44,13 @@ def test_outage_turns_503_within_the_deadline_and_recovers_by_itself(tmp_path):
     bucket = moto.new_bucket_name("hz")
     try:
         emulator.provision(moto.client(), bucket, public=False, cors=False)
-        env = gunicorn_env(moto.endpoint_url, bucket, tmp_path, TEST_HEALTH_TTL=str(TTL),
-                           TEST_HEALTH_TIMEOUT=str(DEADLINE))
+        env = gunicorn_env(
+            moto.endpoint_url,
+            bucket,
+            tmp_path,
+            TEST_HEALTH_TTL=str(TTL),
+            TEST_HEALTH_TIMEOUT=str(DEADLINE),
+        )
         with running_gunicorn(env, workers=1) as server:
             assert healthz(server)[0].status_code == 200
             moto.stop()
@@ -61,9 +67,15 @@ def test_outage_turns_503_within_the_deadline_and_recovers_by_itself(tmp_path):
 
 def test_hanging_bucket_gives_503_within_the_deadline(tmp_path):
     with servers.HangingServer() as hanging:
-        env = gunicorn_env(hanging.url, "hangs", tmp_path, TEST_HEALTH_TTL=str(TTL),
-                           TEST_HEALTH_TIMEOUT=str(DEADLINE), TEST_NO_TOKEN="true",
-                           DJANGO_DEBUG="true")
+        env = gunicorn_env(
+            hanging.url,
+            "hangs",
+            tmp_path,
+            TEST_HEALTH_TTL=str(TTL),
+            TEST_HEALTH_TIMEOUT=str(DEADLINE),
+            TEST_NO_TOKEN="true",
+            DJANGO_DEBUG="true",
+        )
         with running_gunicorn(env, workers=1) as server:
             for _ in range(3):  # the first probe, a cached answer, a fresh probe after the TTL
                 response, elapsed = healthz(server)
@@ -77,8 +89,9 @@ def test_hanging_bucket_gives_503_within_the_deadline(tmp_path):
                 assert off.status_code == 404
             # A session lookup on a database that cannot answer (never migrated):
             # a plain 500, not Django's debug page, though DEBUG is on.
-            broken = requests.get(f"{server.url}/debug/r2/config", timeout=30,
-                                  cookies={"sessionid": "x" * 32})
+            broken = requests.get(
+                f"{server.url}/debug/r2/config", timeout=30, cookies={"sessionid": "x" * 32}
+            )
             assert broken.status_code == 500
             assert set(broken.json()) == {"error"}
             assert "Traceback" not in broken.text and "django_session" not in broken.text
@@ -90,8 +103,9 @@ def test_a_storm_after_the_ttl_costs_one_probe_per_worker(moto_server, tmp_path)
     emulator.provision(moto_server.client(), bucket, public=False, cors=False)
     workers, ttl = 2, 3.0
     with Proxy(moto_server.endpoint_url) as proxy:
-        env = gunicorn_env(proxy.url, bucket, tmp_path, TEST_HEALTH_TTL=str(ttl),
-                           TEST_HEALTH_TIMEOUT="2")
+        env = gunicorn_env(
+            proxy.url, bucket, tmp_path, TEST_HEALTH_TTL=str(ttl), TEST_HEALTH_TIMEOUT="2"
+        )
         with running_gunicorn(env, workers=workers, threads=16) as server:
             assert healthz(server)[0].status_code == 200
             time.sleep(ttl + 0.5)  # every worker's cached answer has expired

@@ -38,8 +38,10 @@ def bearer_token(request):
 
 
 def token_matches(presented, expected):
-    return bool(presented) and bool(expected) and hmac.compare_digest(
-        presented.encode(), expected.encode()
+    return (
+        bool(presented)
+        and bool(expected)
+        and hmac.compare_digest(presented.encode(), expected.encode())
     )
 
 
@@ -63,8 +65,10 @@ def denial(request):
     if presented is not None:
         return json_response({"error": "The bearer token is not valid."}, status=403)
     return json_response(
-        {"error": "Authentication required: send Authorization: Bearer <R2_TOOLKIT_TOKEN>, "
-                  "or sign in as staff."},
+        {
+            "error": "Authentication required: send Authorization: Bearer <R2_TOOLKIT_TOKEN>, "
+            "or sign in as staff."
+        },
         status=401,
         **{"WWW-Authenticate": 'Bearer realm="r2-toolkit"'},
     )
@@ -73,8 +77,11 @@ def denial(request):
 def _check_method(request):
     if request.method in SAFE_METHODS:
         return None
-    return json_response({"error": f"Method {request.method} is not allowed; use GET."},
-                         status=405, Allow=", ".join(SAFE_METHODS))
+    return json_response(
+        {"error": f"Method {request.method} is not allowed; use GET."},
+        status=405,
+        Allow=", ".join(SAFE_METHODS),
+    )
 
 
 def token_or_staff(view):

@@ -68,7 +68,9 @@ class HealthProbe:
 
     @property
     def timeout(self):
-        return float(self._timeout if self._timeout is not None else toolkit_settings.HEALTH_TIMEOUT)
+        return float(
+            self._timeout if self._timeout is not None else toolkit_settings.HEALTH_TIMEOUT
+        )
 
     def is_healthy(self):
         with self._lock:
@@ -78,8 +80,9 @@ class HealthProbe:
             if flight is None:
                 self.prepare()
                 flight = self._flight = Flight(time.monotonic() + self.timeout)
-                threading.Thread(target=self._fly, args=(flight,), daemon=True,
-                                 name="r2-health-probe").start()
+                threading.Thread(
+                    target=self._fly, args=(flight,), daemon=True, name="r2-health-probe"
+                ).start()
         flight.landed.wait(max(0.0, flight.deadline - time.monotonic()))
         healthy = flight.landed.is_set() and flight.healthy
         with self._lock:

@@ -22,22 +22,45 @@ LIBRARIES = ("Django", "django-storages", "boto3", "botocore", "s3transfer", "Pi
 
 # Storage attributes shown as they are (none of them is a secret).
 PLAIN_OPTIONS = (
-    "bucket_name", "endpoint_url", "region_name", "custom_domain", "location", "url_protocol",
-    "querystring_auth", "querystring_expire", "default_acl", "object_parameters",
-    "signature_version", "addressing_style", "file_overwrite", "use_ssl", "verify", "gzip",
-    "max_memory_size", "use_threads", "file_name_charset",
+    "bucket_name",
+    "endpoint_url",
+    "region_name",
+    "custom_domain",
+    "location",
+    "url_protocol",
+    "querystring_auth",
+    "querystring_expire",
+    "default_acl",
+    "object_parameters",
+    "signature_version",
+    "addressing_style",
+    "file_overwrite",
+    "use_ssl",
+    "verify",
+    "gzip",
+    "max_memory_size",
+    "use_threads",
+    "file_name_charset",
 )
 # Credentials: only which of them are set, as lists of names (redaction masks
 # any value under a secret-looking key, even "set").
 CREDENTIALS = {
-    "access key id": "access_key", "secret access key": "secret_key",
-    "session token": "security_token", "session profile": "session_profile",
+    "access key id": "access_key",
+    "secret access key": "secret_key",
+    "session token": "security_token",
+    "session profile": "session_profile",
     "cloudfront key": "cloudfront_key",
 }
 # botocore Config fields that decide how requests go out (checksums matter for R2).
 CLIENT_OPTIONS = (
-    "request_checksum_calculation", "response_checksum_validation", "signature_version",
-    "connect_timeout", "read_timeout", "retries", "max_pool_connections", "s3",
+    "request_checksum_calculation",
+    "response_checksum_validation",
+    "signature_version",
+    "connect_timeout",
+    "read_timeout",
+    "retries",
+    "max_pool_connections",
+    "s3",
 )
 EXAMPLE_NAME = "users/example/images/example.jpg"
 
@@ -68,8 +91,10 @@ def storage_report(alias):
         return {**report, "error": describe(exc)}
     report.update({name: getattr(storage, name, None) for name in PLAIN_OPTIONS})
     present = {label: bool(getattr(storage, name, None)) for label, name in CREDENTIALS.items()}
-    report["auth"] = {"set": [label for label, on in present.items() if on],
-                      "unset": [label for label, on in present.items() if not on]}
+    report["auth"] = {
+        "set": [label for label, on in present.items() if on],
+        "unset": [label for label, on in present.items() if not on],
+    }
     report["client_config"] = client_options(getattr(storage, "client_config", None))
     report["is_r2"] = is_r2_endpoint(storage.endpoint_url)
     try:  # the URL the app would hand to browsers: the public domain, never the endpoint
@@ -83,23 +108,26 @@ def config_report():
     """Every S3 alias's effective configuration, the toolkit's settings and
     the library versions; redacted."""
     aliases = s3_aliases()
-    return redact({
-        "storages": [storage_report(alias) for alias in aliases],
-        "other_storages": {
-            alias: config.get("BACKEND")
-            for alias, config in settings.STORAGES.items() if alias not in aliases
-        },
-        "legacy_settings": {
-            "DEFAULT_FILE_STORAGE": getattr(settings, "DEFAULT_FILE_STORAGE", None),
-            "storages_installed": "storages" in settings.INSTALLED_APPS,
-        },
-        "toolkit": {
-            "image_model": toolkit_settings.IMAGE_MODEL,
-            "cors_origins": list(toolkit_settings.CORS_ORIGINS),
-            "health_ttl": toolkit_settings.HEALTH_TTL,
-            "health_timeout": toolkit_settings.HEALTH_TIMEOUT,
-            "check_timeout": toolkit_settings.CHECK_TIMEOUT,
-            "bearer_auth": "enabled" if toolkit_settings.TOKEN else "disabled",
-        },
-        "versions": versions(),
-    })
+    return redact(
+        {
+            "storages": [storage_report(alias) for alias in aliases],
+            "other_storages": {
+                alias: config.get("BACKEND")
+                for alias, config in settings.STORAGES.items()
+                if alias not in aliases
+            },
+            "legacy_settings": {
+                "DEFAULT_FILE_STORAGE": getattr(settings, "DEFAULT_FILE_STORAGE", None),
+                "storages_installed": "storages" in settings.INSTALLED_APPS,
+            },
+            "toolkit": {
+                "image_model": toolkit_settings.IMAGE_MODEL,
+                "cors_origins": list(toolkit_settings.CORS_ORIGINS),
+                "health_ttl": toolkit_settings.HEALTH_TTL,
+                "health_timeout": toolkit_settings.HEALTH_TIMEOUT,
+                "check_timeout": toolkit_settings.CHECK_TIMEOUT,
+                "bearer_auth": "enabled" if toolkit_settings.TOKEN else "disabled",
+            },
+            "versions": versions(),
+        }
+    )

@@ -52,8 +52,9 @@ def healthz(request):
         healthy = probe.is_healthy()
         kind = "json" if wants_json(request) else "text"
         body = b"" if request.method == "HEAD" else HEALTH_BODIES[healthy, kind]
-        response = HttpResponse(body, status=200 if healthy else 503,
-                                content_type=CONTENT_TYPES[kind])
+        response = HttpResponse(
+            body, status=200 if healthy else 503, content_type=CONTENT_TYPES[kind]
+        )
         # Monitors poll every few seconds: during an outage Django would log an
         # error per poll. The probe already logs its failure once per TTL.
         response._has_been_logged = True
@@ -102,8 +103,9 @@ def never_traceback(view):
             return view(request, *args, **kwargs)
         except Exception as exc:
             logger.warning("%s failed: %s", request.path, describe(exc))
-            return render({"error": "The request could not be served; see the server log."},
-                          status=500)
+            return render(
+                {"error": "The request could not be served; see the server log."}, status=500
+            )
 
     return guarded
 
@@ -155,6 +157,7 @@ def checks(request):
     from checks.runner import run_checks
     from toolkit.report import document
 
-    results = run_checks(select(include_mutating=False),
-                         timeout=float(toolkit_settings.CHECK_TIMEOUT))
+    results = run_checks(
+        select(include_mutating=False), timeout=float(toolkit_settings.CHECK_TIMEOUT)
+    )
     return document(results)
