@@ -81,6 +81,11 @@ def test_healthz_answers_ok_in_json_and_text(site):
         assert "Set-Cookie" not in response.headers
 
 
+def test_healthz_with_a_trailing_slash_is_the_same(site):
+    response = call(site, "GET", "/healthz/", headers={"Accept": "application/json"})
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
 def test_healthz_head_has_the_status_and_no_body(site):
     response = call(site, "HEAD", "/healthz")
     assert response.status_code == 200

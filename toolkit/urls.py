@@ -1,13 +1,14 @@
 """The toolkit's read-only endpoints: ``path("", include("toolkit.urls"))``."""
 
-from django.urls import path
+from django.urls import path, re_path
 
 from toolkit import views
 
 app_name = "r2_toolkit"
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
+    # With or without a trailing slash: monitors get configured both ways.
+    re_path(r"^healthz/?$", views.healthz, name="healthz"),
     path("debug/r2/config", views.config, name="config"),
     path("debug/r2/cors", views.cors, name="cors"),
     path("debug/r2/schema", views.schema, name="schema"),
