@@ -99,8 +99,9 @@ def python_load(url, duration, connections):
                 status = conn.getresponse().status
                 conn.close()
                 bad += status >= 300
-            except OSError:
+            except OSError:  # a timeout: an error, not a completed request (as wrk counts)
                 bad += 1
+                continue
             mine.append((time.perf_counter() - started) * 1000)
         with lock:
             latencies.extend(mine)
@@ -111,6 +112,8 @@ def python_load(url, duration, connections):
         thread.start()
     for thread in threads:
         thread.join()
+    if len(latencies) < 2:
+        return len(latencies) / duration, 0.0, 0.0, failures[0]
     cuts = statistics.quantiles(latencies, n=100)
     return len(latencies) / duration, cuts[49], cuts[98], failures[0]
 
@@ -119,8 +122,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--generator", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python"
+    )
     args = parser.parse_args()
-    load = wrk if shutil.which("wrk") else python_load
+    load = wrk if args.generator == "wrk" else python_load
     print(
         f"load generator: {'wrk' if load is wrk else 'python threads (wrk not installed)'}; "
         f"gunicorn {WORKERS} sync workers; {args.connections} connections x {args.duration}s; "
