@@ -9,11 +9,11 @@ app_name = "r2_toolkit"
 urlpatterns = [
     # With or without a trailing slash: monitors get configured both ways.
     re_path(r"^healthz/?$", views.healthz, name="healthz"),
-    path("debug/r2/config", views.config, name="config"),
-    path("debug/r2/cors", views.cors, name="cors"),
-    path("debug/r2/schema", views.schema, name="schema"),
-    path("debug/r2/checks", views.checks, name="checks"),
+    path("debug/r2/config", views.config_view, name="config"),
+    path("debug/r2/cors", views.cors_view, name="cors"),
+    path("debug/r2/schema", views.schema_view, name="schema"),
+    path("debug/r2/checks", views.checks_view, name="checks"),
     # The seed application's paths, so tools already pointed at them keep working.
-    path("api/debug-storage-config/", views.config, name="seed-config"),
-    path("api/debug-database-schema/", views.schema, name="seed-schema"),
+    path("api/debug-storage-config/", views.config_view, name="seed-config"),
+    path("api/debug-database-schema/", views.schema_view, name="seed-schema"),
 ]

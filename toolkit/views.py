@@ -13,11 +13,18 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
+from checks.context import CheckContext, s3_aliases
+from checks.cors import cors_report
 from checks.errors import describe
+from checks.registry import select
+from checks.runner import run_checks
+from checks.schema import schema_report
 from toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
 from toolkit.conf import toolkit_settings
 from toolkit.health import probe
+from toolkit.introspect import config_report
 from toolkit.redact import redact, scrub
+from toolkit.report import document
 
 logger = logging.getLogger("r2_toolkit.views")
 
@@ -81,8 +88,6 @@ def report_view(build):
     def view(request):
         try:
             response = render(build(request))
-        except Unavailable as exc:
-            response = render({"error": str(exc)}, status=501)
         except Exception as exc:  # never a traceback, not even with DEBUG=True
             logger.warning("%s failed: %s", request.path, describe(exc))
             response = render({"error": describe(exc)}, status=500)
@@ -110,54 +115,34 @@ def never_traceback(view):
     return guarded
 
 
-class Unavailable(Exception):
-    """A report this installation does not provide."""
-
-
-def optional(module, name):
-    """``module.name``, imported at call time: a missing optional report is a
-    plain error, not an import crash of every URL."""
-    try:
-        return getattr(__import__(module, fromlist=[name]), name)
-    except (ImportError, AttributeError) as exc:
-        raise Unavailable(f"{module}.{name} is not available in this installation") from exc
-
-
-def default_context(request):
-    from checks.context import CheckContext, s3_aliases
-
+def storage_context(request):
+    """The context of the S3 alias named by ``?storage=`` (default: the first)."""
     aliases = s3_aliases()
     alias = request.GET.get("storage") or (aliases[0] if aliases else None)
-    if alias not in aliases and alias is not None:
+    if alias is not None and alias not in aliases:
         raise ValueError(f"{alias!r} is not an S3 alias in STORAGES")
     return CheckContext(alias, timeout=toolkit_settings.CHECK_TIMEOUT)
 
 
 @report_view
-def config(request):
-    return optional("toolkit.introspect", "config_report")()
+def config_view(request):
+    return config_report()
 
 
 @report_view
-def cors(request):
-    return optional("checks.cors", "cors_report")(default_context(request))
+def cors_view(request):
+    return cors_report(storage_context(request))
 
 
 @report_view
-def schema(request):
-    return optional("checks.schema", "schema_report")()
+def schema_view(request):
+    return schema_report()
 
 
 @report_view
-def checks(request):
+def checks_view(request):
     """Every non-mutating check, in r2_check's JSON format; HTTP 200 either
     way, the verdict is the document's ``ok``."""
-    import checks as registered  # noqa: F401  (registers every check)
-    from checks.registry import select
-    from checks.runner import run_checks
-    from toolkit.report import document
-
-    results = run_checks(
-        select(include_mutating=False), timeout=float(toolkit_settings.CHECK_TIMEOUT)
-    )
-    return document(results)
+    # Importing any checks module registers them all (see checks/__init__.py).
+    chosen = select(include_mutating=False)
+    return document(run_checks(chosen, timeout=float(toolkit_settings.CHECK_TIMEOUT)))
