@@ -148,6 +148,9 @@ def main(argv=None):
     from gallery import emulator
 
     call_command("migrate", verbosity=0)
+    # SIGTERM (a process manager, `kill`) stops both children like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     moto = emulator.spawn_moto(settings.EMULATOR_PORT)
     server = None
     try:
@@ -170,6 +173,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not interrupt the clean-up and orphan a child.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if server is not None:
             server.stop()
         moto.terminate()
