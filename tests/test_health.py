@@ -95,6 +95,11 @@ def test_hanging_bucket_gives_503_within_the_deadline(tmp_path):
             assert broken.status_code == 500
             assert set(broken.json()) == {"error"}
             assert "Traceback" not in broken.text and "django_session" not in broken.text
+            # /healthz never reads the session (or anything else in the database).
+            with_cookie = requests.get(
+                f"{server.url}/healthz", timeout=30, cookies={"sessionid": "x" * 32}
+            )
+            assert (with_cookie.status_code, with_cookie.text) == (503, "unavailable")
     assert hanging.held, "the probe never reached the hanging endpoint"
 
 
