@@ -20,6 +20,15 @@ def reset_storage_cache():
     django_storage.default_storage._wrapped = empty
 
 
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """An empty MEDIA_ROOT of the test's own."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = str(root)
+    return root
+
+
 @pytest.fixture(scope="session")
 def moto_server():
     server = servers.start_moto()

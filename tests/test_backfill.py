@@ -16,14 +16,6 @@ from tests.backfill_helpers import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
 def test_backfill_fills_six_fields_and_uploads_the_same_bytes(moto_bucket, media_root, tmp_path):
     create_legacy_images(6, media_root=media_root)
     report = tmp_path / "report.jsonl"

@@ -33,14 +33,6 @@ def png_claiming(width, height):
 
 
 @pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
-@pytest.fixture
 def alice(db):
     return get_user_model().objects.create(username="alice")
 

@@ -15,14 +15,6 @@ from tests.backfill_helpers import backfill, keys_in, legacy_rows, report_lines
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = str(root)
-    return root
-
-
 def test_dry_run_prints_the_plan_and_writes_nothing(moto_bucket, media_root):
     rows = create_legacy_images(4, media_root=media_root)
     (media_root / rows[0].image.name).unlink()
