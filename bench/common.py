@@ -1,19 +1,35 @@
 """Helpers shared by the benchmarks: run a command and measure its wall time
 and peak memory, and print aligned tables of figures.
 
-Peak memory comes from ``os.wait4``: the kernel's ``ru_maxrss`` of that one
-child, which also covers the grandchildren it waited for (a shim that starts
-the real binary). No sampling, so short peaks are not missed.
+Peak memory is the kernel's ``ru_maxrss`` of the measured process (from
+``wait4``; it covers grandchildren it waited for, such as a shim that starts
+the real binary). No sampling, so short peaks are not missed. Linux counts
+the RSS a process had at fork time, before its exec, so a command forked
+straight from a big benchmark process would report the benchmark's own memory;
+a small trampoline process forks it instead and reports its figures.
 """
 
 import os
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 
 MB = 1_000_000
+
+TRAMPOLINE = """
+import os, subprocess, sys, time
+started = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as figures:
+    figures.write(f"{usage.ru_maxrss} {seconds}")
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
 
 
 @dataclass
@@ -34,25 +50,25 @@ class Measured:
 def run_measured(cmd, env=None, cwd=None, timeout=None):
     """Run ``cmd`` to completion; wall time, exit status, peak RSS and output
     (stdout and stderr together, through a file so no pipe can fill up)."""
-    with tempfile.TemporaryFile() as out:
-        started = time.perf_counter()
-        process = subprocess.Popen([str(part) for part in cmd], env=env, cwd=cwd,
-                                   stdout=out, stderr=subprocess.STDOUT)
+    with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as figures:
+        process = subprocess.Popen(
+            [sys.executable, "-c", TRAMPOLINE, figures.name, *(str(part) for part in cmd)],
+            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         timer = None
         if timeout:
-            timer = threading.Timer(timeout, process.kill)
+            # The whole group: the trampoline and the command it runs.
+            timer = threading.Timer(timeout, os.killpg, (process.pid, signal.SIGKILL))
             timer.start()
         try:
-            _, status, usage = os.wait4(process.pid, 0)
+            returncode = process.wait()
         finally:
             if timer:
                 timer.cancel()
-        seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         output = out.read().decode(errors="replace")
+        maxrss_kib, seconds = (figures.read().split() or ["0", "nan"])
     # ru_maxrss is in KiB on Linux.
-    return Measured(seconds, process.returncode, usage.ru_maxrss * 1024 / MB, output)
+    return Measured(float(seconds), returncode, int(maxrss_kib) * 1024 / MB, output)
 
 
 def ratio(ours, theirs):
