@@ -97,8 +97,11 @@ def create_rows(database, names):
         "        for name in open(os.environ['NAMES']).read().split()]\n"
         "UserImage.objects.bulk_create(rows, batch_size=1000)\n"
     )
-    result = run_measured([PYTHON, "-c", script], cwd=ROOT,
-                          env={**env, "NAMES": str(listing), "USERS": " ".join(USERS)})
+    result = run_measured(
+        [PYTHON, "-c", script],
+        cwd=ROOT,
+        env={**env, "NAMES": str(listing), "USERS": " ".join(USERS)},
+    )
     if not result.ok:
         raise SystemExit(f"creating rows failed:\n{result.tail()}")
 
@@ -131,14 +134,25 @@ def bucket_keys(server):
 
 
 def credentials_env(server, **extra):
-    return {**os.environ, "AWS_ACCESS_KEY_ID": server.access_key,
-            "AWS_SECRET_ACCESS_KEY": server.secret_key, "AWS_REGION": "us-east-1",
-            "AWS_DEFAULT_REGION": "us-east-1", **extra}
+    return {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": server.access_key,
+        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        **extra,
+    }
 
 
 def backfill_env(server, endpoint, workdir, media, database):
-    env = manage_env(server, server.bucket, workdir, MEDIA_ROOT=str(media),
-                     DATABASE_URL=f"sqlite:///{database}", AWS_S3_ENDPOINT_URL=endpoint)
+    env = manage_env(
+        server,
+        server.bucket,
+        workdir,
+        MEDIA_ROOT=str(media),
+        DATABASE_URL=f"sqlite:///{database}",
+        AWS_S3_ENDPOINT_URL=endpoint,
+    )
     env.pop("DJANGO_DEBUG", None)  # DEBUG's query log would skew memory
     env["DJANGO_DEBUG"] = "false"
     return env
@@ -175,8 +189,12 @@ def run_r2_backfill(server, endpoint, ctx):
     database = fresh_database(ctx.template, ctx.workdir)
     env = backfill_env(server, endpoint, ctx.workdir, ctx.media, database)
     ctx.last_backfill = (env, database)
-    measured = run_measured([PYTHON, "-c", COUNTED_BACKFILL, "--workers", ctx.workers],
-                            env=env, cwd=ROOT, timeout=RUN_TIMEOUT)
+    measured = run_measured(
+        [PYTHON, "-c", COUNTED_BACKFILL, "--workers", ctx.workers],
+        env=env,
+        cwd=ROOT,
+        timeout=RUN_TIMEOUT,
+    )
     for line in measured.output.splitlines():
         if line.startswith("STATEMENTS "):
             ctx.statements = int(line.split()[1])
@@ -185,49 +203,95 @@ def run_r2_backfill(server, endpoint, ctx):
 
 def run_s5cmd(server, endpoint, ctx):
     return run_measured(
-        [peers.locate("s5cmd"), "--endpoint-url", endpoint, "--numworkers", ctx.workers,
-         "--log", "error", "cp", f"{ctx.media}/*", f"s3://{server.bucket}/"],
-        env=credentials_env(server), timeout=RUN_TIMEOUT)
+        [
+            peers.locate("s5cmd"),
+            "--endpoint-url",
+            endpoint,
+            "--numworkers",
+            ctx.workers,
+            "--log",
+            "error",
+            "cp",
+            f"{ctx.media}/*",
+            f"s3://{server.bucket}/",
+        ],
+        env=credentials_env(server),
+        timeout=RUN_TIMEOUT,
+    )
 
 
 def run_aws(server, endpoint, ctx):
     # An isolated config file: the operator's own ~/.aws must not leak in.
     config = ctx.workdir / "aws-config"
-    config.write_text("[default]\nregion = us-east-1\ns3 =\n"
-                      f"    max_concurrent_requests = {ctx.workers}\n")
-    env = credentials_env(server, AWS_CONFIG_FILE=str(config),
-                          AWS_SHARED_CREDENTIALS_FILE=str(ctx.workdir / "no-credentials"))
+    config.write_text(
+        f"[default]\nregion = us-east-1\ns3 =\n    max_concurrent_requests = {ctx.workers}\n"
+    )
+    env = credentials_env(
+        server,
+        AWS_CONFIG_FILE=str(config),
+        AWS_SHARED_CREDENTIALS_FILE=str(ctx.workdir / "no-credentials"),
+    )
     return run_measured(
-        [peers.locate("aws"), "s3", "cp", "--recursive", "--only-show-errors",
-         "--endpoint-url", endpoint, ctx.media, f"s3://{server.bucket}/"],
-        env=env, timeout=RUN_TIMEOUT)
+        [
+            peers.locate("aws"),
+            "s3",
+            "cp",
+            "--recursive",
+            "--only-show-errors",
+            "--endpoint-url",
+            endpoint,
+            ctx.media,
+            f"s3://{server.bucket}/",
+        ],
+        env=env,
+        timeout=RUN_TIMEOUT,
+    )
 
 
 def run_rclone(server, endpoint, ctx):
     # rclone's AWS SDK fails on any AWS_CA_BUNDLE with its own HTTP transport
     # ("LoadCustomCABundleError"); the endpoint is plain http anyway.
     inherited = {name: value for name, value in os.environ.items() if name != "AWS_CA_BUNDLE"}
-    env = {**inherited, "RCLONE_CONFIG": str(ctx.workdir / "no-rclone.conf"),
-           "RCLONE_CONFIG_BENCH_TYPE": "s3", "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
-           "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint,
-           "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": server.access_key,
-           "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": server.secret_key,
-           "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
-           "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true"}
+    env = {
+        **inherited,
+        "RCLONE_CONFIG": str(ctx.workdir / "no-rclone.conf"),
+        "RCLONE_CONFIG_BENCH_TYPE": "s3",
+        "RCLONE_CONFIG_BENCH_PROVIDER": "Other",
+        "RCLONE_CONFIG_BENCH_ENDPOINT": endpoint,
+        "RCLONE_CONFIG_BENCH_ACCESS_KEY_ID": server.access_key,
+        "RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY": server.secret_key,
+        "RCLONE_CONFIG_BENCH_REGION": "us-east-1",
+        "RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE": "true",
+    }
     return run_measured(
-        [peers.locate("rclone"), "copy", ctx.media, f"bench:{server.bucket}",
-         "--transfers", ctx.workers, "--checkers", ctx.workers, "--s3-no-check-bucket", "-q"],
-        env=env, timeout=RUN_TIMEOUT)
+        [
+            peers.locate("rclone"),
+            "copy",
+            ctx.media,
+            f"bench:{server.bucket}",
+            "--transfers",
+            ctx.workers,
+            "--checkers",
+            ctx.workers,
+            "--s3-no-check-bucket",
+            "-q",
+        ],
+        env=env,
+        timeout=RUN_TIMEOUT,
+    )
 
 
-TOOLS = [("r2_backfill", run_r2_backfill), ("s5cmd", run_s5cmd), ("aws cli", run_aws),
-         ("rclone", run_rclone)]
+TOOLS = [
+    ("r2_backfill", run_r2_backfill),
+    ("s5cmd", run_s5cmd),
+    ("aws cli", run_aws),
+    ("rclone", run_rclone),
+]
 
 
 def upload_matrix(ctx, conditions):
     """{(condition, tool): Measured or reason}, printed as one table."""
-    expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*")
-                if path.is_file()}
+    expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
     for label, latency in conditions:
         for tool, run in TOOLS:
@@ -245,23 +309,35 @@ def upload_matrix(ctx, conditions):
             missing = len(expected - keys)
             if not measured.ok or missing:
                 results[label, tool] = None
-                rows.append([f"{label:15} {tool}", f"FAILED (exit {measured.returncode}, "
-                             f"{missing} objects missing): {measured.tail(3)}"])
+                rows.append(
+                    [
+                        f"{label:15} {tool}",
+                        f"FAILED (exit {measured.returncode}, "
+                        f"{missing} objects missing): {measured.tail(3)}",
+                    ]
+                )
                 continue
             results[label, tool] = measured
-            rows.append([f"{label:15} {tool}", f"{measured.seconds:.2f}",
-                         f"{ctx.count / measured.seconds:.1f}",
-                         f"{ctx.total / MB / measured.seconds:.1f}", f"{measured.peak_mb:.0f}",
-                         "-" if requests is None else f"{requests / ctx.count:.2f}"])
+            rows.append(
+                [
+                    f"{label:15} {tool}",
+                    f"{measured.seconds:.2f}",
+                    f"{ctx.count / measured.seconds:.1f}",
+                    f"{ctx.total / MB / measured.seconds:.1f}",
+                    f"{measured.peak_mb:.0f}",
+                    "-" if requests is None else f"{requests / ctx.count:.2f}",
+                ]
+            )
     print(f"{ctx.count} files, {ctx.total / MB:.0f} MB, concurrency {ctx.workers}")
-    print_table(["condition / tool", "seconds", "objects/s", "MB/s", "peak MB", "req/object"],
-                rows)
+    print_table(["condition / tool", "seconds", "objects/s", "MB/s", "peak MB", "req/object"], rows)
     for label, _ in conditions:
         ours = results.get((label, "r2_backfill"))
         for peer in ("s5cmd", "aws cli", "rclone"):
             theirs = results.get((label, peer))
-            print(f"{label:15} r2_backfill/{peer:8} objects/s: "
-                  f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}")
+            print(
+                f"{label:15} r2_backfill/{peer:8} objects/s: "
+                f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}"
+            )
     print()
     return results
 
@@ -272,8 +348,12 @@ def rerun_figures(ctx, server):
     env, database = ctx.last_backfill
     with Proxy(server.endpoint_url) as proxy:
         env = {**env, "AWS_S3_ENDPOINT_URL": proxy.url}
-        measured = run_measured([PYTHON, MANAGE, "r2_backfill", "--workers", ctx.workers],
-                                env=env, cwd=ROOT, timeout=RUN_TIMEOUT)
+        measured = run_measured(
+            [PYTHON, MANAGE, "r2_backfill", "--workers", ctx.workers],
+            env=env,
+            cwd=ROOT,
+            timeout=RUN_TIMEOUT,
+        )
         ctx.rerun = (measured, sum(proxy.counts.values()))
 
 
@@ -290,8 +370,7 @@ def memory_scaling(args, base):
     """Peak memory of r2_backfill over tiny files at 2,000 and at N rows."""
     figures = []
     for rows in (2_000, args.scale_rows):
-        media, template, count, total = build_dataset(
-            base / f"tiny-{rows}", rows, (1_000, 2_000))
+        media, template, count, total = build_dataset(base / f"tiny-{rows}", rows, (1_000, 2_000))
         ctx = Context(args, media, template, count, total, base / f"run-tiny-{rows}")
         with fresh_target(0) as (server, endpoint, _):
             measured = run_r2_backfill(server, endpoint, ctx)
@@ -316,11 +395,16 @@ def main():
     parser.add_argument("--files", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--latency", type=float, default=0.050)
-    parser.add_argument("--scale-rows", type=int, default=0,
-                        help="also compare peak memory over 2,000 and this many rows of tiny "
-                             "files (20000: about 4 more minutes on 2 cores)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny files, 500 of them, no scaling run: a smoke test")
+    parser.add_argument(
+        "--scale-rows",
+        type=int,
+        default=0,
+        help="also compare peak memory over 2,000 and this many rows of tiny "
+        "files (20000: about 4 more minutes on 2 cores)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny files, 500 of them, no scaling run: a smoke test"
+    )
     # make bench passes its own arguments to every script; ignore the others'.
     args, _ = parser.parse_known_args()
     if args.quick:
@@ -332,7 +416,8 @@ def main():
     base = ROOT / "var" / "bench-backfill"
     sizes = (1_000, 2_000) if args.quick else (50_000, 300_000)
     media, template, count, total = build_dataset(
-        base / f"{'tiny' if args.quick else 'images'}-{args.files}", args.files, sizes)
+        base / f"{'tiny' if args.quick else 'images'}-{args.files}", args.files, sizes
+    )
     workdir = Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     try:
         ctx = Context(args, media, template, count, total, workdir)
@@ -347,21 +432,29 @@ def main():
 def report_backfill_figures(args, ctx, base):
     if ctx.rerun:
         measured, requests = ctx.rerun
-        print(f"re-run over {ctx.count} migrated rows: {measured.seconds:.2f}s, "
-              f"{requests} S3 requests, exit {measured.returncode}")
+        print(
+            f"re-run over {ctx.count} migrated rows: {measured.seconds:.2f}s, "
+            f"{requests} S3 requests, exit {measured.returncode}"
+        )
     if ctx.statements is not None:
         size = batch_size()
-        print(f"DB statements per run over {ctx.count} rows: {ctx.statements} "
-              f"(rows / batch size = {ctx.count / size:.0f} at batch size {size})")
+        print(
+            f"DB statements per run over {ctx.count} rows: {ctx.statements} "
+            f"(rows / batch size = {ctx.count / size:.0f} at batch size {size})"
+        )
     if args.scale_rows:
         (small, small_run), (large, large_run) = memory_scaling(args, base)
-        print(f"r2_backfill peak memory, tiny files: {small} rows {small_run.peak_mb:.0f} MB, "
-              f"{large} rows {large_run.peak_mb:.0f} MB "
-              f"({large_run.peak_mb / small_run.peak_mb:.2f}x; "
-              f"{large / large_run.seconds:.0f} objects/s)")
+        print(
+            f"r2_backfill peak memory, tiny files: {small} rows {small_run.peak_mb:.0f} MB, "
+            f"{large} rows {large_run.peak_mb:.0f} MB "
+            f"({large_run.peak_mb / small_run.peak_mb:.2f}x; "
+            f"{large / large_run.seconds:.0f} objects/s)"
+        )
     else:
-        print("r2_backfill peak memory at 2,000 vs 20,000 rows: skipped by default to keep "
-              "the bench within minutes; run with --scale-rows 20000 (about 4 more minutes)")
+        print(
+            "r2_backfill peak memory at 2,000 vs 20,000 rows: skipped by default to keep "
+            "the bench within minutes; run with --scale-rows 20000 (about 4 more minutes)"
+        )
 
 
 if __name__ == "__main__":

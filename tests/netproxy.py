@@ -62,8 +62,9 @@ class Request:
     def head_for_upstream(self):
         # The proxy answers 100-continue itself, so the upstream never has to.
         lines = [f"{self.method} {self.target} {self.version}"]
-        lines += [f"{name}: {value}" for name, value in self.raw_headers
-                  if name.lower() != "expect"]
+        lines += [
+            f"{name}: {value}" for name, value in self.raw_headers if name.lower() != "expect"
+        ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -230,8 +231,9 @@ class Proxy:
         self._listener = listener
         self.port = listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._acceptor = threading.Thread(target=self._accept_loop, name="netproxy-accept",
-                                          daemon=True)
+        self._acceptor = threading.Thread(
+            target=self._accept_loop, name="netproxy-accept", daemon=True
+        )
         self._acceptor.start()
         return self
 
@@ -270,8 +272,9 @@ class Proxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._serve, args=(tuned(client),), name="netproxy-conn",
-                             daemon=True).start()
+            threading.Thread(
+                target=self._serve, args=(tuned(client),), name="netproxy-conn", daemon=True
+            ).start()
 
     def _record(self, request):
         with self._lock:

@@ -26,8 +26,16 @@ from tests.servers import ROOT, manage_env
 PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 PROBE_PREFIX = "_r2_toolkit/"  # the per-run If-None-Match probe objects live here
 RUN_TIMEOUT = 240
-ROW_FIELDS = ("id", "image", "storage_key", "public_url", "mime_type", "width", "height",
-              "size_bytes")
+ROW_FIELDS = (
+    "id",
+    "image",
+    "storage_key",
+    "public_url",
+    "mime_type",
+    "width",
+    "height",
+    "size_bytes",
+)
 
 
 # --- databases the subprocesses can see
@@ -70,9 +78,15 @@ def fetch_rows(database_url):
 
         with psycopg.connect(database_url) as db:
             records = db.execute(query).fetchall()
-    return [Row(*(str(value) if value is not None and name == "id" else value
-                  for name, value in zip(ROW_FIELDS, record, strict=True)))
-            for record in records]
+    return [
+        Row(
+            *(
+                str(value) if value is not None and name == "id" else value
+                for name, value in zip(ROW_FIELDS, record, strict=True)
+            )
+        )
+        for record in records
+    ]
 
 
 @dataclass(frozen=True)
@@ -100,17 +114,27 @@ class Site:
         server.client().create_bucket(Bucket=self.bucket)
 
     def env(self, endpoint=None):
-        return manage_env(self.server, self.bucket, self.directory, MEDIA_ROOT=str(self.media),
-                          DATABASE_URL=self.database_url,
-                          AWS_S3_ENDPOINT_URL=endpoint or self.server.endpoint_url)
+        return manage_env(
+            self.server,
+            self.bucket,
+            self.directory,
+            MEDIA_ROOT=str(self.media),
+            DATABASE_URL=self.database_url,
+            AWS_S3_ENDPOINT_URL=endpoint or self.server.endpoint_url,
+        )
 
     def manage(self, *args):
         return [sys.executable, str(ROOT / "manage.py"), *args]
 
     def start_backfill(self, *args, endpoint=None):
-        return subprocess.Popen(self.manage("r2_backfill", "--workers", "8", *args),
-                                cwd=ROOT, env=self.env(endpoint), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        return subprocess.Popen(
+            self.manage("r2_backfill", "--workers", "8", *args),
+            cwd=ROOT,
+            env=self.env(endpoint),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
 
     def backfill(self, *args, endpoint=None):
         process = self.start_backfill(*args, endpoint=endpoint)
@@ -119,18 +143,31 @@ class Site:
 
     def seed(self, count):
         """Migrate, then ``count`` legacy rows with tiny real JPEG/PNG files."""
-        for command in (["migrate", "-v0"],
-                        ["shell", "-c", "from gallery.legacy import create_legacy_images; "
-                                        f"create_legacy_images({count}, seed=7)"]):
-            result = subprocess.run(self.manage(*command), cwd=ROOT, env=self.env(),
-                                    capture_output=True, text=True, timeout=RUN_TIMEOUT)
+        for command in (
+            ["migrate", "-v0"],
+            [
+                "shell",
+                "-c",
+                "from gallery.legacy import create_legacy_images; "
+                f"create_legacy_images({count}, seed=7)",
+            ],
+        ):
+            result = subprocess.run(
+                self.manage(*command),
+                cwd=ROOT,
+                env=self.env(),
+                capture_output=True,
+                text=True,
+                timeout=RUN_TIMEOUT,
+            )
             assert result.returncode == 0, result.stderr[-2000:]
 
     def clone(self, directory, database_url):
         """The same rows and files, a fresh bucket (SQLite only: copies the file)."""
         twin = Site(self.server, directory, database_url)
-        shutil.copyfile(self.database_url.removeprefix("sqlite:///"),
-                        database_url.removeprefix("sqlite:///"))
+        shutil.copyfile(
+            self.database_url.removeprefix("sqlite:///"), database_url.removeprefix("sqlite:///")
+        )
         twin.media = self.media
         return twin
 
@@ -167,8 +204,9 @@ def assert_consistent(site, finished=True):
     for row in migrated:
         data = (site.media / row.image).read_bytes()
         assert row.storage_key in objects, f"row {row.id} points at a missing object"
-        assert objects[row.storage_key] == (len(data), hashlib.md5(data).hexdigest()), \
+        assert objects[row.storage_key] == (len(data), hashlib.md5(data).hexdigest()), (
             f"row {row.id} points at an object with other bytes"
+        )
         assert row.size_bytes == len(data)
         assert row.mime_type == ("image/jpeg" if row.image.endswith(".jpg") else "image/png")
         assert (row.width, row.height) == (64, 48)
@@ -185,8 +223,10 @@ def assert_consistent(site, finished=True):
 def final_state(site):
     """What an operator compares between two runs: per legacy file, the row's
     R2 fields; per key, the object's size and MD5."""
-    rows = {row.image: (row.storage_key, row.mime_type, row.width, row.height, row.size_bytes)
-            for row in assert_consistent(site)}
+    rows = {
+        row.image: (row.storage_key, row.mime_type, row.width, row.height, row.size_bytes)
+        for row in assert_consistent(site)
+    }
     return rows, site.objects()
 
 
@@ -204,8 +244,7 @@ def wait_for_puts(process, proxy, target):
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(moto_server,
-                                                                          tmp_path):
+def test_sigkill_at_random_points_then_resume_matches_an_uninterrupted_run(moto_server, tmp_path):
     rows = 2_000
     reference = sqlite_site(moto_server, tmp_path / "reference")
     reference.seed(rows)
@@ -286,15 +325,19 @@ def test_two_unsharded_workers_on_postgresql_upload_each_file_once(moto_server, 
         site.seed(rows)
         with Proxy(moto_server.endpoint_url) as proxy:
             reports = [tmp_path / f"worker-{index}.jsonl" for index in range(2)]
-            workers = [site.start_backfill("--report", str(report), endpoint=proxy.url)
-                       for report in reports]
+            workers = [
+                site.start_backfill("--report", str(report), endpoint=proxy.url)
+                for report in reports
+            ]
             outputs = [worker.communicate(timeout=RUN_TIMEOUT)[0] for worker in workers]
             puts = [path for method, path in proxy.requests if method == "PUT"]
         for worker, output in zip(workers, outputs, strict=True):
             assert worker.returncode == 0, output[-3000:]
 
-        done = [{entry["id"] for entry in read_report(report) if entry["status"] == "uploaded"}
-                for report in reports]
+        done = [
+            {entry["id"] for entry in read_report(report) if entry["status"] == "uploaded"}
+            for report in reports
+        ]
         assert all(done), "both workers took part"
         assert not done[0] & done[1], "no row done by both"
         assert len(done[0] | done[1]) == rows
@@ -312,4 +355,3 @@ def test_postgres_helpers_skip_cleanly_without_a_server(monkeypatch):
     monkeypatch.setitem(PG_ADMIN, "port", 1)
     with pytest.raises(pytest.skip.Exception), postgres_database():
         pass
-

@@ -23,10 +23,16 @@ def s3_client(server, proxy, **config):
     import boto3
 
     return boto3.client(
-        "s3", endpoint_url=proxy.url, aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name="us-east-1",
-        config=Config(request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required", **config),
+        "s3",
+        endpoint_url=proxy.url,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
+        config=Config(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            **config,
+        ),
     )
 
 
@@ -115,8 +121,11 @@ def scripted_upstream(answers):
 
 def test_relays_chunked_and_close_delimited_messages():
     answers = [
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-         b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n", False),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n",
+            False,
+        ),
         (b"HTTP/1.1 204 No Content\r\n\r\n", False),
         (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", True),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False),
@@ -180,8 +189,13 @@ def test_reset_drops_the_connection_and_boto3_recovers(moto_server, bucket, prox
 
 def test_hang_never_answers_until_closed(moto_server, bucket):
     with Proxy(moto_server.endpoint_url, fault=lambda method, path, n: "hang") as proxy:
-        s3 = s3_client(moto_server, proxy, read_timeout=0.5, connect_timeout=1,
-                       retries={"mode": "standard", "max_attempts": 1})
+        s3 = s3_client(
+            moto_server,
+            proxy,
+            read_timeout=0.5,
+            connect_timeout=1,
+            retries={"mode": "standard", "max_attempts": 1},
+        )
         with pytest.raises((ReadTimeoutError, ConnectionClosedError)):
             s3.head_bucket(Bucket=bucket)
         assert proxy.counts["HEAD"] >= 1  # seen, never answered
