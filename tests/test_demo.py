@@ -28,7 +28,10 @@ def test_demo_runs_green_on_a_fresh_database(tmp_path):
                             capture_output=True, text=True, timeout=300)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "r2_check exit status: 0" in output
+    for command in ("r2_check", "r2_backfill"):
+        assert f"({command} exit status: 0)" in output
+    assert "uploaded 6" in output and "verified 6 rows: 0 mismatches" in output
+    assert "200 ok" in output  # /healthz as a monitor sees it
     assert "legacy images" in output
     assert list((tmp_path / "media").rglob("*.jpg")) and list((tmp_path / "media").rglob("*.png"))
     with pytest.raises(OSError):  # the emulator is stopped again
