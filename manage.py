@@ -24,8 +24,12 @@ def load_settings_or_exit(module):
     try:
         settings.INSTALLED_APPS  # noqa: B018 - forces the import
     except ModuleNotFoundError as exc:
-        sys.exit(_fail(f"settings module {module!r} could not be imported ({exc}); "
-                       "check DJANGO_SETTINGS_MODULE or --settings."))
+        sys.exit(
+            _fail(
+                f"settings module {module!r} could not be imported ({exc}); "
+                "check DJANGO_SETTINGS_MODULE or --settings."
+            )
+        )
     except (ImproperlyConfigured, ValueError) as exc:
         sys.exit(_fail(str(exc)))
 

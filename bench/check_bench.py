@@ -39,8 +39,10 @@ def measure(args, env, repeat, proxy):
         proxy.reset_counts()
         seconds, result = timed(args, env)
         if result.returncode != 0:
-            raise SystemExit(f"{' '.join(args)} failed ({result.returncode}):\n"
-                             f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+            raise SystemExit(
+                f"{' '.join(args)} failed ({result.returncode}):\n"
+                f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+            )
         times.append(seconds)
         requests.append(sum(proxy.counts.values()))
     return statistics.median(times), statistics.median(requests)
@@ -56,8 +58,10 @@ def main():
     bucket = "check-bench"
     emulator.provision(server.client(), bucket, ["https://app.example.test"])
     try:
-        print(f"{'condition':16} {'r2_check':>10} {'peer':>10} {'ratio':>7}"
-              f" {'r2 reqs':>8} {'peer reqs':>9}")
+        print(
+            f"{'condition':16} {'r2_check':>10} {'peer':>10} {'ratio':>7}"
+            f" {'r2 reqs':>8} {'peer reqs':>9}"
+        )
         for label, latency in CONDITIONS:
             with Proxy(server.endpoint_url, latency=latency) as proxy:
                 env = manage_env(server, bucket, workdir)
@@ -66,11 +70,22 @@ def main():
                 run_manage("migrate", "-v0", env=env)
                 ours, our_reqs = measure(["r2_check", "--format", "json"], env, args.repeat, proxy)
                 peer, peer_reqs = measure(
-                    ["health_check", "peer_storage_health", "--no-http",
-                     "--settings", "bench.hc_settings"], env, args.repeat, proxy)
+                    [
+                        "health_check",
+                        "peer_storage_health",
+                        "--no-http",
+                        "--settings",
+                        "bench.hc_settings",
+                    ],
+                    env,
+                    args.repeat,
+                    proxy,
+                )
             ratio = ours / peer
-            print(f"{label:16} {ours:9.2f}s {peer:9.2f}s {ratio:6.2f}x {our_reqs:8.0f} {peer_reqs:9.0f}"
-                  f"   {'within' if ratio <= TARGET_RATIO else 'OVER'} the {TARGET_RATIO}x target")
+            print(
+                f"{label:16} {ours:9.2f}s {peer:9.2f}s {ratio:6.2f}x {our_reqs:8.0f} {peer_reqs:9.0f}"
+                f"   {'within' if ratio <= TARGET_RATIO else 'OVER'} the {TARGET_RATIO}x target"
+            )
     finally:
         server.stop()
 

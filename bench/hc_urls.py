@@ -12,7 +12,10 @@ def noop(request):
 
 urlpatterns = [
     path("", include("toolkit.urls")),
-    path("peer/health/", HealthCheckView.as_view(checks=["health_check.checks.Storage"]),
-         name="peer_storage_health"),
+    path(
+        "peer/health/",
+        HealthCheckView.as_view(checks=["health_check.checks.Storage"]),
+        name="peer_storage_health",
+    ),
     path("noop/", noop, name="noop"),
 ]

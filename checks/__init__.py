@@ -6,11 +6,11 @@ Importing this package registers them all, in group order.
 """
 
 from checks import (  # noqa: F401  (registration by import)
-    storages,
-    settings,
     connectivity,
     cors,
-    schema,
     roundtrip,
+    schema,
+    settings,
+    storages,
 )
 from checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401

@@ -34,10 +34,14 @@ SIGV4_LIMIT = 15 * 60
 # usually the API token itself, pasted in the wrong place.
 R2_KEY_ID_LENGTH = 32
 R2_SECRET_LENGTH = 64
-NEW_R2_TOKEN = ("create an R2 API token (dashboard > R2 > Manage R2 API Tokens) and set "
-                "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from its S3 credentials")
-NTP = ("Synchronise this machine's clock (timedatectl set-ntp true, chrony or ntpd; in a "
-       "container, the host's clock): S3 signatures are rejected beyond 15 minutes of skew.")
+NEW_R2_TOKEN = (
+    "create an R2 API token (dashboard > R2 > Manage R2 API Tokens) and set "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY from its S3 credentials"
+)
+NTP = (
+    "Synchronise this machine's clock (timedatectl set-ntp true, chrony or ntpd; in a "
+    "container, the host's clock): S3 signatures are rejected beyond 15 minutes of skew."
+)
 
 
 def key_names(ctx, which):
@@ -47,12 +51,15 @@ def key_names(ctx, which):
     return f"{setting} (or OPTIONS['{option}'] of STORAGES['{ctx.alias}'])"
 
 
-@check("r2.connectivity.credentials", kind="network",
-       title="Storage credentials resolve",
-       catches="An access key without its secret (or the reverse), no credentials at all, or "
-               "an R2 API token pasted where the S3 secret belongs.",
-       fix="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the S3 credentials of an R2 "
-           "API token (or an IAM user's key pair); both, from the same token.")
+@check(
+    "r2.connectivity.credentials",
+    kind="network",
+    title="Storage credentials resolve",
+    catches="An access key without its secret (or the reverse), no credentials at all, or "
+    "an R2 API token pasted where the S3 secret belongs.",
+    fix="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the S3 credentials of an R2 "
+    "API token (or an IAM user's key pair); both, from the same token.",
+)
 def credentials(ctx):
     # "network": with no keys in settings, boto3's chain may ask the
     # instance-metadata service.
@@ -61,10 +68,11 @@ def credentials(ctx):
     if bool(access) != bool(secret):
         missing = "secret" if access else "access"
         present = "access" if access else "secret"
-        return fail(f"The {missing} key is missing: {key_names(ctx, present)} is set but "
-                    f"{key_names(ctx, missing)} is not.",
-                    f"Set {key_names(ctx, missing)} from the same token or key pair as the "
-                    f"{present} key.")
+        return fail(
+            f"The {missing} key is missing: {key_names(ctx, present)} is set but "
+            f"{key_names(ctx, missing)} is not.",
+            f"Set {key_names(ctx, missing)} from the same token or key pair as the {present} key.",
+        )
     if access:
         if ctx.is_r2 and (len(access), len(secret)) != (R2_KEY_ID_LENGTH, R2_SECRET_LENGTH):
             return warn(
@@ -73,33 +81,38 @@ def credentials(ctx):
                 f"{R2_KEY_ID_LENGTH} and {R2_SECRET_LENGTH}); an API token value may have "
                 "been pasted instead of the S3 secret.",
                 f"Use the 'Access Key ID' and 'Secret Access Key' shown when the R2 API token "
-                f"was created, not the token value; or {NEW_R2_TOKEN}.")
+                f"was created, not the token value; or {NEW_R2_TOKEN}.",
+            )
         return ok("An access key and a secret key are set in the settings.", source="settings")
     session = boto3.Session(profile_name=storage.session_profile or None)
     found = session.get_credentials()
     if found is None or not found.access_key or not found.secret_key:
-        return fail("No credentials: neither the settings nor boto3's chain (environment, "
-                    "~/.aws, instance role) provide an access key and a secret key.",
-                    f"Set {key_names(ctx, 'access')} and {key_names(ctx, 'secret')}.")
+        return fail(
+            "No credentials: neither the settings nor boto3's chain (environment, "
+            "~/.aws, instance role) provide an access key and a secret key.",
+            f"Set {key_names(ctx, 'access')} and {key_names(ctx, 'secret')}.",
+        )
     return ok(f"Credentials resolve through boto3's chain ({found.method}).", source=found.method)
 
 
 FORBIDDEN = {
     "InvalidAccessKeyId": (
         "the access key id is not known to the server",
-        "AWS_ACCESS_KEY_ID is wrong, or the token behind it was deleted or rolled: {new}."),
+        "AWS_ACCESS_KEY_ID is wrong, or the token behind it was deleted or rolled: {new}.",
+    ),
     "SignatureDoesNotMatch": (
         "the secret key does not match the access key",
         "AWS_SECRET_ACCESS_KEY is wrong (R2 shows the secret once, when the token is "
-        "created): set it from the same token as AWS_ACCESS_KEY_ID, or {new}."),
-    "RequestTimeTooSkewed": (
-        "this machine's clock is too far from the server's", NTP),
+        "created): set it from the same token as AWS_ACCESS_KEY_ID, or {new}.",
+    ),
+    "RequestTimeTooSkewed": ("this machine's clock is too far from the server's", NTP),
 }
 NO_PERMISSION = (
     "the keys are valid but have no permission on bucket {bucket}",
     "Give the token access to this bucket: on R2 an API token with 'Object Read & Write' "
     "that includes {bucket} (dashboard > R2 > Manage R2 API Tokens > edit); on S3 an IAM "
-    "policy allowing s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on it.")
+    "policy allowing s3:ListBucket, s3:GetObject, s3:PutObject and s3:DeleteObject on it.",
+)
 
 
 def diagnose_forbidden(ctx):
@@ -118,26 +131,32 @@ def diagnose_forbidden(ctx):
 
 def missing_bucket_fix(ctx):
     if ctx.is_r2:
-        return (f"Create it (`wrangler r2 bucket create {ctx.bucket}` or the dashboard) or "
-                "correct AWS_STORAGE_BUCKET_NAME; the endpoint must be the account that owns "
-                "it: https://<ACCOUNT_ID>.r2.cloudflarestorage.com, or "
-                "https://<ACCOUNT_ID>.eu.r2.cloudflarestorage.com for an EU-jurisdiction "
-                "bucket.")
-    return (f"Create bucket {ctx.bucket} or correct AWS_STORAGE_BUCKET_NAME and "
-            "AWS_S3_ENDPOINT_URL.")
+        return (
+            f"Create it (`wrangler r2 bucket create {ctx.bucket}` or the dashboard) or "
+            "correct AWS_STORAGE_BUCKET_NAME; the endpoint must be the account that owns "
+            "it: https://<ACCOUNT_ID>.r2.cloudflarestorage.com, or "
+            "https://<ACCOUNT_ID>.eu.r2.cloudflarestorage.com for an EU-jurisdiction "
+            "bucket."
+        )
+    return f"Create bucket {ctx.bucket} or correct AWS_STORAGE_BUCKET_NAME and AWS_S3_ENDPOINT_URL."
 
 
-@check("r2.connectivity.head_bucket", kind="network",
-       title="The bucket answers HeadBucket",
-       catches="A missing or misspelt bucket, wrong keys, a token without permission on the "
-               "bucket, an unreachable endpoint or one that does not answer in time.",
-       fix="Follow the hint: it names the cause (404: bucket name or account; 403: keys or "
-           "token permissions; no answer: AWS_S3_ENDPOINT_URL, DNS or firewall).")
+@check(
+    "r2.connectivity.head_bucket",
+    kind="network",
+    title="The bucket answers HeadBucket",
+    catches="A missing or misspelt bucket, wrong keys, a token without permission on the "
+    "bucket, an unreachable endpoint or one that does not answer in time.",
+    fix="Follow the hint: it names the cause (404: bucket name or account; 403: keys or "
+    "token permissions; no answer: AWS_S3_ENDPOINT_URL, DNS or firewall).",
+)
 def head_bucket(ctx):
     if not ctx.bucket:
-        return fail("AWS_STORAGE_BUCKET_NAME is not set, so there is no bucket to reach.",
-                    "Set AWS_STORAGE_BUCKET_NAME (or OPTIONS['bucket_name'] of "
-                    f"STORAGES['{ctx.alias}']) to the bucket's name.")
+        return fail(
+            "AWS_STORAGE_BUCKET_NAME is not set, so there is no bucket to reach.",
+            "Set AWS_STORAGE_BUCKET_NAME (or OPTIONS['bucket_name'] of "
+            f"STORAGES['{ctx.alias}']) to the bucket's name.",
+        )
     endpoint = scrub(ctx.endpoint_url or "the AWS default endpoint")
     where = f"bucket {ctx.bucket} at {endpoint}"
     try:
@@ -149,26 +168,36 @@ def head_bucket(ctx):
         if status == 403:
             cause, fix = diagnose_forbidden(ctx)
             return fail(f"The server refused access to {where} (403): {cause}.", fix)
-        return fail(f"HeadBucket on {where} failed: {describe(exc)}.",
-                    "Check AWS_S3_REGION_NAME ('auto' on R2) and AWS_S3_ENDPOINT_URL "
-                    "(https://<ACCOUNT_ID>.r2.cloudflarestorage.com on R2, no bucket in it).")
+        return fail(
+            f"HeadBucket on {where} failed: {describe(exc)}.",
+            "Check AWS_S3_REGION_NAME ('auto' on R2) and AWS_S3_ENDPOINT_URL "
+            "(https://<ACCOUNT_ID>.r2.cloudflarestorage.com on R2, no bucket in it).",
+        )
     except (ConnectTimeoutError, ReadTimeoutError):
-        return fail(f"{endpoint} did not answer within {ctx.timeout:g}s.",
-                    "Check that this host can reach AWS_S3_ENDPOINT_URL (DNS, firewall, "
-                    "proxy), or raise --timeout.")
+        return fail(
+            f"{endpoint} did not answer within {ctx.timeout:g}s.",
+            "Check that this host can reach AWS_S3_ENDPOINT_URL (DNS, firewall, "
+            "proxy), or raise --timeout.",
+        )
     except EndpointConnectionError:
-        return fail(f"Nothing answers at {endpoint}: the connection was refused or the host "
-                    "name does not resolve.",
-                    "Check AWS_S3_ENDPOINT_URL (on R2: "
-                    "https://<ACCOUNT_ID>.r2.cloudflarestorage.com) and that this host can "
-                    "reach it.")
+        return fail(
+            f"Nothing answers at {endpoint}: the connection was refused or the host "
+            "name does not resolve.",
+            "Check AWS_S3_ENDPOINT_URL (on R2: "
+            "https://<ACCOUNT_ID>.r2.cloudflarestorage.com) and that this host can "
+            "reach it.",
+        )
     except SSLError as exc:
-        return fail(f"The TLS handshake with {endpoint} failed: {describe(exc)}.",
-                    "Check that AWS_S3_ENDPOINT_URL uses https only where the server speaks "
-                    "TLS, and that this host trusts its certificate (ca-certificates).")
+        return fail(
+            f"The TLS handshake with {endpoint} failed: {describe(exc)}.",
+            "Check that AWS_S3_ENDPOINT_URL uses https only where the server speaks "
+            "TLS, and that this host trusts its certificate (ca-certificates).",
+        )
     except (NoCredentialsError, PartialCredentialsError):
-        return fail("HeadBucket could not be signed: the credentials are incomplete.",
-                    "See r2.connectivity.credentials.")
+        return fail(
+            "HeadBucket could not be signed: the credentials are incomplete.",
+            "See r2.connectivity.credentials.",
+        )
     return ok(f"The {where} answers.", bucket=ctx.bucket)
 
 
@@ -200,23 +229,33 @@ def in_words(seconds):
     return f"{seconds / 3600:.1f} hours"
 
 
-@check("r2.connectivity.clock_skew", kind="network",
-       title="This machine's clock agrees with the server's",
-       catches="A clock far from the server's: signed requests and presigned URLs are "
-               "rejected (RequestTimeTooSkewed) or expire early.",
-       fix=NTP)
+@check(
+    "r2.connectivity.clock_skew",
+    kind="network",
+    title="This machine's clock agrees with the server's",
+    catches="A clock far from the server's: signed requests and presigned URLs are "
+    "rejected (RequestTimeTooSkewed) or expire early.",
+    fix=NTP,
+)
 def clock_skew(ctx):
     server = server_date(ctx)
     local = datetime.now(UTC)
     skew = (local - server).total_seconds()
     limit = float(toolkit_settings.MAX_CLOCK_SKEW)
-    details = {"skew_seconds": round(skew), "server_date": server.isoformat(),
-               "local_date": local.replace(microsecond=0).isoformat()}
+    details = {
+        "skew_seconds": round(skew),
+        "server_date": server.isoformat(),
+        "local_date": local.replace(microsecond=0).isoformat(),
+    }
     if abs(skew) > limit:
         direction = "ahead of" if skew > 0 else "behind"
-        worse = " S3 rejects every signed request beyond 15 minutes." if abs(skew) > SIGV4_LIMIT \
-            else ""
-        return fail(f"This machine's clock is {in_words(skew)} {direction} the server's "
-                    f"(more than R2_TOOLKIT['MAX_CLOCK_SKEW'] = {limit:g}s).{worse}", NTP,
-                    **details)
+        worse = (
+            " S3 rejects every signed request beyond 15 minutes." if abs(skew) > SIGV4_LIMIT else ""
+        )
+        return fail(
+            f"This machine's clock is {in_words(skew)} {direction} the server's "
+            f"(more than R2_TOOLKIT['MAX_CLOCK_SKEW'] = {limit:g}s).{worse}",
+            NTP,
+            **details,
+        )
     return ok(f"This machine's clock is within {in_words(skew)} of the server's.", **details)

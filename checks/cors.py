@@ -24,13 +24,17 @@ from toolkit.conf import toolkit_settings
 from toolkit.redact import scrub
 
 NO_ORIGINS = "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no browser origin to evaluate"
-SET_ORIGINS = ("Set R2_TOOLKIT_CORS_ORIGINS (or R2_TOOLKIT['CORS_ORIGINS']) to the origins your "
-               "pages are served from, comma-separated, e.g. https://app.example.com")
+SET_ORIGINS = (
+    "Set R2_TOOLKIT_CORS_ORIGINS (or R2_TOOLKIT['CORS_ORIGINS']) to the origins your "
+    "pages are served from, comma-separated, e.g. https://app.example.com"
+)
 RULES_UNREADABLE = "the bucket's CORS rules could not be read; see r2.cors.rules_readable"
 DENIED_CODES = {"AccessDenied", "Forbidden", "403"}
-FETCH_FIX = ("Set the bucket's CORS rules to the JSON in the hint (it keeps your other rules); "
-             "on R2 in the dashboard (bucket > Settings > CORS Policy) or with "
-             "`wrangler r2 bucket cors set`.")
+FETCH_FIX = (
+    "Set the bucket's CORS rules to the JSON in the hint (it keeps your other rules); "
+    "on R2 in the dashboard (bucket > Settings > CORS Policy) or with "
+    "`wrangler r2 bucket cors set`."
+)
 
 
 class UnreadableOrigins(ValueError):
@@ -43,13 +47,15 @@ def configured_origins():
         value = value.split(",")
     if not isinstance(value, (list, tuple)):
         raise UnreadableOrigins(
-            f"R2_TOOLKIT['CORS_ORIGINS'] is a {type(value).__name__}, not a list of origins")
+            f"R2_TOOLKIT['CORS_ORIGINS'] is a {type(value).__name__}, not a list of origins"
+        )
     return [str(origin).strip() for origin in value if str(origin).strip()]
 
 
 @dataclass
 class CorsState:
     """The bucket's rules (``None`` when unreadable) and their evaluation."""
+
     rules: list | None
     origins: list
     missing: bool = False  # NoSuchCORSConfiguration: the bucket has no rules
@@ -70,17 +76,30 @@ def read_rules(ctx):
         if code in DENIED_CODES or http_status(exc) == 403:
             return CorsState(rules=None, origins=[], denied=True, error=describe(exc))
         if str(code).isdigit():  # no S3 error code: botocore turns an unreadable 200 into a 500
-            return CorsState(rules=None, origins=[], error=(
-                "the server's answer to GetBucketCors is not a CORS configuration (nor an S3 "
-                f"error; botocore reports HTTP {http_status(exc)})"))
+            return CorsState(
+                rules=None,
+                origins=[],
+                error=(
+                    "the server's answer to GetBucketCors is not a CORS configuration (nor an S3 "
+                    f"error; botocore reports HTTP {http_status(exc)})"
+                ),
+            )
         return CorsState(rules=None, origins=[], error=describe(exc))
     except BotoCoreError as exc:  # a 200 whose body is not a CORS configuration
-        return CorsState(rules=None, origins=[], error=(
-            f"the server's answer to GetBucketCors is not a CORS configuration ({describe(exc)})"))
+        return CorsState(
+            rules=None,
+            origins=[],
+            error=(
+                f"the server's answer to GetBucketCors is not a CORS configuration ({describe(exc)})"
+            ),
+        )
     rules = response.get("CORSRules") or []
     if not all(isinstance(rule, dict) for rule in rules):
-        return CorsState(rules=None, origins=[],
-                         error="the server's answer to GetBucketCors has rules that are not rules")
+        return CorsState(
+            rules=None,
+            origins=[],
+            error="the server's answer to GetBucketCors has rules that are not rules",
+        )
     return CorsState(rules=rules, origins=[])
 
 
@@ -99,16 +118,26 @@ def cors_state(ctx):
 def cors_report(ctx):
     """The bucket's CORS rules and their evaluation, JSON-able, never raising:
     {"storage", "bucket", "rules", "error", "origins", "recommended_rules"}."""
-    report = {"storage": ctx.alias, "bucket": None, "rules": None, "error": None,
-              "origins": [], "recommended_rules": []}
+    report = {
+        "storage": ctx.alias,
+        "bucket": None,
+        "rules": None,
+        "error": None,
+        "origins": [],
+        "recommended_rules": [],
+    }
     try:
         report["bucket"] = ctx.bucket
         state = cors_state(ctx)
     except Exception as exc:  # Skip (bucket unreachable), settings that do not load, ...
         report["error"] = str(exc) if isinstance(exc, Skip) else describe(exc)
         return report
-    report.update(rules=state.rules, error=state.error, origins=state.evaluations,
-                  recommended_rules=state.recommended)
+    report.update(
+        rules=state.rules,
+        error=state.error,
+        origins=state.evaluations,
+        recommended_rules=state.recommended,
+    )
     return report
 
 
@@ -117,8 +146,12 @@ def cloudflare_shape(rules):
     """The same rules in the shape `wrangler r2 bucket cors set --file` reads."""
     converted = []
     for rule in rules:
-        item = {"allowed": {"origins": rule.get("AllowedOrigins", []),
-                            "methods": rule.get("AllowedMethods", [])}}
+        item = {
+            "allowed": {
+                "origins": rule.get("AllowedOrigins", []),
+                "methods": rule.get("AllowedMethods", []),
+            }
+        }
         if rule.get("AllowedHeaders"):
             item["allowed"]["headers"] = rule["AllowedHeaders"]
         if rule.get("ExposeHeaders"):
@@ -131,30 +164,36 @@ def cloudflare_shape(rules):
 
 def rules_hint(ctx, state):
     rules = state.recommended
-    text = ("Set the bucket's CORS rules to this JSON (your other rules are kept):\n"
-            + json.dumps(rules, indent=2))
+    text = "Set the bucket's CORS rules to this JSON (your other rules are kept):\n" + json.dumps(
+        rules, indent=2
+    )
     if ctx.is_r2:
         text += (
             f"\nOn R2: paste it in the dashboard (R2 > {ctx.bucket} > Settings > CORS Policy), or "
             f"save {json.dumps(cloudflare_shape(rules))} as cors.json and run "
-            f"`wrangler r2 bucket cors set {ctx.bucket} --file cors.json`.")
+            f"`wrangler r2 bucket cors set {ctx.bucket} --file cors.json`."
+        )
     else:
         text += (
             f"\nWith the AWS CLI: aws s3api put-bucket-cors --bucket {ctx.bucket} "
             f"--endpoint-url {ctx.endpoint_url} --cors-configuration "
-            "'{\"CORSRules\": <the JSON above>}'.")
+            "'{\"CORSRules\": <the JSON above>}'."
+        )
     if not state.origins:
         text += f"\nThe rule allows every origin ('*'). {SET_ORIGINS} to narrow it."
     return scrub(text)
 
 
 # --- checks ------------------------------------------------------------------
-@check("r2.cors.rules_readable", kind="network",
-       title="The bucket's CORS rules can be read",
-       catches="A bucket without CORS rules (browsers cannot upload or read with script), "
-               "keys that may not read bucket configuration, or an answer that is not a "
-               "CORS configuration.",
-       fix=FETCH_FIX)
+@check(
+    "r2.cors.rules_readable",
+    kind="network",
+    title="The bucket's CORS rules can be read",
+    catches="A bucket without CORS rules (browsers cannot upload or read with script), "
+    "keys that may not read bucket configuration, or an answer that is not a "
+    "CORS configuration.",
+    fix=FETCH_FIX,
+)
 def rules_readable(ctx):
     state = cors_state(ctx)
     if state.denied:
@@ -164,13 +203,19 @@ def rules_readable(ctx):
             "Give the token permission to read bucket configuration: on R2 an API token with "
             "'Admin Read' (Object Read & Write tokens cannot read CORS); on S3 "
             "s3:GetBucketCORS. Or check the rules yourself in the dashboard (R2 > bucket > "
-            f"Settings > CORS Policy) or with `wrangler r2 bucket cors list {ctx.bucket}`.")
+            f"Settings > CORS Policy) or with `wrangler r2 bucket cors list {ctx.bucket}`.",
+        )
     if state.error:
-        return fail(f"Bucket {ctx.bucket}'s CORS rules could not be read: {state.error}.",
-                    rules_hint(ctx, state))
+        return fail(
+            f"Bucket {ctx.bucket}'s CORS rules could not be read: {state.error}.",
+            rules_hint(ctx, state),
+        )
     if state.missing:
-        return fail(f"Bucket {ctx.bucket} has no CORS rules: browsers on your site can neither "
-                    "upload to it nor read its objects from script.", rules_hint(ctx, state))
+        return fail(
+            f"Bucket {ctx.bucket} has no CORS rules: browsers on your site can neither "
+            "upload to it nor read its objects from script.",
+            rules_hint(ctx, state),
+        )
     return ok(f"Bucket {ctx.bucket} has {len(state.rules)} CORS rule(s).", rules=state.rules)
 
 
@@ -184,65 +229,95 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
         return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
     lacking = [e["origin"] for e in state.evaluations if not allowed(e)]
     if lacking:
-        return status(f"The CORS rules of bucket {ctx.bucket} do not {what} "
-                      f"{', '.join(lacking)}: {consequence}.",
-                      rules_hint(ctx, state), origins=lacking)
+        return status(
+            f"The CORS rules of bucket {ctx.bucket} do not {what} "
+            f"{', '.join(lacking)}: {consequence}.",
+            rules_hint(ctx, state),
+            origins=lacking,
+        )
     return ok(f"The CORS rules {what} {', '.join(state.origins)}.")
 
 
-@check("r2.cors.put_allowed", kind="network",
-       title="Browsers on the site's origins may PUT",
-       catches="CORS rules that allow only GET/HEAD, so browser uploads with presigned URLs "
-               "fail their preflight.",
-       fix=FETCH_FIX)
+@check(
+    "r2.cors.put_allowed",
+    kind="network",
+    title="Browsers on the site's origins may PUT",
+    catches="CORS rules that allow only GET/HEAD, so browser uploads with presigned URLs "
+    "fail their preflight.",
+    fix=FETCH_FIX,
+)
 def put_allowed(ctx):
-    return origin_check(ctx, lambda e: e["put"], "allow PUT from",
-                        "browser uploads fail their preflight")
+    return origin_check(
+        ctx, lambda e: e["put"], "allow PUT from", "browser uploads fail their preflight"
+    )
 
 
-@check("r2.cors.get_allowed", kind="network",
-       title="Browsers on the site's origins may GET and HEAD",
-       catches="CORS rules that do not let the site's pages read objects from script "
-               "(fetch, canvas, image processing).",
-       fix=FETCH_FIX)
+@check(
+    "r2.cors.get_allowed",
+    kind="network",
+    title="Browsers on the site's origins may GET and HEAD",
+    catches="CORS rules that do not let the site's pages read objects from script "
+    "(fetch, canvas, image processing).",
+    fix=FETCH_FIX,
+)
 def get_allowed(ctx):
-    return origin_check(ctx, lambda e: e["get"] and e["head"], "allow GET and HEAD from",
-                        "pages cannot read the bucket's objects from script")
+    return origin_check(
+        ctx,
+        lambda e: e["get"] and e["head"],
+        "allow GET and HEAD from",
+        "pages cannot read the bucket's objects from script",
+    )
 
 
-@check("r2.cors.content_type_allowed", kind="network",
-       title="Browsers may send Content-Type with a PUT",
-       catches="CORS rules whose AllowedHeaders leave out content-type, so an upload that "
-               "sets its content type fails the preflight.",
-       fix=FETCH_FIX)
+@check(
+    "r2.cors.content_type_allowed",
+    kind="network",
+    title="Browsers may send Content-Type with a PUT",
+    catches="CORS rules whose AllowedHeaders leave out content-type, so an upload that "
+    "sets its content type fails the preflight.",
+    fix=FETCH_FIX,
+)
 def content_type_allowed(ctx):
     state = cors_state(ctx)
     if state.evaluations and not any(e["put"] for e in state.evaluations):
         raise Skip("PUT itself is not allowed; see r2.cors.put_allowed")
     # An origin that may not PUT at all is r2.cors.put_allowed's failure, not this one's.
-    return origin_check(ctx, lambda e: e["content_type"] or not e["put"],
-                        "allow the Content-Type header on PUT from",
-                        "uploads that set a content type fail their preflight")
+    return origin_check(
+        ctx,
+        lambda e: e["content_type"] or not e["put"],
+        "allow the Content-Type header on PUT from",
+        "uploads that set a content type fail their preflight",
+    )
 
 
-@check("r2.cors.etag_exposed", kind="network",
-       title="ETag is exposed to the site's origins",
-       catches="CORS rules without ExposeHeaders ETag: browser code cannot read the ETag of "
-               "an upload (multipart uploads need it to complete).",
-       fix=FETCH_FIX)
+@check(
+    "r2.cors.etag_exposed",
+    kind="network",
+    title="ETag is exposed to the site's origins",
+    catches="CORS rules without ExposeHeaders ETag: browser code cannot read the ETag of "
+    "an upload (multipart uploads need it to complete).",
+    fix=FETCH_FIX,
+)
 def etag_exposed(ctx):
-    return origin_check(ctx, lambda e: e["etag_exposed"], "expose the ETag header to",
-                        "browser code cannot read an upload's ETag (multipart uploads need it)",
-                        status=warn)
+    return origin_check(
+        ctx,
+        lambda e: e["etag_exposed"],
+        "expose the ETag header to",
+        "browser code cannot read an upload's ETag (multipart uploads need it)",
+        status=warn,
+    )
 
 
-@check("r2.cors.origins_wellformed", kind="network",
-       title="CORS origins are well-formed",
-       catches="Origins with a path, a trailing slash, upper-case letters or no scheme, in "
-               "R2_TOOLKIT_CORS_ORIGINS or in the bucket's AllowedOrigins: they never match "
-               "what a browser sends.",
-       fix="Write every origin as scheme://host[:port], lower case, without path or "
-           "trailing slash, both in R2_TOOLKIT_CORS_ORIGINS and in the bucket's rules.")
+@check(
+    "r2.cors.origins_wellformed",
+    kind="network",
+    title="CORS origins are well-formed",
+    catches="Origins with a path, a trailing slash, upper-case letters or no scheme, in "
+    "R2_TOOLKIT_CORS_ORIGINS or in the bucket's AllowedOrigins: they never match "
+    "what a browser sends.",
+    fix="Write every origin as scheme://host[:port], lower case, without path or "
+    "trailing slash, both in R2_TOOLKIT_CORS_ORIGINS and in the bucket's rules.",
+)
 def origins_wellformed(ctx):
     try:
         origins = configured_origins()
@@ -255,28 +330,35 @@ def origins_wellformed(ctx):
     rules = state.rules if state else None
     configured = [(o, cors_rules.origin_problem(o)) for o in origins]
     configured = [(o, p) for o, p in configured if p]
-    in_rules = [(o, cors_rules.origin_problem(o, pattern=True))
-                for rule in rules or () for o in cors_rules.as_list(rule, "AllowedOrigins")]
+    in_rules = [
+        (o, cors_rules.origin_problem(o, pattern=True))
+        for rule in rules or ()
+        for o in cors_rules.as_list(rule, "AllowedOrigins")
+    ]
     in_rules = [(o, p) for o, p in in_rules if p]
     if not configured and not in_rules:
         if not origins and not rules:
             return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
         if rules is None:
-            return ok("Every configured origin is well-formed (the bucket's rules could not "
-                      "be read).")
+            return ok(
+                "Every configured origin is well-formed (the bucket's rules could not be read)."
+            )
         return ok("Every configured origin and every AllowedOrigin is well-formed.")
     sentences = [f"R2_TOOLKIT_CORS_ORIGINS: {o!r} {p}" for o, p in configured]
     sentences += [f"bucket rule AllowedOrigins: {o!r} {p}" for o, p in in_rules]
     hints = []
     if configured:
         fixed = [cors_rules.normalize_origin(o) or o for o in origins]
-        hints.append(f"Set R2_TOOLKIT_CORS_ORIGINS={','.join(fixed)} (each origin as "
-                     "scheme://host[:port]).")
+        hints.append(
+            f"Set R2_TOOLKIT_CORS_ORIGINS={','.join(fixed)} (each origin as scheme://host[:port])."
+        )
     if in_rules:
         hints.append(rules_hint(ctx, state))
-    return fail("Malformed origins never match a browser's Origin header: "
-                + "; ".join(sentences) + ".", "\n".join(hints),
-                malformed=[o for o, _ in configured + in_rules])
+    return fail(
+        "Malformed origins never match a browser's Origin header: " + "; ".join(sentences) + ".",
+        "\n".join(hints),
+        malformed=[o for o, _ in configured + in_rules],
+    )
 
 
 # --- the live preflight --------------------------------------------------------
@@ -284,9 +366,10 @@ def object_url(ctx):
     """The URL of a (possibly missing) object, in the form boto3 uses for this
     endpoint (path-style for IP and localhost endpoints), without signature."""
     url = ctx.client().generate_presigned_url(
-        "put_object", Params={"Bucket": ctx.bucket,
-                              "Key": f"{toolkit_settings.PROBE_PREFIX}cors-preflight"},
-        ExpiresIn=60)
+        "put_object",
+        Params={"Bucket": ctx.bucket, "Key": f"{toolkit_settings.PROBE_PREFIX}cors-preflight"},
+        ExpiresIn=60,
+    )
     return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
 
 
@@ -300,11 +383,15 @@ def error_words(body):
 
 def send_preflight(url, origin, timeout):
     """The server's answer to a browser's PUT preflight: (status, headers, body)."""
-    request = urllib.request.Request(url, method="OPTIONS", headers={
-        "Origin": origin,
-        "Access-Control-Request-Method": "PUT",
-        "Access-Control-Request-Headers": cors_rules.UPLOAD_HEADER,
-    })
+    request = urllib.request.Request(
+        url,
+        method="OPTIONS",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": cors_rules.UPLOAD_HEADER,
+        },
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, dict(response.headers), response.read(4096)
@@ -320,14 +407,17 @@ def live_verdict(url, origin, timeout):
     return allowed, f"{reason} ({words})" if words else reason
 
 
-@check("r2.cors.preflight_live", kind="network",
-       title="The server answers a real browser preflight as its rules say",
-       catches="A server (or a proxy, CDN or custom domain in front of it) that refuses "
-               "browser uploads the rules allow, or allows what they refuse.",
-       fix="Send the preflight yourself (curl -i -X OPTIONS -H 'Origin: <origin>' "
-           "-H 'Access-Control-Request-Method: PUT' <object URL>) and look at what answers: "
-           "rules not yet applied, another bucket or endpoint, or a proxy that strips CORS "
-           "headers.")
+@check(
+    "r2.cors.preflight_live",
+    kind="network",
+    title="The server answers a real browser preflight as its rules say",
+    catches="A server (or a proxy, CDN or custom domain in front of it) that refuses "
+    "browser uploads the rules allow, or allows what they refuse.",
+    fix="Send the preflight yourself (curl -i -X OPTIONS -H 'Origin: <origin>' "
+    "-H 'Access-Control-Request-Method: PUT' <object URL>) and look at what answers: "
+    "rules not yet applied, another bucket or endpoint, or a proxy that strips CORS "
+    "headers.",
+)
 def preflight_live(ctx):
     state = cors_state(ctx)
     if not state.origins:
@@ -342,11 +432,14 @@ def preflight_live(ctx):
         try:
             allowed, reason = live_verdict(url, browser_origin, ctx.timeout)
         except (OSError, ValueError) as exc:
-            return fail(f"The preflight to {scrub(url)} could not be sent: {describe(exc)}.",
-                        "Check that AWS_S3_ENDPOINT_URL is reachable over HTTP from this host.")
+            return fail(
+                f"The preflight to {scrub(url)} could not be sent: {describe(exc)}.",
+                "Check that AWS_S3_ENDPOINT_URL is reachable over HTTP from this host.",
+            )
         evaluation = evaluations[origin]
-        expected = evaluation["put"] and evaluation["content_type"] if state.rules is not None \
-            else None
+        expected = (
+            evaluation["put"] and evaluation["content_type"] if state.rules is not None else None
+        )
         if expected is None and not allowed:
             refused.append(f"{browser_origin}: {reason}")
         elif expected is not None and expected != allowed:
@@ -356,16 +449,24 @@ def preflight_live(ctx):
             agreed.append(f"{browser_origin}: {'allowed' if allowed else 'refused'}")
     details = {"url": scrub(url)}
     if refused:
-        return fail("The server refuses browser uploads (a PUT preflight with Content-Type) "
-                    f"from {'; '.join(refused)}.", rules_hint(ctx, state), **details)
+        return fail(
+            "The server refuses browser uploads (a PUT preflight with Content-Type) "
+            f"from {'; '.join(refused)}.",
+            rules_hint(ctx, state),
+            **details,
+        )
     if disagreements:
-        return fail("The server's answer to a real preflight disagrees with the bucket's CORS "
-                    f"rules: {'; '.join(disagreements)}.",
-                    "The rules you read are not what the server applies: wait a minute after "
-                    "changing them (R2 propagates rules within about 30 seconds), check that "
-                    "AWS_S3_ENDPOINT_URL and the bucket name are the ones the browser uses, "
-                    "and that no proxy, CDN or custom-domain rule rewrites CORS headers. If the "
-                    "server allows more than the rules, it does not enforce them; fix the rules "
-                    "anyway, R2 does enforce them:\n" + rules_hint(ctx, state), **details)
-    return ok(f"A real PUT preflight got the answer the rules predict ({'; '.join(agreed)}).",
-              **details)
+        return fail(
+            "The server's answer to a real preflight disagrees with the bucket's CORS "
+            f"rules: {'; '.join(disagreements)}.",
+            "The rules you read are not what the server applies: wait a minute after "
+            "changing them (R2 propagates rules within about 30 seconds), check that "
+            "AWS_S3_ENDPOINT_URL and the bucket name are the ones the browser uses, "
+            "and that no proxy, CDN or custom-domain rule rewrites CORS headers. If the "
+            "server allows more than the rules, it does not enforce them; fix the rules "
+            "anyway, R2 does enforce them:\n" + rules_hint(ctx, state),
+            **details,
+        )
+    return ok(
+        f"A real PUT preflight got the answer the rules predict ({'; '.join(agreed)}).", **details
+    )

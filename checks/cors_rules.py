@@ -113,8 +113,9 @@ def rule_allows(rule, origin, method, headers=()):
     return (
         origin_allowed(rule, origin)
         and method in {m.upper() for m in as_list(rule, "AllowedMethods")}
-        and all(any(wildcard_match(p, h, ignore_case=True) for p in allowed_headers)
-                for h in headers)
+        and all(
+            any(wildcard_match(p, h, ignore_case=True) for p in allowed_headers) for h in headers
+        )
     )
 
 
@@ -137,8 +138,15 @@ def evaluate(rules, origin):
     if problem:
         problems.append(f"the origin {origin!r} {problem}")
     browser_origin = normalize_origin(origin)
-    result = {"origin": origin, "get": False, "head": False, "put": False,
-              "content_type": False, "etag_exposed": False, "problems": problems}
+    result = {
+        "origin": origin,
+        "get": False,
+        "head": False,
+        "put": False,
+        "content_type": False,
+        "etag_exposed": False,
+        "problems": problems,
+    }
     if browser_origin is None:
         return result
     put_rule = first_match(rules, browser_origin, "PUT")
@@ -190,7 +198,8 @@ def cover(rule, origins):
     Content-Type and read the ETag; nothing it already allowed is removed."""
     rule = dict(rule)
     rule["AllowedOrigins"] = as_list(rule, "AllowedOrigins") + [
-        o for o in origins if not origin_allowed(rule, o)]
+        o for o in origins if not origin_allowed(rule, o)
+    ]
     methods = as_list(rule, "AllowedMethods")
     rule["AllowedMethods"] = methods + [m for m in NEEDED_METHODS if m not in methods]
     headers = as_list(rule, "AllowedHeaders")

@@ -108,7 +108,8 @@ def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=
 def select(only=(), skip_groups=(), include_mutating=True):
     """Registered checks in group order, filtered as r2_check's flags say."""
     chosen = [
-        c for c in REGISTRY.values()
+        c
+        for c in REGISTRY.values()
         if (not only or c.id in only)
         and c.group not in skip_groups
         and (include_mutating or not c.mutating)

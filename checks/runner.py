@@ -77,8 +77,9 @@ def run_checks(checks, *, aliases=None, timeout=30.0, keep=False):
 
     for index, (check, ctx) in enumerate(pairs):
         if check.kind == "network":
-            threading.Thread(target=work, args=(index, check, ctx), daemon=True,
-                             name=f"r2-check-{check.id}").start()
+            threading.Thread(
+                target=work, args=(index, check, ctx), daemon=True, name=f"r2-check-{check.id}"
+            ).start()
     for index, (check, ctx) in enumerate(pairs):
         if check.kind != "network":
             results[index] = evaluate(check, ctx)
@@ -92,9 +93,15 @@ def run_checks(checks, *, aliases=None, timeout=30.0, keep=False):
     for index, (check, ctx) in enumerate(pairs):
         if final[index] is None:
             details = {"storage": ctx.alias} if check.per_storage else {}
-            final[index] = Result(check.id, check.group, "fail",
-                                  f"{check.title}: no answer within {timeout:g}s",
-                                  TIMED_OUT_HINT, timeout * 1000, details)
+            final[index] = Result(
+                check.id,
+                check.group,
+                "fail",
+                f"{check.title}: no answer within {timeout:g}s",
+                TIMED_OUT_HINT,
+                timeout * 1000,
+                details,
+            )
     return final
 
 

@@ -31,11 +31,19 @@ from toolkit.redact import scrub
 MIGRATE = "python manage.py migrate"
 TEXT_TYPES = {"CharField", "TextField"}
 # Not the small integers: a smallint stops at 32767 (32 KB, or 32767 pixels).
-INTEGER_TYPES = {"IntegerField", "PositiveIntegerField", "BigIntegerField",
-                 "PositiveBigIntegerField"}
+INTEGER_TYPES = {
+    "IntegerField",
+    "PositiveIntegerField",
+    "BigIntegerField",
+    "PositiveBigIntegerField",
+}
 EXPECTED_TYPES = {
-    "storage_key": TEXT_TYPES, "public_url": TEXT_TYPES, "mime_type": TEXT_TYPES,
-    "width": INTEGER_TYPES, "height": INTEGER_TYPES, "size_bytes": INTEGER_TYPES,
+    "storage_key": TEXT_TYPES,
+    "public_url": TEXT_TYPES,
+    "mime_type": TEXT_TYPES,
+    "width": INTEGER_TYPES,
+    "height": INTEGER_TYPES,
+    "size_bytes": INTEGER_TYPES,
 }
 # Registered image types are far shorter ("image/svg+xml"); 64 leaves room
 # for vendor types without truncating them.
@@ -59,8 +67,12 @@ class Column:
     max_length: int | None
 
     def as_dict(self):
-        return {"name": self.name, "type": self.type, "null": self.null,
-                "max_length": self.max_length}
+        return {
+            "name": self.name,
+            "type": self.type,
+            "null": self.null,
+            "max_length": self.max_length,
+        }
 
 
 @dataclass
@@ -83,6 +95,7 @@ class Schema:
 
 # --- configuration ---------------------------------------------------------
 
+
 def database_label():
     """Where the database is, in words, never with its password."""
     db = settings.DATABASES["default"]
@@ -98,13 +111,18 @@ def database_label():
 def image_model():
     """The model R2_TOOLKIT["IMAGE_MODEL"] names, or SchemaProblem in words."""
     name = toolkit_settings.IMAGE_MODEL
-    hint = ('Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
-            '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.')
+    hint = (
+        'Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
+        '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.'
+    )
     try:
         return apps.get_model(name)
     except (ValueError, AttributeError):
-        raise SchemaProblem(f'R2_TOOLKIT["IMAGE_MODEL"] is {name!r}, which is not of the '
-                            'form "app_label.ModelName"', hint) from None
+        raise SchemaProblem(
+            f'R2_TOOLKIT["IMAGE_MODEL"] is {name!r}, which is not of the '
+            'form "app_label.ModelName"',
+            hint,
+        ) from None
     except LookupError as exc:
         raise SchemaProblem(f'R2_TOOLKIT["IMAGE_MODEL"] is {name!r}: {exc}', hint) from None
 
@@ -117,13 +135,17 @@ def model_field(model, reference_name, setting_hint):
         known = ", ".join(f.name for f in model._meta.concrete_fields)
         raise SchemaProblem(
             f"{model._meta.label} has no field {name!r} (the toolkit's {reference_name}); "
-            f"its fields are: {known}", setting_hint) from None
+            f"its fields are: {known}",
+            setting_hint,
+        ) from None
 
 
 def r2_fields(model):
     """Reference name -> the model's field that plays it (FIELD_MAP applied)."""
-    hint = ('Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
-            '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + ".")
+    hint = (
+        'Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
+        '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
+    )
     return {name: model_field(model, name, hint) for name in R2_FIELDS}
 
 
@@ -134,12 +156,17 @@ def image_field(model):
     try:
         found = model._meta.get_field(name)
     except Exception:
-        raise SchemaProblem(f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but '
-                            f"{model._meta.label} has no such field", hint) from None
+        raise SchemaProblem(
+            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but {model._meta.label} has no such field',
+            hint,
+        ) from None
     if not isinstance(found, FileField):
-        raise SchemaProblem(f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but '
-                            f"{model._meta.label}.{name} is a {type(found).__name__}, "
-                            "not a FileField or ImageField", hint)
+        raise SchemaProblem(
+            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but '
+            f"{model._meta.label}.{name} is a {type(found).__name__}, "
+            "not a FileField or ImageField",
+            hint,
+        )
     return found
 
 
@@ -152,12 +179,15 @@ def username_path(model):
     except Exception:
         raise SchemaProblem(
             f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
-            f"{model._meta.label} to a value", 'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup '
-            'from the image model to its owner\'s username, e.g. "user__username".') from None
+            f"{model._meta.label} to a value",
+            'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup '
+            'from the image model to its owner\'s username, e.g. "user__username".',
+        ) from None
     return path
 
 
 # --- the database ----------------------------------------------------------
+
 
 def ping_database():
     with connection.cursor() as cursor:
@@ -177,8 +207,7 @@ def migration_plan():
     """Unapplied migrations, in the order `migrate` would apply them."""
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes()
-    return [migration for migration, backwards in executor.migration_plan(targets)
-            if not backwards]
+    return [migration for migration, backwards in executor.migration_plan(targets) if not backwards]
 
 
 def pending_migrations():
@@ -196,8 +225,11 @@ def migrations_creating(model, field_names=None):
         for operation in migration.operations:
             if isinstance(operation, CreateModel) and operation.name_lower == model_name:
                 creates = {n for n, _ in operation.fields} if field_names else {"table"}
-            elif (isinstance(operation, AddField) and field_names
-                  and operation.model_name_lower == model_name):
+            elif (
+                isinstance(operation, AddField)
+                and field_names
+                and operation.model_name_lower == model_name
+            ):
                 creates = {operation.name}
             else:
                 continue
@@ -250,15 +282,24 @@ def inspect_schema():
 def schema_report():
     """The image table's columns and the pending migrations, for the
     ``/debug/r2/schema`` view; never raises, never holds a secret."""
-    report = {"model": toolkit_settings.IMAGE_MODEL, "table": None, "vendor": connection.vendor,
-              "columns": [], "missing": [], "pending_migrations": [], "error": None}
+    report = {
+        "model": toolkit_settings.IMAGE_MODEL,
+        "table": None,
+        "vendor": connection.vendor,
+        "columns": [],
+        "missing": [],
+        "pending_migrations": [],
+        "error": None,
+    }
     try:
         report["pending_migrations"] = pending_migrations()
         schema = inspect_schema()
-        report.update(model=schema.model._meta.label, table=schema.table,
-                      columns=[c.as_dict() for c in schema.columns.values()],
-                      missing=schema.missing if schema.exists else
-                      [f.column for f in schema.fields.values()])
+        report.update(
+            model=schema.model._meta.label,
+            table=schema.table,
+            columns=[c.as_dict() for c in schema.columns.values()],
+            missing=schema.missing if schema.exists else [f.column for f in schema.fields.values()],
+        )
         if not schema.exists:
             report["error"] = f"the table {schema.table} does not exist"
     except SchemaProblem as exc:
@@ -283,42 +324,60 @@ def schema_or_outcome(ctx):
 
 # --- the checks ------------------------------------------------------------
 
-@check("r2.schema.database", kind="db", per_storage=False,
-       title="The database answers",
-       catches="A database that is down, unreachable or refuses the configured credentials.",
-       fix="Check DATABASE_URL (host, port, name, user, password) and that the database "
-           "server is running and reachable from this host.")
+
+@check(
+    "r2.schema.database",
+    kind="db",
+    per_storage=False,
+    title="The database answers",
+    catches="A database that is down, unreachable or refuses the configured credentials.",
+    fix="Check DATABASE_URL (host, port, name, user, password) and that the database "
+    "server is running and reachable from this host.",
+)
 def database(ctx):
     try:
         ctx.shared("schema.database", ping_database)
     except Exception as exc:
-        return fail(f"The {database_label()} does not answer: {describe(exc)}",
-                    "Check DATABASE_URL (host, port, database name, user, password) and that "
-                    "the database server is running and reachable from this host.",
-                    database=database_label())
+        return fail(
+            f"The {database_label()} does not answer: {describe(exc)}",
+            "Check DATABASE_URL (host, port, database name, user, password) and that "
+            "the database server is running and reachable from this host.",
+            database=database_label(),
+        )
     return ok(f"The {database_label()} answers.", database=database_label())
 
 
-@check("r2.schema.migrations", kind="db", per_storage=False,
-       title="Every migration is applied",
-       catches="Unapplied migrations, e.g. the one adding the R2 columns, deployed code "
-               "running against an old schema.",
-       fix="Run `python manage.py migrate` as a step of the deploy, before the new code serves.")
+@check(
+    "r2.schema.migrations",
+    kind="db",
+    per_storage=False,
+    title="Every migration is applied",
+    catches="Unapplied migrations, e.g. the one adding the R2 columns, deployed code "
+    "running against an old schema.",
+    fix="Run `python manage.py migrate` as a step of the deploy, before the new code serves.",
+)
 def migrations(ctx):
     require_database(ctx)
     pending = pending_migrations()
     if pending:
-        return fail(f"{len(pending)} migration(s) are not applied: {', '.join(pending)}",
-                    f"Run `{MIGRATE}` before the new code serves requests.", pending=pending)
+        return fail(
+            f"{len(pending)} migration(s) are not applied: {', '.join(pending)}",
+            f"Run `{MIGRATE}` before the new code serves requests.",
+            pending=pending,
+        )
     return ok("Every migration is applied.", pending=[])
 
 
-@check("r2.schema.image_model", kind="db", per_storage=False,
-       title="The image model resolves and its table exists",
-       catches='An R2_TOOLKIT["IMAGE_MODEL"], FIELD_MAP or IMAGE_FIELD that names no model or '
-               "field, or a model whose table was never created.",
-       fix='Point R2_TOOLKIT["IMAGE_MODEL"] at your image model ("app_label.ModelName"), map '
-           'differently named fields in R2_TOOLKIT["FIELD_MAP"], and run migrate.')
+@check(
+    "r2.schema.image_model",
+    kind="db",
+    per_storage=False,
+    title="The image model resolves and its table exists",
+    catches='An R2_TOOLKIT["IMAGE_MODEL"], FIELD_MAP or IMAGE_FIELD that names no model or '
+    "field, or a model whose table was never created.",
+    fix='Point R2_TOOLKIT["IMAGE_MODEL"] at your image model ("app_label.ModelName"), map '
+    'differently named fields in R2_TOOLKIT["FIELD_MAP"], and run migrate.',
+)
 def image_model_check(ctx):
     require_database(ctx)
     try:
@@ -330,10 +389,13 @@ def image_model_check(ctx):
     label = schema.model._meta.label
     if not schema.exists:
         adding = migrations_creating(schema.model)
-        return fail(f"The table {schema.table} of {label} does not exist in the {database_label()}",
-                    f"Run `{MIGRATE} {schema.model._meta.app_label}`"
-                    + (f" (it creates the table in {adding[0]})." if adding else "."),
-                    model=label, table=schema.table)
+        return fail(
+            f"The table {schema.table} of {label} does not exist in the {database_label()}",
+            f"Run `{MIGRATE} {schema.model._meta.app_label}`"
+            + (f" (it creates the table in {adding[0]})." if adding else "."),
+            model=label,
+            table=schema.table,
+        )
     return ok(f"{label} is stored in the table {schema.table}.", model=label, table=schema.table)
 
 
@@ -348,20 +410,28 @@ def column_problems(schema):
         if column.django_type not in EXPECTED_TYPES[name]:
             problems.append(f"{column.name} is {column.type}, not {wanted} type")
         elif name == "mime_type" and column.max_length and column.max_length < MIN_MIME_TYPE_LENGTH:
-            problems.append(f"{column.name} holds only {column.max_length} characters "
-                            f"(at least {MIN_MIME_TYPE_LENGTH} needed for MIME types)")
+            problems.append(
+                f"{column.name} holds only {column.max_length} characters "
+                f"(at least {MIN_MIME_TYPE_LENGTH} needed for MIME types)"
+            )
         if not column.null:
-            problems.append(f"{column.name} is NOT NULL, but legacy rows have no value for it "
-                            "(null=True on the field)")
+            problems.append(
+                f"{column.name} is NOT NULL, but legacy rows have no value for it "
+                "(null=True on the field)"
+            )
     return problems
 
 
-@check("r2.schema.columns", kind="db", per_storage=False,
-       title="The six R2 columns exist with usable types",
-       catches="storage_key, public_url, mime_type, width, height or size_bytes missing from the "
-               "table (a model migrated on paper only), of the wrong type, or NOT NULL.",
-       fix="Apply the migration that adds the columns (`python manage.py migrate`); give them "
-           "text/integer types and null=True on the model, then makemigrations and migrate.")
+@check(
+    "r2.schema.columns",
+    kind="db",
+    per_storage=False,
+    title="The six R2 columns exist with usable types",
+    catches="storage_key, public_url, mime_type, width, height or size_bytes missing from the "
+    "table (a model migrated on paper only), of the wrong type, or NOT NULL.",
+    fix="Apply the migration that adds the columns (`python manage.py migrate`); give them "
+    "text/integer types and null=True on the model, then makemigrations and migrate.",
+)
 def columns(ctx):
     schema = schema_or_outcome(ctx)
     label, app = schema.model._meta.label, schema.model._meta.app_label
@@ -375,28 +445,43 @@ def columns(ctx):
             cause = f"the migration {', '.join(adding)} that adds them is not applied"
             hint = f"Run `{MIGRATE} {app}`."
         elif adding:
-            cause = (f"the migration {', '.join(adding)} is recorded as applied, but the database "
-                     "does not have them (faked, or dropped by hand)")
-            hint = (f"Re-create them: `{MIGRATE} --fake {app} <the migration before "
-                    f"{adding[0]}>` and then `{MIGRATE} {app}`.")
+            cause = (
+                f"the migration {', '.join(adding)} is recorded as applied, but the database "
+                "does not have them (faked, or dropped by hand)"
+            )
+            hint = (
+                f"Re-create them: `{MIGRATE} --fake {app} <the migration before "
+                f"{adding[0]}>` and then `{MIGRATE} {app}`."
+            )
         else:
             cause = "no migration adds them"
             hint = f"Run `python manage.py makemigrations {app}` and then `{MIGRATE} {app}`."
-        return fail(f"The table {schema.table} lacks the column(s) {', '.join(missing)} that "
-                    f"{label} declares: {cause}", hint,
-                    missing=missing, migrations=adding, columns=found)
+        return fail(
+            f"The table {schema.table} lacks the column(s) {', '.join(missing)} that "
+            f"{label} declares: {cause}",
+            hint,
+            missing=missing,
+            migrations=adding,
+            columns=found,
+        )
     problems = column_problems(schema)
     if problems:
-        return fail(f"Unusable R2 column(s) in {schema.table}: {'; '.join(problems)}",
-                    f"Fix the fields of {label} (text types for storage_key, public_url and "
-                    "mime_type, integer types for width, height and size_bytes, all null=True), "
-                    f"then `python manage.py makemigrations {app}` and `{MIGRATE} {app}`.",
-                    problems=problems, columns=found)
-    return ok(f"The six R2 columns of {schema.table} exist with usable types, all nullable.",
-              columns=found)
+        return fail(
+            f"Unusable R2 column(s) in {schema.table}: {'; '.join(problems)}",
+            f"Fix the fields of {label} (text types for storage_key, public_url and "
+            "mime_type, integer types for width, height and size_bytes, all null=True), "
+            f"then `python manage.py makemigrations {app}` and `{MIGRATE} {app}`.",
+            problems=problems,
+            columns=found,
+        )
+    return ok(
+        f"The six R2 columns of {schema.table} exist with usable types, all nullable.",
+        columns=found,
+    )
 
 
 # --- lengths: the keys and URLs this configuration produces ---------------
+
 
 def storage_for_lengths(ctx):
     try:
@@ -437,13 +522,20 @@ def length_need(schema, measure, limit, location):
     such names keep their name as key."""
     file_field = image_field(schema.model)
     rows = schema.model._default_manager.annotate(r2_name_length=Length(file_field.name))
-    longest = (rows.order_by("-r2_name_length")
-               .values_list(file_field.name, username_path(schema.model)).first())
+    longest = (
+        rows.order_by("-r2_name_length")
+        .values_list(file_field.name, username_path(schema.model))
+        .first()
+    )
     example = storage_name(*longest, location) if longest else None
     overhead = measure("a") - 1
     too_long = rows.filter(r2_name_length__gt=limit - overhead).count() if limit else 0
-    return LengthNeed(measure(example) if example else 0,
-                      measure("a" * (file_field.max_length or 100)), example, too_long)
+    return LengthNeed(
+        measure(example) if example else 0,
+        measure("a" * (file_field.max_length or 100)),
+        example,
+        too_long,
+    )
 
 
 def alter_field_fix(model, field_, max_length):
@@ -459,8 +551,9 @@ def length_check(ctx, reference_name, measure, what):
     schema = schema_or_outcome(ctx)
     column = schema.column(reference_name)
     if column is None:
-        raise Skip(f"the column {schema.fields[reference_name].column} is missing; "
-                   "see r2.schema.columns")
+        raise Skip(
+            f"the column {schema.fields[reference_name].column} is missing; see r2.schema.columns"
+        )
     try:
         image_field(schema.model)
         username_path(schema.model)
@@ -469,45 +562,72 @@ def length_check(ctx, reference_name, measure, what):
     limit = column.max_length
     storage = storage_for_lengths(ctx)
     need = length_need(schema, lambda name: len(measure(storage, name)), limit, storage.location)
-    details = {"column": column.name, "max_length": limit, "longest_now": need.longest_now,
-               "longest_possible": need.longest_possible}
+    details = {
+        "column": column.name,
+        "max_length": limit,
+        "longest_now": need.longest_now,
+        "longest_possible": need.longest_possible,
+    }
     if limit is None:
         return ok(f"{column.name} has no length limit ({column.type}).", **details)
     field_ = schema.fields[reference_name]
     wanted = -(-max(need.longest_possible, need.longest_now) // 100) * 100  # next hundred
-    hint = (f"Set max_length={wanted} on {schema.model._meta.label}.{field_.name}, then "
-            f"`python manage.py makemigrations {schema.model._meta.app_label}` and `{MIGRATE}`; "
-            f"the migration is: {alter_field_fix(schema.model, field_, wanted)}")
+    hint = (
+        f"Set max_length={wanted} on {schema.model._meta.label}.{field_.name}, then "
+        f"`python manage.py makemigrations {schema.model._meta.app_label}` and `{MIGRATE}`; "
+        f"the migration is: {alter_field_fix(schema.model, field_, wanted)}"
+    )
     if need.longest_now > limit:
-        return fail(f"{column.name} holds {limit} characters, but the {what} of existing rows "
-                    f"need up to {need.longest_now} (about {need.rows_too_long} row(s) would not "
-                    f"fit, e.g. {scrub(measure(storage, need.example))})", hint, **details)
+        return fail(
+            f"{column.name} holds {limit} characters, but the {what} of existing rows "
+            f"need up to {need.longest_now} (about {need.rows_too_long} row(s) would not "
+            f"fit, e.g. {scrub(measure(storage, need.example))})",
+            hint,
+            **details,
+        )
     if need.longest_possible > limit:
-        return warn(f"{column.name} holds {limit} characters, but the {what} of a file name as "
-                    f"long as {schema.model._meta.label}.{toolkit_settings.IMAGE_FIELD} allows "
-                    f"would need {need.longest_possible}; "
-                    + (f"existing rows fit (up to {need.longest_now})" if need.example
-                       else "the table has no rows yet"), hint, **details)
-    return ok(f"{column.name} ({limit} characters) fits the {what} this configuration "
-              f"produces (up to {need.longest_possible}).", **details)
+        return warn(
+            f"{column.name} holds {limit} characters, but the {what} of a file name as "
+            f"long as {schema.model._meta.label}.{toolkit_settings.IMAGE_FIELD} allows "
+            f"would need {need.longest_possible}; "
+            + (
+                f"existing rows fit (up to {need.longest_now})"
+                if need.example
+                else "the table has no rows yet"
+            ),
+            hint,
+            **details,
+        )
+    return ok(
+        f"{column.name} ({limit} characters) fits the {what} this configuration "
+        f"produces (up to {need.longest_possible}).",
+        **details,
+    )
 
 
-@check("r2.schema.public_url_length", kind="db", per_storage=False,
-       title="public_url is long enough for this configuration's URLs",
-       catches="A public_url column (the reference schema's varchar(200)) too short for the "
-               "URLs the storage builds from long file names and the custom domain.",
-       fix="Raise max_length of the public_url field to the length the check names "
-           "(an AlterField migration), then migrate.")
+@check(
+    "r2.schema.public_url_length",
+    kind="db",
+    per_storage=False,
+    title="public_url is long enough for this configuration's URLs",
+    catches="A public_url column (the reference schema's varchar(200)) too short for the "
+    "URLs the storage builds from long file names and the custom domain.",
+    fix="Raise max_length of the public_url field to the length the check names "
+    "(an AlterField migration), then migrate.",
+)
 def public_url_length(ctx):
     return length_check(ctx, "public_url", public_url, "public URLs")
 
 
-@check("r2.schema.storage_key_length", kind="db", per_storage=False,
-       title="storage_key is long enough for this configuration's object keys",
-       catches="A storage_key column too short for the object keys (location prefix plus file "
-               "name) the storage writes.",
-       fix="Raise max_length of the storage_key field to the length the check names "
-           "(an AlterField migration), then migrate.")
+@check(
+    "r2.schema.storage_key_length",
+    kind="db",
+    per_storage=False,
+    title="storage_key is long enough for this configuration's object keys",
+    catches="A storage_key column too short for the object keys (location prefix plus file "
+    "name) the storage writes.",
+    fix="Raise max_length of the storage_key field to the length the check names "
+    "(an AlterField migration), then migrate.",
+)
 def storage_key_length(ctx):
     return length_check(ctx, "storage_key", object_key, "object keys")
-

@@ -21,22 +21,38 @@ from checks.registry import check, fail, ok, skip
 from toolkit.redact import redact
 
 S3_DEFAULT_HINT = f'STORAGES["default"] = {{"BACKEND": "{S3_BACKEND}"}}'
-STATICFILES_HINT = ('STORAGES["staticfiles"] = '
-                    '{"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}')
+STATICFILES_HINT = (
+    'STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}'
+)
 # Settings Django 5.1 removed: still set, they are ignored without a word.
 LEGACY_SETTINGS = {"DEFAULT_FILE_STORAGE": "default", "STATICFILES_STORAGE": "staticfiles"}
 # What must agree between the instance the app holds and a fresh build;
 # never the keys, whose values must not be compared into a message.
-COMPARED = ("bucket_name", "endpoint_url", "region_name", "custom_domain", "url_protocol",
-            "location", "querystring_auth", "querystring_expire", "default_acl",
-            "object_parameters", "signature_version", "addressing_style", "file_overwrite")
+COMPARED = (
+    "bucket_name",
+    "endpoint_url",
+    "region_name",
+    "custom_domain",
+    "url_protocol",
+    "location",
+    "querystring_auth",
+    "querystring_expire",
+    "default_acl",
+    "object_parameters",
+    "signature_version",
+    "addressing_style",
+    "file_overwrite",
+)
 INVALID_OPTION = re.compile(r"Invalid setting '(?P<key>[^']+)' for (?P<cls>\w+)")
 
 
-@check("r2.storages.default_backend", per_storage=False,
-       title="STORAGES['default'] is an S3 backend",
-       catches="Uploads written to local disk because the default storage is not S3.",
-       fix=f"Set {S3_DEFAULT_HINT} (and its OPTIONS or AWS_* settings).")
+@check(
+    "r2.storages.default_backend",
+    per_storage=False,
+    title="STORAGES['default'] is an S3 backend",
+    catches="Uploads written to local disk because the default storage is not S3.",
+    fix=f"Set {S3_DEFAULT_HINT} (and its OPTIONS or AWS_* settings).",
+)
 def default_backend(ctx):
     config = settings.STORAGES.get("default")
     if not config:
@@ -45,70 +61,103 @@ def default_backend(ctx):
     try:
         backend_class("default")
     except ImportError as exc:
-        return fail(f"STORAGES['default'] names a backend that cannot be imported: {path!r} "
-                    f"({describe(exc)}).",
-                    f"Install django-storages[s3] and set {S3_DEFAULT_HINT}.", backend=path)
+        return fail(
+            f"STORAGES['default'] names a backend that cannot be imported: {path!r} "
+            f"({describe(exc)}).",
+            f"Install django-storages[s3] and set {S3_DEFAULT_HINT}.",
+            backend=path,
+        )
     if not is_s3_backend(path):
-        return fail(f"STORAGES['default'] is {path}, not S3: uploads are written to this "
-                    "server's disk, not to the bucket.", S3_DEFAULT_HINT, backend=path)
+        return fail(
+            f"STORAGES['default'] is {path}, not S3: uploads are written to this "
+            "server's disk, not to the bucket.",
+            S3_DEFAULT_HINT,
+            backend=path,
+        )
     return ok(f"STORAGES['default'] is {path}.", backend=path)
 
 
-@check("r2.storages.legacy_setting", per_storage=False,
-       title="No leftover DEFAULT_FILE_STORAGE / STATICFILES_STORAGE",
-       catches="A DEFAULT_FILE_STORAGE that Django 5.1+ silently ignores, "
-               "so files land on local disk.",
-       fix="Delete DEFAULT_FILE_STORAGE (and STATICFILES_STORAGE) and put the backend in "
-           "STORAGES['default'] (and STORAGES['staticfiles']).")
+@check(
+    "r2.storages.legacy_setting",
+    per_storage=False,
+    title="No leftover DEFAULT_FILE_STORAGE / STATICFILES_STORAGE",
+    catches="A DEFAULT_FILE_STORAGE that Django 5.1+ silently ignores, "
+    "so files land on local disk.",
+    fix="Delete DEFAULT_FILE_STORAGE (and STATICFILES_STORAGE) and put the backend in "
+    "STORAGES['default'] (and STORAGES['staticfiles']).",
+)
 def legacy_setting(ctx):
     # Django 5.1 removed these settings, so they are only visible as
     # explicitly set names, never as defaults.
-    leftover = [name for name in LEGACY_SETTINGS
-                if settings.is_overridden(name) and hasattr(settings, name)]
+    leftover = [
+        name for name in LEGACY_SETTINGS if settings.is_overridden(name) and hasattr(settings, name)
+    ]
     if not leftover:
         return ok("Storage is configured through STORAGES only.")
-    hints = [f'delete {name} and set STORAGES["{LEGACY_SETTINGS[name]}"] = '
-             f'{{"BACKEND": {literal(getattr(settings, name, ""))}}}' for name in leftover]
+    hints = [
+        f'delete {name} and set STORAGES["{LEGACY_SETTINGS[name]}"] = '
+        f'{{"BACKEND": {literal(getattr(settings, name, ""))}}}'
+        for name in leftover
+    ]
     if django.VERSION >= (5, 1):
-        consequence = (f"Django {django.get_version()} ignores {' and '.join(leftover)}: "
-                       "storage comes from STORAGES alone")
+        consequence = (
+            f"Django {django.get_version()} ignores {' and '.join(leftover)}: "
+            "storage comes from STORAGES alone"
+        )
     else:
-        consequence = (f"{' and '.join(leftover)} is deprecated since Django 4.2 and ignored "
-                       "from 5.1 on")
-    return fail(f"{', '.join(leftover)} is still set. {consequence}, so files can silently "
-                "land on local disk.", sentence("; ".join(hints)), settings=leftover)
+        consequence = (
+            f"{' and '.join(leftover)} is deprecated since Django 4.2 and ignored from 5.1 on"
+        )
+    return fail(
+        f"{', '.join(leftover)} is still set. {consequence}, so files can silently "
+        "land on local disk.",
+        sentence("; ".join(hints)),
+        settings=leftover,
+    )
 
 
-@check("r2.storages.installed_app", per_storage=False,
-       title="'storages' is in INSTALLED_APPS",
-       catches="django-storages missing from INSTALLED_APPS.",
-       fix='Add "storages" to INSTALLED_APPS.')
+@check(
+    "r2.storages.installed_app",
+    per_storage=False,
+    title="'storages' is in INSTALLED_APPS",
+    catches="django-storages missing from INSTALLED_APPS.",
+    fix='Add "storages" to INSTALLED_APPS.',
+)
 def installed_app(ctx):
     if any(app == "storages" or app.startswith("storages.") for app in settings.INSTALLED_APPS):
         return ok("'storages' is in INSTALLED_APPS.")
-    return fail("'storages' is not in INSTALLED_APPS.",
-                'Add "storages" to INSTALLED_APPS (pip install "django-storages[s3]").')
+    return fail(
+        "'storages' is not in INSTALLED_APPS.",
+        'Add "storages" to INSTALLED_APPS (pip install "django-storages[s3]").',
+    )
 
 
-@check("r2.storages.staticfiles_alias", per_storage=False,
-       title="STORAGES has a 'staticfiles' alias",
-       catches="A STORAGES dict without 'staticfiles', which breaks collectstatic "
-               "and {% static %}.",
-       fix=f"Add {STATICFILES_HINT}.")
+@check(
+    "r2.storages.staticfiles_alias",
+    per_storage=False,
+    title="STORAGES has a 'staticfiles' alias",
+    catches="A STORAGES dict without 'staticfiles', which breaks collectstatic and {% static %}.",
+    fix=f"Add {STATICFILES_HINT}.",
+)
 def staticfiles_alias(ctx):
     if "staticfiles" in settings.STORAGES:
         return ok("STORAGES has a 'staticfiles' alias.")
     if "django.contrib.staticfiles" not in settings.INSTALLED_APPS:
         return skip("django.contrib.staticfiles is not installed.")
-    return fail("STORAGES has no 'staticfiles' alias: collectstatic and {% static %} fail "
-                "with \"Could not find config for 'staticfiles'\".", STATICFILES_HINT)
+    return fail(
+        "STORAGES has no 'staticfiles' alias: collectstatic and {% static %} fail "
+        "with \"Could not find config for 'staticfiles'\".",
+        STATICFILES_HINT,
+    )
 
 
-@check("r2.storages.options",
-       title="The storage's OPTIONS are valid",
-       catches="Unknown or conflicting OPTIONS keys that stop the storage from being built.",
-       fix="Fix or remove the key the message names; OPTIONS keys are django-storages' "
-           "lower-case option names (region_name, not AWS_S3_REGION_NAME).")
+@check(
+    "r2.storages.options",
+    title="The storage's OPTIONS are valid",
+    catches="Unknown or conflicting OPTIONS keys that stop the storage from being built.",
+    fix="Fix or remove the key the message names; OPTIONS keys are django-storages' "
+    "lower-case option names (region_name, not AWS_S3_REGION_NAME).",
+)
 def options(ctx):
     try:
         storage = ctx.storage()
@@ -121,24 +170,31 @@ def explain_improperly_configured(alias, exc):
     """(message, hint) for the ImproperlyConfigured a storage raised."""
     found = INVALID_OPTION.search(str(exc))
     if not found:
-        return (f"STORAGES[{alias!r}] cannot be built: {describe(exc)}",
-                "Fix the option the message names.")
+        return (
+            f"STORAGES[{alias!r}] cannot be built: {describe(exc)}",
+            "Fix the option the message names.",
+        )
     key = found["key"]
     known = sorted(default_options(backend_class(alias)))
-    guess = difflib.get_close_matches(key.lower().removeprefix("aws_").removeprefix("s3_"),
-                                      known, n=1, cutoff=0.6)
+    guess = difflib.get_close_matches(
+        key.lower().removeprefix("aws_").removeprefix("s3_"), known, n=1, cutoff=0.6
+    )
     hint = f'Remove "{key}" from STORAGES["{alias}"]["OPTIONS"]'
     hint += f'; did you mean "{guess[0]}"?' if guess else "."
-    return (f"STORAGES[{alias!r}]['OPTIONS'] has a key {found['cls']} does not know: {key!r}.",
-            hint)
+    return (
+        f"STORAGES[{alias!r}]['OPTIONS'] has a key {found['cls']} does not know: {key!r}.",
+        hint,
+    )
 
 
-@check("r2.storages.cached_instance",
-       title="The storage the app holds matches the settings",
-       catches="A default_storage built before the settings were complete "
-               "(the 'cached before settings' bug).",
-       fix="Do not touch default_storage or storages[...] while settings are loading "
-           "(at import time of settings, apps or models); look it up when needed.")
+@check(
+    "r2.storages.cached_instance",
+    title="The storage the app holds matches the settings",
+    catches="A default_storage built before the settings were complete "
+    "(the 'cached before settings' bug).",
+    fix="Do not touch default_storage or storages[...] while settings are loading "
+    "(at import time of settings, apps or models); look it up when needed.",
+)
 def cached_instance(ctx):
     held = held_instances(ctx.alias)
     if not held:
@@ -158,14 +214,17 @@ def cached_instance(ctx):
                 differences[f"{where}.{name}"] = (then, now)
     if not differences:
         return ok(f"{' and '.join(held)} match{'es' if len(held) == 1 else ''} the settings.")
-    shown = "; ".join(f"{name} is {redact(then)!r} but the settings say {redact(now)!r}"
-                      for name, (then, now) in differences.items())
-    return fail(f"The storage instance the app holds was built before the settings it needs: "
-                f"{shown}.",
-                "Find the code that uses default_storage or storages[...] at import time "
-                "(settings, an app's __init__, models) and move it into the function that "
-                "needs it; restart the process after changing storage settings.",
-                differences={k: [redact(a), redact(b)] for k, (a, b) in differences.items()})
+    shown = "; ".join(
+        f"{name} is {redact(then)!r} but the settings say {redact(now)!r}"
+        for name, (then, now) in differences.items()
+    )
+    return fail(
+        f"The storage instance the app holds was built before the settings it needs: {shown}.",
+        "Find the code that uses default_storage or storages[...] at import time "
+        "(settings, an app's __init__, models) and move it into the function that "
+        "needs it; restart the process after changing storage settings.",
+        differences={k: [redact(a), redact(b)] for k, (a, b) in differences.items()},
+    )
 
 
 def held_instances(alias):

@@ -43,12 +43,15 @@ def main():
     call_command("migrate", verbosity=0)
     # The emulator starts empty every time: rows an earlier demo migrated
     # point at objects that are gone, so they are legacy rows again.
-    UserImage.objects.update(storage_key=None, public_url=None, mime_type=None, width=None,
-                             height=None, size_bytes=None)
+    UserImage.objects.update(
+        storage_key=None, public_url=None, mime_type=None, width=None, height=None, size_bytes=None
+    )
     if not UserImage.objects.exists():
         call_command("seed_legacy_images", count=6)
-    print(f"{UserImage.objects.filter(storage_key__isnull=True).count()} legacy images "
-          f"in {settings.MEDIA_ROOT}")
+    print(
+        f"{UserImage.objects.filter(storage_key__isnull=True).count()} legacy images "
+        f"in {settings.MEDIA_ROOT}"
+    )
 
     port = settings.EMULATOR_PORT
     banner(f"local S3 emulator on 127.0.0.1:{port}")
@@ -56,8 +59,10 @@ def main():
     status = 0
     try:
         emulator.provision_from_settings()
-        print(f"bucket {settings.AWS_STORAGE_BUCKET_NAME!r}: CORS for "
-              f"{', '.join(settings.R2_TOOLKIT['CORS_ORIGINS'])}, public read")
+        print(
+            f"bucket {settings.AWS_STORAGE_BUCKET_NAME!r}: CORS for "
+            f"{', '.join(settings.R2_TOOLKIT['CORS_ORIGINS'])}, public read"
+        )
         status = command("r2_check")
         for flags in (["--dry-run"], [], ["--verify"]):
             status = status or command("r2_backfill", *flags)

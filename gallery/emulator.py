@@ -33,16 +33,20 @@ def cors_rules(origins):
 
 
 def public_read_policy(bucket):
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "PublicRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": ["s3:GetObject"],
-            "Resource": [f"arn:aws:s3:::{bucket}/*"],
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "PublicRead",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/*"],
+                }
+            ],
+        }
+    )
 
 
 def free_port():
@@ -68,19 +72,27 @@ def spawn_moto(port, log=subprocess.DEVNULL):
     """A moto S3 server process on 127.0.0.1:``port``, listening when this returns."""
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     wait_for_port(port, process=process)
     return process
 
 
-def client(endpoint_url, access_key="local-access-key", secret_key="local-secret-key",
-           region="us-east-1"):
+def client(
+    endpoint_url, access_key="local-access-key", secret_key="local-secret-key", region="us-east-1"
+):
     return boto3.client(
-        "s3", endpoint_url=endpoint_url, aws_access_key_id=access_key,
-        aws_secret_access_key=secret_key, region_name=region,
-        config=Config(request_checksum_calculation="when_required",
-                      response_checksum_validation="when_required"),
+        "s3",
+        endpoint_url=endpoint_url,
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret_key,
+        region_name=region,
+        config=Config(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
     )
 
 
@@ -102,8 +114,12 @@ def provision_from_settings():
 
     from toolkit.conf import toolkit_settings
 
-    s3 = client(settings.AWS_S3_ENDPOINT_URL, settings.AWS_ACCESS_KEY_ID,
-                settings.AWS_SECRET_ACCESS_KEY, settings.AWS_S3_REGION_NAME)
+    s3 = client(
+        settings.AWS_S3_ENDPOINT_URL,
+        settings.AWS_ACCESS_KEY_ID,
+        settings.AWS_SECRET_ACCESS_KEY,
+        settings.AWS_S3_REGION_NAME,
+    )
     provision(s3, settings.AWS_STORAGE_BUCKET_NAME, toolkit_settings.CORS_ORIGINS)
 
 
@@ -144,8 +160,9 @@ def stop():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["start", "stop", "status"])
-    parser.add_argument("--port", type=int,
-                        default=int(os.environ.get("R2_TOOLKIT_EMULATOR_PORT", "9100")))
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("R2_TOOLKIT_EMULATOR_PORT", "9100"))
+    )
     args = parser.parse_args(argv)
     if args.action == "start":
         start(args.port)

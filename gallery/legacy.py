@@ -17,7 +17,9 @@ def image_bytes(width, height, fmt="JPEG", seed=0, noise=0):
     """A real image; ``noise`` bytes of random pixels make it incompressible
     enough to reach a target size."""
     rng = random.Random(seed)
-    image = Image.new("RGB", (width, height), (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    image = Image.new(
+        "RGB", (width, height), (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+    )
     if noise:
         side = max(1, int((noise / 3) ** 0.5))
         patch = Image.frombytes("RGB", (side, side), rng.randbytes(side * side * 3))
@@ -27,8 +29,9 @@ def image_bytes(width, height, fmt="JPEG", seed=0, noise=0):
     return buffer.getvalue()
 
 
-def create_legacy_images(count, users=("alice", "bob"), media_root=None, size=(64, 48),
-                         noise=0, seed=0):
+def create_legacy_images(
+    count, users=("alice", "bob"), media_root=None, size=(64, 48), noise=0, seed=0
+):
     """``count`` legacy rows with files on disk, alternating JPEG and PNG."""
     media_root = Path(media_root or settings.MEDIA_ROOT)
     owners = [get_user_model().objects.get_or_create(username=name)[0] for name in users]

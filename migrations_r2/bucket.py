@@ -57,8 +57,10 @@ def open_bucket(workers):
     Builds clients only: no request is sent."""
     aliases = s3_aliases()
     if not aliases:
-        raise ValueError("STORAGES has no S3 backend to backfill into; set "
-                         "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'.")
+        raise ValueError(
+            "STORAGES has no S3 backend to backfill into; set "
+            "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'."
+        )
     params = dict(settings.STORAGES[aliases[0]])
     options = dict(params.get("OPTIONS") or {})
     base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
@@ -67,7 +69,12 @@ def open_bucket(workers):
     params["OPTIONS"] = options
     storage = storages.create_storage(params)
     if not storage.bucket_name:
-        raise ValueError("AWS_STORAGE_BUCKET_NAME is not set; set it to the bucket to "
-                         "backfill into.")
-    return Bucket(storage, storage.connection.meta.client, storage.bucket_name,
-                  is_r2_endpoint(storage.endpoint_url))
+        raise ValueError(
+            "AWS_STORAGE_BUCKET_NAME is not set; set it to the bucket to backfill into."
+        )
+    return Bucket(
+        storage,
+        storage.connection.meta.client,
+        storage.bucket_name,
+        is_r2_endpoint(storage.endpoint_url),
+    )

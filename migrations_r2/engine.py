@@ -52,8 +52,9 @@ class Options:
         for name in ("batch_size", "workers", "limit"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise BackfillError(f"--{name.replace('_', '-')} must be a positive number, "
-                                    f"not {value}.")
+                raise BackfillError(
+                    f"--{name.replace('_', '-')} must be a positive number, not {value}."
+                )
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,11 @@ def connect(workers, *, probe_writes=True):
     the bucket cannot be written."""
     try:
         bucket = open_bucket(workers)
-        honours = honours_if_none_match(bucket.client, bucket.name,
-                                        toolkit_settings.PROBE_PREFIX) if probe_writes else True
+        honours = (
+            honours_if_none_match(bucket.client, bucket.name, toolkit_settings.PROBE_PREFIX)
+            if probe_writes
+            else True
+        )
     except Exception as exc:
         raise BackfillError(f"cannot write to the bucket: {describe(exc)}") from None
     return bucket, honours
@@ -108,11 +112,14 @@ def process(job, uploader, int_limit):
     except Exception as exc:  # a decoder bug on hostile input fails the row, not the run
         return Result("failed", f"cannot read the image: {describe(exc)}")
     if int_limit is not None and max(probed.size, probed.width, probed.height) > int_limit:
-        return Result("failed", f"the file's size or dimensions exceed the integer columns' "
-                                f"maximum {int_limit}")
+        return Result(
+            "failed",
+            f"the file's size or dimensions exceed the integer columns' maximum {int_limit}",
+        )
     outcome = uploader.upload(job.key, probed, job.object_parameters)
-    values = writer.Values(job.key, job.public_url, probed.mime_type, probed.width,
-                           probed.height, probed.size)
+    values = writer.Values(
+        job.key, job.public_url, probed.mime_type, probed.width, probed.height, probed.size
+    )
     ok = outcome.status in ("uploaded", "adopted")
     return Result(outcome.status, outcome.reason, values if ok else None, probed.size)
 
@@ -128,8 +135,9 @@ def stop_on_sigint():
     def handler(signum, frame):
         stop.set()
         signal.signal(signal.SIGINT, previous)
-        sys.stderr.write("\nr2_backfill: stopping after the files in flight "
-                         "(Ctrl-C again to abort)\n")
+        sys.stderr.write(
+            "\nr2_backfill: stopping after the files in flight (Ctrl-C again to abort)\n"
+        )
 
     previous = signal.signal(signal.SIGINT, handler)
     try:
@@ -145,8 +153,9 @@ class Run:
         self.target, self.root, self.options = target, root, options
         self.summary = Summary()
         self.report = ReportFile(options.report)
-        self.claims = (selection.AdvisoryClaims(target)
-                       if selection.AdvisoryClaims.available(target) else None)
+        self.claims = (
+            selection.AdvisoryClaims(target) if selection.AdvisoryClaims.available(target) else None
+        )
         self.limits = writer.column_limits(target)
         self.int_limit = min((high for _, high in self.limits.values() if high), default=None)
         self.stream = stream
@@ -156,8 +165,13 @@ class Run:
 
     def rows(self):
         for rows, skipped in selection.pages(
-                self.target, self.target.legacy(), self.options.batch_size,
-                limit=self.options.limit, shard=self.options.shard, claims=self.claims):
+            self.target,
+            self.target.legacy(),
+            self.options.batch_size,
+            limit=self.options.limit,
+            shard=self.options.shard,
+            claims=self.claims,
+        ):
             for pk in skipped:
                 self.record(pk, "skipped", "another r2_backfill run holds this row")
             yield from rows
@@ -166,8 +180,7 @@ class Run:
         """Connect on the first row that needs an upload, never before: a run
         with nothing to do touches no network."""
         self.bucket, honours = connect(self.options.workers)
-        self.uploader = Uploader(self.bucket.client, self.bucket.name, {},
-                                 check_first=not honours)
+        self.uploader = Uploader(self.bucket.client, self.bucket.name, {}, check_first=not honours)
         self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="r2-backfill")
         self.progress = Progress(self.stream, self.count_legacy(), self.options.interactive)
 
@@ -191,8 +204,9 @@ class Run:
         name = storage_name(row.name, row.username, self.bucket.location)
         key = join_location(self.bucket.location, name)
         url = self.bucket.public_url(name)
-        reason = writer.first_problem({"storage_key": key, "public_url": url},
-                                      self.limits, self.target)
+        reason = writer.first_problem(
+            {"storage_key": key, "public_url": url}, self.limits, self.target
+        )
         if reason:
             return self.fail(row.pk, reason, key)
         return Job(row, str(path), key, url, self.bucket.object_parameters(name))

@@ -23,8 +23,7 @@ MAX_EXTENSION_BYTES = 16
 def clean_segment(text):
     """``text`` usable as one key segment: no '/', no control or surrogate
     characters, never empty, '.' or '..'."""
-    text = "".join("_" if c == "/" or unicodedata.category(c) in ("Cc", "Cs") else c
-                   for c in text)
+    text = "".join("_" if c == "/" or unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
     return text if text.strip(".") else text.replace(".", "_") or "_"
 
 
@@ -39,7 +38,7 @@ def join_location(location, name):
 
 def truncate_utf8(text, max_bytes):
     """The longest prefix of ``text`` that fits in ``max_bytes`` of UTF-8."""
-    return text.encode("utf-8")[:max(max_bytes, 0)].decode("utf-8", "ignore")
+    return text.encode("utf-8")[: max(max_bytes, 0)].decode("utf-8", "ignore")
 
 
 def legacy_hash(legacy_name):
@@ -56,9 +55,12 @@ def storage_name(legacy_name, username, location=""):
     ``storage.url()`` takes)."""
     prefix = user_prefix(username)
     budget = MAX_KEY_BYTES - len(join_location(location, "").encode("utf-8")) - 1
-    if (legacy_name.startswith(prefix) and len(legacy_name) > len(prefix)
-            and is_clean_name(legacy_name)
-            and len(legacy_name.encode("utf-8", "surrogatepass")) <= budget):
+    if (
+        legacy_name.startswith(prefix)
+        and len(legacy_name) > len(prefix)
+        and is_clean_name(legacy_name)
+        and len(legacy_name.encode("utf-8", "surrogatepass")) <= budget
+    ):
         return legacy_name
     basename = posixpath.basename(legacy_name.replace("\\", "/")) or "file"
     stem, extension = posixpath.splitext(clean_segment(basename))

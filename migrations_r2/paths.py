@@ -15,12 +15,15 @@ class UnsafePath(Exception):
 def media_root_of(value):
     """MEDIA_ROOT as a resolved directory; ValueError with the fix if unusable."""
     if not value:
-        raise ValueError("MEDIA_ROOT is not set; point it at the directory that holds the "
-                         "legacy images.")
+        raise ValueError(
+            "MEDIA_ROOT is not set; point it at the directory that holds the legacy images."
+        )
     root = Path(value).expanduser()
     if not root.is_dir():
-        raise ValueError(f"MEDIA_ROOT {str(root)!r} is not a directory; point MEDIA_ROOT at "
-                         "the directory that holds the legacy images.")
+        raise ValueError(
+            f"MEDIA_ROOT {str(root)!r} is not a directory; point MEDIA_ROOT at "
+            "the directory that holds the legacy images."
+        )
     return root.resolve()
 
 
@@ -34,8 +37,11 @@ def resolve_inside(root, name):
         raise UnsafePath("the row has no file name")
     if "\x00" in name:
         raise UnsafePath("the file name contains a NUL byte")
-    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() \
-            or PureWindowsPath(name).drive:
+    if (
+        PurePosixPath(name).is_absolute()
+        or PureWindowsPath(name).is_absolute()
+        or PureWindowsPath(name).drive
+    ):
         raise UnsafePath("absolute path refused: file names must be relative to MEDIA_ROOT")
     if ".." in PurePosixPath(name.replace("\\", "/")).parts:
         raise UnsafePath("path escapes MEDIA_ROOT with '..'")

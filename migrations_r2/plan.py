@@ -63,8 +63,9 @@ def plan_backfill(options, *, model=None):
     target, root = prepare(model)
     plan = Plan(workers=options.workers)
     bucket = None
-    for rows, _ in selection.pages(target, target.legacy(), options.batch_size,
-                                   limit=options.limit, shard=options.shard):
+    for rows, _ in selection.pages(
+        target, target.legacy(), options.batch_size, limit=options.limit, shard=options.shard
+    ):
         for row in rows:
             plan.rows += 1
             try:

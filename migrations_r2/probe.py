@@ -88,8 +88,13 @@ def read_file(path):
     with open(path, "rb") as stream:
         if os.fstat(stream.fileno()).st_size <= STREAM_THRESHOLD:
             body = stream.read()
-            return len(body), hashlib.md5(body, usedforsecurity=False).hexdigest(), body, \
-                body[:32], body[-64:]
+            return (
+                len(body),
+                hashlib.md5(body, usedforsecurity=False).hexdigest(),
+                body,
+                body[:32],
+                body[-64:],
+            )
         digest = hashlib.md5(usedforsecurity=False)
         size, head, tail = 0, b"", b""
         while chunk := stream.read(CHUNK):
@@ -117,8 +122,10 @@ def dimensions(path, fmt, body, decode=False):
     if width <= 0 or height <= 0:
         raise NotAnImage(f"the {fmt} header gives no dimensions")
     if width * height > limit:
-        raise DecompressionBomb(f"decompression bomb refused: {width}x{height} pixels exceeds the "
-                         f"limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS)")
+        raise DecompressionBomb(
+            f"decompression bomb refused: {width}x{height} pixels exceeds the "
+            f"limit of {limit} (PIL.Image.MAX_IMAGE_PIXELS)"
+        )
     return width, height
 
 

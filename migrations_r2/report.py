@@ -51,8 +51,10 @@ class Summary:
             f"{self.bytes / 1e6 / seconds:.2f} MB/s)",
         ]
         if self.interrupted:
-            lines.append("interrupted: rows in flight were finished and written; "
-                         "run the command again to continue")
+            lines.append(
+                "interrupted: rows in flight were finished and written; "
+                "run the command again to continue"
+            )
         if self.failed:
             lines.append("some rows failed: see --report PATH for each row and its reason")
         return "\n".join(lines)
@@ -67,8 +69,13 @@ class ReportFile:
     def write(self, pk, status, reason="", storage_key=None, size=None):
         if self.stream is None:
             return
-        line = {"id": str(pk), "status": status, "reason": scrub(reason or ""),
-                "storage_key": storage_key, "bytes": size}
+        line = {
+            "id": str(pk),
+            "status": status,
+            "reason": scrub(reason or ""),
+            "storage_key": storage_key,
+            "bytes": size,
+        }
         self.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
 
     def close(self):
@@ -83,22 +90,28 @@ class Progress:
         self.stream = stream
         self.clock = clock
         interactive = stream.isatty() if interactive is None else interactive
-        self.bar = tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True,
-                        smoothing=0.1) if interactive else None
+        self.bar = (
+            tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True, smoothing=0.1)
+            if interactive
+            else None
+        )
         self.last_log = clock()
 
     def update(self, summary):
         elapsed = max(self.clock() - summary.started, 1e-9)
         if self.bar is not None:
             self.bar.update(summary.done - self.bar.n)
-            self.bar.set_postfix_str(f"{summary.bytes / 1e6 / elapsed:.2f} MB/s, "
-                                     f"{summary.failed} failed", refresh=False)
+            self.bar.set_postfix_str(
+                f"{summary.bytes / 1e6 / elapsed:.2f} MB/s, {summary.failed} failed", refresh=False
+            )
         elif self.clock() - self.last_log >= LOG_EVERY_SECONDS:
             self.last_log = self.clock()
-            self.stream.write(f"r2_backfill: {summary.done} rows done ({summary.uploaded} "
-                              f"uploaded, {summary.adopted} adopted, {summary.failed} failed), "
-                              f"{summary.done / elapsed:.1f} objects/s, "
-                              f"{summary.bytes / 1e6 / elapsed:.2f} MB/s\n")
+            self.stream.write(
+                f"r2_backfill: {summary.done} rows done ({summary.uploaded} "
+                f"uploaded, {summary.adopted} adopted, {summary.failed} failed), "
+                f"{summary.done / elapsed:.1f} objects/s, "
+                f"{summary.bytes / 1e6 / elapsed:.2f} MB/s\n"
+            )
             self.stream.flush()
 
     def close(self):

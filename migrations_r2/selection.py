@@ -43,11 +43,14 @@ class Shard:
         try:
             index, count = (int(part) for part in str(text).split("/"))
         except ValueError:
-            raise ValueError(f"--shard {text!r} is not K/N; write e.g. --shard 1/4 for the "
-                             "first of four shards.") from None
+            raise ValueError(
+                f"--shard {text!r} is not K/N; write e.g. --shard 1/4 for the first of four shards."
+            ) from None
         if count < 1 or not 1 <= index <= count:
-            raise ValueError(f"--shard {text} is out of range: K must be between 1 and N "
-                             f"(e.g. --shard 1/{max(count, 2)}).")
+            raise ValueError(
+                f"--shard {text} is out of range: K must be between 1 and N "
+                f"(e.g. --shard 1/{max(count, 2)})."
+            )
         return cls(index, count)
 
 
@@ -69,27 +72,39 @@ class Target:
             try:
                 model = global_apps.get_model(label)
             except (LookupError, ValueError):
-                raise ValueError(f"R2_TOOLKIT IMAGE_MODEL {label!r} is not an installed model; "
-                                 "set it to 'app_label.ModelName' of your image model.") from None
-        target = cls(model, toolkit_settings.IMAGE_FIELD, toolkit_settings.USERNAME_PATH,
-                     {name: toolkit_settings.field(name) for name in R2_FIELDS})
+                raise ValueError(
+                    f"R2_TOOLKIT IMAGE_MODEL {label!r} is not an installed model; "
+                    "set it to 'app_label.ModelName' of your image model."
+                ) from None
+        target = cls(
+            model,
+            toolkit_settings.IMAGE_FIELD,
+            toolkit_settings.USERNAME_PATH,
+            {name: toolkit_settings.field(name) for name in R2_FIELDS},
+        )
         target.validate()
         return target
 
     def validate(self):
         label = self.model._meta.label
-        for setting, name in [("IMAGE_FIELD", self.image_field),
-                              *((f"FIELD_MAP[{r!r}]", f) for r, f in self.fields.items())]:
+        for setting, name in [
+            ("IMAGE_FIELD", self.image_field),
+            *((f"FIELD_MAP[{r!r}]", f) for r, f in self.fields.items()),
+        ]:
             try:
                 self.model._meta.get_field(name)
             except FieldDoesNotExist:
-                raise ValueError(f"{label} has no field {name!r} (R2_TOOLKIT {setting}); "
-                                 "map it with R2_TOOLKIT FIELD_MAP / IMAGE_FIELD.") from None
+                raise ValueError(
+                    f"{label} has no field {name!r} (R2_TOOLKIT {setting}); "
+                    "map it with R2_TOOLKIT FIELD_MAP / IMAGE_FIELD."
+                ) from None
         try:
             self.model._default_manager.values(self.username_path).query.sql_with_params()
         except FieldError:
-            raise ValueError(f"R2_TOOLKIT USERNAME_PATH {self.username_path!r} does not lead "
-                             f"from {label} to a username (e.g. 'user__username').") from None
+            raise ValueError(
+                f"R2_TOOLKIT USERNAME_PATH {self.username_path!r} does not lead "
+                f"from {label} to a username (e.g. 'user__username')."
+            ) from None
 
     @property
     def db(self):
@@ -118,7 +133,7 @@ def shard_filter(queryset, shard):
         queryset = queryset.alias(_r2_shard=Mod("pk", shard.count))
         return queryset.filter(_r2_shard=shard.index - 1), None
     if isinstance(pk, models.UUIDField):  # random UUIDs spread evenly over ranges
-        span = 2 ** 128 // shard.count
+        span = 2**128 // shard.count
         low = uuid.UUID(int=span * (shard.index - 1))
         if shard.index < shard.count:
             queryset = queryset.filter(pk__lt=uuid.UUID(int=span * shard.index))
@@ -150,8 +165,10 @@ class AdvisoryClaims:
         if not keys:
             return set()
         with self.connection.cursor() as cursor:
-            cursor.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
-                           [list(keys)])
+            cursor.execute(
+                "SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_lock(k)",
+                [list(keys)],
+            )
             taken = {keys[k] for (k,) in cursor.fetchall()}
         self.held.update({pk: key for key, pk in keys.items() if pk in taken})
         return taken
@@ -160,8 +177,9 @@ class AdvisoryClaims:
         keys = [self.held.pop(pk) for pk in pks if pk in self.held]
         if keys:
             with self.connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k",
-                               [keys])
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [keys]
+                )
 
     def release_all(self):
         self.release(list(self.held))
@@ -191,10 +209,14 @@ def pages(target, queryset, batch_size, *, limit=None, shard=None, claims=None):
         if not fetched:
             return
         last = fetched[-1][0]
-        wanted = [(pk, name, username) for pk, name, username in fetched
-                  if keep is None or keep(pk)]
-        rows = [Row(pk, str(name or ""), None if username is None else str(username))
-                for pk, name, username in wanted if taken is None or pk in taken]
+        wanted = [
+            (pk, name, username) for pk, name, username in fetched if keep is None or keep(pk)
+        ]
+        rows = [
+            Row(pk, str(name or ""), None if username is None else str(username))
+            for pk, name, username in wanted
+            if taken is None or pk in taken
+        ]
         skipped = [] if taken is None else [pk for pk, *_ in wanted if pk not in taken]
         if remaining is not None:
             rows = rows[:remaining]

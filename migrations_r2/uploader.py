@@ -30,8 +30,15 @@ from botocore.exceptions import (
 from checks.errors import describe, error_code, http_status
 
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
-RETRY_CODES = {"SlowDown", "RequestTimeout", "InternalError", "ServiceUnavailable",
-               "Throttling", "OperationAborted", "ConditionalRequestConflict"}
+RETRY_CODES = {
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "OperationAborted",
+    "ConditionalRequestConflict",
+}
 MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -49,7 +56,7 @@ class RetryPolicy:
 
     def delay(self, attempt):
         """Full jitter: a random wait up to the exponential bound."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** attempt))
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
 
 
 def is_transient(exc):
@@ -60,12 +67,14 @@ def is_transient(exc):
 
 def is_missing(exc):
     return isinstance(exc, ClientError) and (
-        http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound"))
+        http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound")
+    )
 
 
 def is_precondition_failed(exc):
     return isinstance(exc, ClientError) and (
-        http_status(exc) == 412 or error_code(exc) == "PreconditionFailed")
+        http_status(exc) == 412 or error_code(exc) == "PreconditionFailed"
+    )
 
 
 def with_retries(call, policy, sleep=time.sleep):
@@ -86,8 +95,9 @@ def honours_if_none_match(client, bucket, prefix, policy=RetryPolicy()):
     key = f"{prefix}backfill-if-none-match-{uuid.uuid4().hex}"
 
     def put(body):
-        return with_retries(lambda: client.put_object(
-            Bucket=bucket, Key=key, Body=body, IfNoneMatch="*"), policy)
+        return with_retries(
+            lambda: client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*"), policy
+        )
 
     put(b"first")
     try:
@@ -104,8 +114,9 @@ def honours_if_none_match(client, bucket, prefix, policy=RetryPolicy()):
 class Uploader:
     """Uploads probed files to one bucket through one shared client."""
 
-    def __init__(self, client, bucket, object_parameters, *, check_first=False,
-                 policy=RetryPolicy()):
+    def __init__(
+        self, client, bucket, object_parameters, *, check_first=False, policy=RetryPolicy()
+    ):
         self.client = client
         self.bucket = bucket
         self.object_parameters = dict(object_parameters)
@@ -132,9 +143,15 @@ class Uploader:
             attempts.append(1)
             with probed.open() as body:
                 return self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=body, ContentType=probed.mime_type,
-                    ContentMD5=probed.content_md5, ContentLength=probed.size,
-                    IfNoneMatch="*", **params)
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    ContentType=probed.mime_type,
+                    ContentMD5=probed.content_md5,
+                    ContentLength=probed.size,
+                    IfNoneMatch="*",
+                    **params,
+                )
 
         try:
             response = with_retries(attempt, self.policy)
@@ -147,15 +164,18 @@ class Uploader:
             return self.compare(key, existing, probed, ours=len(attempts) > 1)
         etag = response.get("ETag", "").strip('"')
         if MD5_ETAG.match(etag) and etag != probed.md5_hex:
-            return Outcome("failed", f"the server stored different bytes (ETag {etag}, "
-                                     f"file MD5 {probed.md5_hex})")
+            return Outcome(
+                "failed",
+                f"the server stored different bytes (ETag {etag}, file MD5 {probed.md5_hex})",
+            )
         return Outcome("uploaded")
 
     def head(self, key):
         """HeadObject's response, or None when the key does not exist."""
         try:
-            return with_retries(lambda: self.client.head_object(Bucket=self.bucket, Key=key),
-                                self.policy)
+            return with_retries(
+                lambda: self.client.head_object(Bucket=self.bucket, Key=key), self.policy
+            )
         except ClientError as exc:
             if is_missing(exc):
                 return None
@@ -164,12 +184,18 @@ class Uploader:
     def compare(self, key, existing, probed, *, ours):
         """Adopt ``existing`` when it holds the file's bytes, else a conflict.
         ``ours``: an earlier attempt of this run may have stored it."""
-        if self.object_md5(key, existing) == probed.md5_hex \
-                and existing.get("ContentLength") == probed.size:
-            return Outcome("uploaded" if ours else "adopted",
-                           "" if ours else "the object already held the same bytes")
-        return Outcome("failed", "conflict: the key already holds different bytes; "
-                                 "the object was left untouched")
+        if (
+            self.object_md5(key, existing) == probed.md5_hex
+            and existing.get("ContentLength") == probed.size
+        ):
+            return Outcome(
+                "uploaded" if ours else "adopted",
+                "" if ours else "the object already held the same bytes",
+            )
+        return Outcome(
+            "failed",
+            "conflict: the key already holds different bytes; the object was left untouched",
+        )
 
     def object_md5(self, key, existing):
         """The object's MD5: its ETag for single-part uploads, else its bytes
@@ -178,8 +204,9 @@ class Uploader:
         if MD5_ETAG.match(etag):
             return etag
         digest = hashlib.md5(usedforsecurity=False)
-        body = with_retries(lambda: self.client.get_object(Bucket=self.bucket, Key=key),
-                            self.policy)["Body"]
+        body = with_retries(
+            lambda: self.client.get_object(Bucket=self.bucket, Key=key), self.policy
+        )["Body"]
         for chunk in iter(lambda: body.read(1024 * 1024), b""):
             digest.update(chunk)
         return digest.hexdigest()

@@ -23,7 +23,7 @@ from migrations_r2.uploader import Uploader
 def name_in_storage(key, location):
     """The storage name (what url() takes) of an object key."""
     prefix = f"{location.strip('/')}/" if location else ""
-    return key[len(prefix):] if prefix and key.startswith(prefix) else key
+    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
 def file_md5(root, legacy_name):
@@ -58,13 +58,19 @@ def check_row(row, uploader, root, expected_url):
 
 def migrated_pages(target, options, extra=()):
     fields = target.fields
-    columns = ("pk", target.image_field, fields["storage_key"], fields["public_url"],
-               fields["size_bytes"], *extra)
+    columns = (
+        "pk",
+        target.image_field,
+        fields["storage_key"],
+        fields["public_url"],
+        fields["size_bytes"],
+        *extra,
+    )
     queryset, keep = selection.shard_filter(target.migrated(), options.shard)
     last, remaining = None, options.limit
     while remaining is None or remaining > 0:
         page = queryset if last is None else queryset.filter(pk__gt=last)
-        fetched = list(page.order_by("pk").values_list(*columns)[:options.batch_size])
+        fetched = list(page.order_by("pk").values_list(*columns)[: options.batch_size])
         if not fetched:
             return
         last = fetched[-1][0]
@@ -136,4 +142,3 @@ def rewrite_urls(options, *, model=None):
     finally:
         report.close()
     return summary.finish()
-

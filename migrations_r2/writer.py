@@ -48,8 +48,10 @@ def problem(name, value, limits, target):
     max_length, max_int = limits[name]
     column = target.fields[name]
     if max_length is not None and isinstance(value, str) and len(value) > max_length:
-        return (f"{column} would be {len(value)} characters but the column holds {max_length}; "
-                f"widen {target.model._meta.label}.{column} (max_length) and re-run")
+        return (
+            f"{column} would be {len(value)} characters but the column holds {max_length}; "
+            f"widen {target.model._meta.label}.{column} (max_length) and re-run"
+        )
     if max_int is not None and isinstance(value, int) and value > max_int:
         return f"{column} {value} exceeds the column's maximum {max_int}"
     return None
@@ -82,10 +84,13 @@ def update_sql(target, results):
         for pk, values in zip(pks, results.values(), strict=True):
             whens.append(f"WHEN %s THEN {value_sql}")
             params += [pk, field.get_db_prep_save(getattr(values, name), connection)]
-        assignments.append(f"{quote(field.column)} = CASE {quote(pk_field.column)} "
-                           f"{' '.join(whens)} END")
-    sql = (f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
-           f"WHERE {quote(pk_field.column)} IN ({', '.join(['%s'] * len(pks))})")
+        assignments.append(
+            f"{quote(field.column)} = CASE {quote(pk_field.column)} {' '.join(whens)} END"
+        )
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
+        f"WHERE {quote(pk_field.column)} IN ({', '.join(['%s'] * len(pks))})"
+    )
     return sql, params + pks
 
 

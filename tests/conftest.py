@@ -80,8 +80,9 @@ def make_bucket(settings):
 
     def make(server, *, cors=True, public=True, origins=(ORIGIN,)):
         name = server.new_bucket_name()
-        emulator.provision(server.client(), name, origins, public=public and server.kind == "moto",
-                           cors=cors)
+        emulator.provision(
+            server.client(), name, origins, public=public and server.kind == "moto", cors=cors
+        )
         point_settings_at(settings, server, name, origins)
         return Bucket(server, name)
 

@@ -14,8 +14,11 @@ from urllib.parse import urlsplit
 
 from tests.conftest import point_settings_at
 
-ACCESS_DENIED = (403, b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
-                      b"<Message>Access Denied</Message></Error>")
+ACCESS_DENIED = (
+    403,
+    b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+    b"<Message>Access Denied</Message></Error>",
+)
 
 
 class ScriptedS3:
@@ -67,8 +70,9 @@ def scripted(settings, routes=None, clock_offset=0):
     """A scripted server for the length of a ``with``, with the Django
     settings pointing at bucket ``scripted`` on it."""
     server = ScriptedS3(routes, clock_offset)
-    credentials = SimpleNamespace(endpoint_url=server.endpoint_url,
-                                  access_key="scripted-access", secret_key="scripted-secret")
+    credentials = SimpleNamespace(
+        endpoint_url=server.endpoint_url, access_key="scripted-access", secret_key="scripted-secret"
+    )
     point_settings_at(settings, credentials, "scripted")
     try:
         yield server

@@ -44,8 +44,9 @@ class S3Server:
 def start_moto(port=None):
     port = port or emulator.free_port()
     process = emulator.spawn_moto(port)
-    return S3Server("moto", f"http://127.0.0.1:{port}", "moto-access-key", "moto-secret-key",
-                    process)
+    return S3Server(
+        "moto", f"http://127.0.0.1:{port}", "moto-access-key", "moto-secret-key", process
+    )
 
 
 def start_s3rver(port=None):
@@ -55,7 +56,9 @@ def start_s3rver(port=None):
     directory = tempfile.mkdtemp(prefix="s3rver-")
     process = subprocess.Popen(
         ["node", str(S3RVER_BIN), "-d", directory, "-a", "127.0.0.1", "-p", str(port), "-s"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     emulator.wait_for_port(port, process=process)
     server = S3Server("s3rver", f"http://127.0.0.1:{port}", "S3RVER", "S3RVER", process)
@@ -126,5 +129,11 @@ def run_manage(*args, env, timeout=120):
     import subprocess
     import sys
 
-    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

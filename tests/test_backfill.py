@@ -53,7 +53,8 @@ def test_rerun_selects_nothing_and_touches_no_network(moto_bucket, media_root, s
 
 
 def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
-        moto_bucket, media_root, monkeypatch):
+    moto_bucket, media_root, monkeypatch
+):
     import os
     import signal
 
@@ -95,8 +96,11 @@ def test_database_statements_grow_with_batches_not_rows(moto_bucket, media_root)
         assert backfill("--batch-size", "10", "--workers", "4").code == 0
     # Per batch of 10: one keyset page and one bulk update (plus the claim
     # statements on PostgreSQL and savepoints); never a query per row.
-    statements = [q["sql"] for q in queries.captured_queries
-                  if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))]
+    statements = [
+        q["sql"]
+        for q in queries.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
     assert len([sql for sql in statements if sql.startswith("UPDATE")]) <= 40 / 10 + 1
     assert len(statements) <= 4 * (40 / 10 + 1) + 5
     assert legacy_rows() == []

@@ -25,11 +25,19 @@ pytestmark = pytest.mark.django_db
 
 def png_claiming(width, height):
     """A PNG whose header claims ``width``×``height`` pixels (a decompression bomb)."""
+
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -56,7 +64,8 @@ def reasons_by_id(report):
 
 
 def test_each_bad_row_is_reported_and_untouched_while_good_rows_migrate(
-        moto_bucket, media_root, alice, tmp_path, monkeypatch):
+    moto_bucket, media_root, alice, tmp_path, monkeypatch
+):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)
     jpeg = image_bytes(40, 30, "JPEG", seed=1)
     outside = tmp_path / "outside.jpg"
@@ -67,18 +76,29 @@ def test_each_bad_row_is_reported_and_untouched_while_good_rows_migrate(
         "missing file": add(alice, "users/alice/images/gone.jpg", media_root),
         "empty file": add(alice, "users/alice/images/empty.jpg", media_root, b""),
         "not an image": add(alice, "users/alice/images/notes.jpg", media_root, b"just text\n" * 50),
-        "truncated JPEG": add(alice, "users/alice/images/cut.jpg", media_root,
-                              image_bytes(200, 150, "JPEG", seed=2, noise=20000)[:1500]),
-        "decompression bomb": add(alice, "users/alice/images/bomb.png", media_root,
-                                  png_claiming(20_000, 20_000)),
+        "truncated JPEG": add(
+            alice,
+            "users/alice/images/cut.jpg",
+            media_root,
+            image_bytes(200, 150, "JPEG", seed=2, noise=20000)[:1500],
+        ),
+        "decompression bomb": add(
+            alice, "users/alice/images/bomb.png", media_root, png_claiming(20_000, 20_000)
+        ),
         "public_url": add(alice, "users/alice/images/" + "long" * 50 + ".jpg", media_root, jpeg),
         "escapes MEDIA_ROOT": add(alice, "../../etc/passwd", media_root),
         "absolute path": add(alice, "/etc/passwd", media_root),
         "symlink": UserImage.objects.create(user=alice, image="users/alice/images/link.jpg"),
     }
-    good = [add(alice, "users/alice/images/café au lait ü.png", media_root,
-                image_bytes(33, 22, "PNG", seed=3)),
-            add(alice, "legacy/2019/photo.jpeg", media_root, image_bytes(21, 12, "JPEG", seed=4))]
+    good = [
+        add(
+            alice,
+            "users/alice/images/café au lait ü.png",
+            media_root,
+            image_bytes(33, 22, "PNG", seed=3),
+        ),
+        add(alice, "legacy/2019/photo.jpeg", media_root, image_bytes(21, 12, "JPEG", seed=4)),
+    ]
     report = tmp_path / "report.jsonl"
 
     result = backfill("--report", str(report), "--workers", "4")
@@ -98,7 +118,8 @@ def test_each_bad_row_is_reported_and_untouched_while_good_rows_migrate(
 
 
 def test_an_existing_key_with_other_bytes_is_a_conflict_and_stays_untouched(
-        moto_bucket, media_root, alice, tmp_path):
+    moto_bucket, media_root, alice, tmp_path
+):
     row = add(alice, "users/alice/images/taken.jpg", media_root, image_bytes(10, 10, seed=5))
     moto_bucket.client.put_object(Bucket=moto_bucket.name, Key=row.image.name, Body=b"theirs")
     report = tmp_path / "report.jsonl"
@@ -128,11 +149,11 @@ def test_an_existing_key_with_the_same_bytes_is_adopted(moto_bucket, media_root,
 
 @pytest.mark.s3rver
 def test_s3rver_ignores_if_none_match_yet_nothing_is_overwritten(
-        s3rver_bucket, media_root, alice, tmp_path):
+    s3rver_bucket, media_root, alice, tmp_path
+):
     taken = add(alice, "users/alice/images/taken.jpg", media_root, image_bytes(10, 10, seed=7))
     fresh = add(alice, "users/alice/images/fresh.jpg", media_root, image_bytes(11, 10, seed=8))
-    s3rver_bucket.client.put_object(Bucket=s3rver_bucket.name, Key=taken.image.name,
-                                    Body=b"theirs")
+    s3rver_bucket.client.put_object(Bucket=s3rver_bucket.name, Key=taken.image.name, Body=b"theirs")
     report = tmp_path / "report.jsonl"
 
     result = backfill("--report", str(report))
@@ -142,6 +163,9 @@ def test_s3rver_ignores_if_none_match_yet_nothing_is_overwritten(
     assert_untouched(taken)
     assert "conflict" in reasons_by_id(report)[str(taken.pk)][1]
     fresh.refresh_from_db()
-    assert object_bytes(s3rver_bucket, fresh.storage_key) == (media_root / fresh.image.name).read_bytes()
+    assert (
+        object_bytes(s3rver_bucket, fresh.storage_key)
+        == (media_root / fresh.image.name).read_bytes()
+    )
     # No probe object is left behind either.
     assert keys_in(s3rver_bucket) == sorted([taken.image.name, fresh.storage_key])

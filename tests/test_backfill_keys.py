@@ -46,8 +46,11 @@ def test_different_legacy_names_of_one_user_get_different_keys(first, second, us
         assert object_key(first, username) != object_key(second, username)
 
 
-@given(st.text(alphabet="abcxyz._- ", min_size=1, max_size=40).filter(
-    lambda s: s.strip(".") and "/" not in s))
+@given(
+    st.text(alphabet="abcxyz._- ", min_size=1, max_size=40).filter(
+        lambda s: s.strip(".") and "/" not in s
+    )
+)
 def test_names_in_the_app_layout_keep_their_name(filename):
     name = f"users/alice/images/{filename}"
     assert storage_name(name, "alice") == name
@@ -67,8 +70,11 @@ def test_a_very_long_unicode_name_is_shortened_to_1024_bytes_keeping_hash_and_ex
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.sampled_from(["..", ".", "a", "b", "", "/", "\\", "c.jpg", "..."]),
-                max_size=8).map("".join))
+@given(
+    st.lists(st.sampled_from(["..", ".", "a", "b", "", "/", "\\", "c.jpg", "..."]), max_size=8).map(
+        "".join
+    )
+)
 def test_resolution_never_leaves_media_root(tmp_path_factory, name):
     root = tmp_path_factory.getbasetemp().resolve() / "root"
     root.mkdir(exist_ok=True)

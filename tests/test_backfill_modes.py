@@ -51,16 +51,28 @@ def test_limit_stops_after_n_rows(moto_bucket, media_root):
     assert len(legacy_rows()) == 3
 
 
-@pytest.mark.parametrize("args, settings_change, words", [
-    (["--shard", "3/2"], {}, "--shard 3/2 is out of range"),
-    (["--shard", "half"], {}, "is not K/N"),
-    ([], {"MEDIA_ROOT": "/nonexistent/media"}, "MEDIA_ROOT '/nonexistent/media' is not a directory"),
-    ([], {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.Nope"}}, "IMAGE_MODEL 'gallery.Nope' is not an installed model"),
-    ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "has no field 'picture'"),
-    ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
-])
+@pytest.mark.parametrize(
+    "args, settings_change, words",
+    [
+        (["--shard", "3/2"], {}, "--shard 3/2 is out of range"),
+        (["--shard", "half"], {}, "is not K/N"),
+        (
+            [],
+            {"MEDIA_ROOT": "/nonexistent/media"},
+            "MEDIA_ROOT '/nonexistent/media' is not a directory",
+        ),
+        (
+            [],
+            {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.Nope"}},
+            "IMAGE_MODEL 'gallery.Nope' is not an installed model",
+        ),
+        ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "has no field 'picture'"),
+        ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
+    ],
+)
 def test_runs_that_cannot_start_exit_2_with_one_sentence(
-        moto_bucket, media_root, settings, args, settings_change, words):
+    moto_bucket, media_root, settings, args, settings_change, words
+):
     create_legacy_images(1, media_root=media_root)
     for name, value in settings_change.items():
         setattr(settings, name, value)
@@ -101,7 +113,8 @@ def test_rewrite_urls_replaces_endpoint_and_signed_urls(moto_bucket, media_root)
     assert backfill().code == 0
     good = {row.pk: row.public_url for row in UserImage.objects.all()}
     UserImage.objects.update(
-        public_url="https://acct.r2.cloudflarestorage.com/b/x.jpg?X-Amz-Signature=abc")
+        public_url="https://acct.r2.cloudflarestorage.com/b/x.jpg?X-Amz-Signature=abc"
+    )
 
     result = backfill("--rewrite-urls")
 
@@ -128,7 +141,8 @@ def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(setting
 
 
 def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachable(
-        moto_bucket, media_root, settings):
+    moto_bucket, media_root, settings
+):
     create_legacy_images(1, media_root=media_root)
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
     with pytest.raises(CommandError, match="legacy media backfill could not run: cannot write"):

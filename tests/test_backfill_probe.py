@@ -9,11 +9,20 @@ from hypothesis import strategies as st
 from gallery.legacy import image_bytes
 from migrations_r2.probe import NotAnImage, probe_file
 
-MAGIC = [b"", b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"GIF89a", b"RIFF\x00\x00\x00\x00WEBP",
-         b"BM", b"II*\x00"]
+MAGIC = [
+    b"",
+    b"\xff\xd8\xff\xe0",
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF89a",
+    b"RIFF\x00\x00\x00\x00WEBP",
+    b"BM",
+    b"II*\x00",
+]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.sampled_from(MAGIC), st.binary(max_size=400))
 def test_arbitrary_bytes_are_an_image_or_a_reason(tmp_path, magic, tail):
     path = tmp_path / "photo.jpg"
@@ -32,8 +41,12 @@ def test_the_type_comes_from_the_bytes_not_the_extension(tmp_path):
     content = image_bytes(7, 5, "PNG")
     path.write_bytes(content)
     probed = probe_file(path)
-    assert (probed.mime_type, probed.width, probed.height, probed.size) == ("image/png", 7, 5,
-                                                                           len(content))
+    assert (probed.mime_type, probed.width, probed.height, probed.size) == (
+        "image/png",
+        7,
+        5,
+        len(content),
+    )
     assert probed.open().read() == content
 
 

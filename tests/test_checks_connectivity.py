@@ -28,10 +28,13 @@ def test_credentials_pass_for_a_working_bucket(moto_bucket):
     assert result.status == "pass", shown(result)
 
 
-@pytest.mark.parametrize("unset, named", [
-    ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
-    ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
-])
+@pytest.mark.parametrize(
+    "unset, named",
+    [
+        ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+    ],
+)
 def test_credentials_name_the_missing_half(settings, unset, named):
     settings.AWS_ACCESS_KEY_ID = "an-access-key-id-value"
     settings.AWS_SECRET_ACCESS_KEY = "a-secret-access-key-value"
@@ -44,8 +47,7 @@ def test_credentials_name_the_missing_half(settings, unset, named):
 
 
 def test_no_credentials_anywhere_fails_and_says_what_to_set(settings, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                 "AWS_PROFILE"):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
@@ -76,8 +78,9 @@ def test_head_bucket_passes_on_moto(moto_bucket):
 
 
 @pytest.mark.parametrize("server_fixture", ["moto_server", "s3rver_server"])
-def test_missing_bucket_is_told_apart_and_passes_once_created(request, settings, make_bucket,
-                                                              server_fixture):
+def test_missing_bucket_is_told_apart_and_passes_once_created(
+    request, settings, make_bucket, server_fixture
+):
     server = request.getfixturevalue(server_fixture)
     bucket = make_bucket(server)
     missing = server.new_bucket_name("missing")
@@ -105,11 +108,14 @@ def error(code):
     return (403, f"<Error><Code>{code}</Code><Message>no</Message></Error>".encode())
 
 
-@pytest.mark.parametrize("answer, cause, fix", [
-    (ACCESS_DENIED, "no permission on bucket scripted", "Object Read & Write"),
-    (error("SignatureDoesNotMatch"), "secret key does not match", "AWS_SECRET_ACCESS_KEY"),
-    (error("RequestTimeTooSkewed"), "clock is too far", "timedatectl"),
-])
+@pytest.mark.parametrize(
+    "answer, cause, fix",
+    [
+        (ACCESS_DENIED, "no permission on bucket scripted", "Object Read & Write"),
+        (error("SignatureDoesNotMatch"), "secret key does not match", "AWS_SECRET_ACCESS_KEY"),
+        (error("RequestTimeTooSkewed"), "clock is too far", "timedatectl"),
+    ],
+)
 def test_forbidden_head_bucket_names_its_cause(settings, answer, cause, fix):
     # HeadBucket's 403 has no body (as on R2); the listing's error names the cause.
     with scripted(settings, {("HEAD", ""): (403, b""), ("GET", "list-type"): answer}):

@@ -15,12 +15,14 @@ from gallery import emulator
 from tests.conftest import ORIGIN
 from tests.scripted_s3 import ACCESS_DENIED, scripted
 
-SEED_RULES = [{  # the seed's fault: browsers may read but not upload
-    "AllowedOrigins": ["*"],
-    "AllowedMethods": ["GET", "HEAD"],
-    "AllowedHeaders": ["*"],
-    "MaxAgeSeconds": 3000,
-}]
+SEED_RULES = [
+    {  # the seed's fault: browsers may read but not upload
+        "AllowedOrigins": ["*"],
+        "AllowedMethods": ["GET", "HEAD"],
+        "AllowedHeaders": ["*"],
+        "MaxAgeSeconds": 3000,
+    }
+]
 CORS_IDS = [i for i in REGISTRY if i.startswith("r2.cors.")]
 
 
@@ -40,10 +42,12 @@ def hint_rules(result):
 def cors_xml(rules):
     parts = []
     for rule in rules:
-        fields = [("AllowedOrigin", rule.get("AllowedOrigins", [])),
-                  ("AllowedMethod", rule.get("AllowedMethods", [])),
-                  ("AllowedHeader", rule.get("AllowedHeaders", [])),
-                  ("ExposeHeader", rule.get("ExposeHeaders", []))]
+        fields = [
+            ("AllowedOrigin", rule.get("AllowedOrigins", [])),
+            ("AllowedMethod", rule.get("AllowedMethods", [])),
+            ("AllowedHeader", rule.get("AllowedHeaders", [])),
+            ("ExposeHeader", rule.get("ExposeHeaders", [])),
+        ]
         inner = "".join(f"<{tag}>{value}</{tag}>" for tag, values in fields for value in values)
         parts.append(f"<CORSRule>{inner}</CORSRule>")
     return f"<CORSConfiguration>{''.join(parts)}</CORSConfiguration>".encode()
@@ -56,8 +60,7 @@ def server(request):
 
 def test_the_seeds_get_head_only_rules_fail_put_and_the_hint_fixes_them(server, make_bucket):
     bucket = make_bucket(server, cors=False)
-    bucket.client.put_bucket_cors(Bucket=bucket.name,
-                                  CORSConfiguration={"CORSRules": SEED_RULES})
+    bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": SEED_RULES})
     results = run_all()
     put = results["r2.cors.put_allowed"]
     assert put.status == "fail"
@@ -75,7 +78,8 @@ def test_the_seeds_get_head_only_rules_fail_put_and_the_hint_fixes_them(server, 
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": fixed})
     results = run_all()
     assert {i: r.status for i, r in results.items()} == {i: "pass" for i in CORS_IDS}, {
-        i: r.message for i, r in results.items()}
+        i: r.message for i, r in results.items()
+    }
     assert f"{ORIGIN}: allowed" in results["r2.cors.preflight_live"].message
 
 
@@ -85,9 +89,15 @@ def test_a_bucket_without_rules_fails_with_the_rules_to_set(s3rver_server, make_
     assert result.status == "fail"
     assert "has no CORS rules" in result.message
     rules = hint_rules(result)
-    assert rules == [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "HEAD", "PUT"],
-                      "AllowedHeaders": ["content-type"], "ExposeHeaders": ["ETag"],
-                      "MaxAgeSeconds": 3000}]
+    assert rules == [
+        {
+            "AllowedOrigins": [ORIGIN],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["content-type"],
+            "ExposeHeaders": ["ETag"],
+            "MaxAgeSeconds": 3000,
+        }
+    ]
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": rules})
     assert run("r2.cors.rules_readable").status == "pass"
 
@@ -105,8 +115,14 @@ def test_moto_answers_preflights_without_rules_and_the_check_says_so(moto_server
 
 def test_content_type_left_out_of_allowed_headers_fails(s3rver_server, make_bucket):
     bucket = make_bucket(s3rver_server, cors=False)
-    rules = [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "HEAD", "PUT"],
-              "AllowedHeaders": ["x-amz-meta-owner"], "ExposeHeaders": ["ETag"]}]
+    rules = [
+        {
+            "AllowedOrigins": [ORIGIN],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["x-amz-meta-owner"],
+            "ExposeHeaders": ["ETag"],
+        }
+    ]
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": rules})
     results = run_all()
     assert results["r2.cors.put_allowed"].status == "pass"
@@ -121,8 +137,13 @@ def test_content_type_left_out_of_allowed_headers_fails(s3rver_server, make_buck
 
 def test_etag_not_exposed_is_a_warning_with_the_fix(s3rver_server, make_bucket):
     bucket = make_bucket(s3rver_server, cors=False)
-    rules = [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "HEAD", "PUT"],
-              "AllowedHeaders": ["*"]}]
+    rules = [
+        {
+            "AllowedOrigins": [ORIGIN],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["*"],
+        }
+    ]
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": rules})
     result = run("r2.cors.etag_exposed")
     assert result.status == "warn"
@@ -133,11 +154,17 @@ def test_etag_not_exposed_is_a_warning_with_the_fix(s3rver_server, make_bucket):
 
 
 def test_malformed_origins_in_settings_and_rules_fail_with_corrected_values(
-        settings, s3rver_server, make_bucket):
+    settings, s3rver_server, make_bucket
+):
     bucket = make_bucket(s3rver_server, cors=False, origins=[f"{ORIGIN}/"])
-    rules = [{"AllowedOrigins": ["https://App.example.test/upload"],
-              "AllowedMethods": ["GET", "HEAD", "PUT"], "AllowedHeaders": ["*"],
-              "ExposeHeaders": ["ETag"]}]
+    rules = [
+        {
+            "AllowedOrigins": ["https://App.example.test/upload"],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+        }
+    ]
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": rules})
     result = run("r2.cors.origins_wellformed")
     assert result.status == "fail"
@@ -177,15 +204,30 @@ def test_an_answer_that_is_not_xml_fails_in_a_sentence(settings):
 
 
 def test_a_server_refusing_what_its_rules_allow_is_reported(settings):
-    rules = [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "HEAD", "PUT"],
-              "AllowedHeaders": ["*"], "ExposeHeaders": ["ETag"]}]
-    with scripted(settings, {("GET", "cors"): (200, cors_xml(rules)),
-                             ("OPTIONS", ""): (403, b"<Error><Code>AccessForbidden</Code>"
-                                                   b"<Message>CORS off</Message></Error>")}):
+    rules = [
+        {
+            "AllowedOrigins": [ORIGIN],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["ETag"],
+        }
+    ]
+    with scripted(
+        settings,
+        {
+            ("GET", "cors"): (200, cors_xml(rules)),
+            ("OPTIONS", ""): (
+                403,
+                b"<Error><Code>AccessForbidden</Code><Message>CORS off</Message></Error>",
+            ),
+        },
+    ):
         result = run("r2.cors.preflight_live")
     assert result.status == "fail"
-    assert (f"the rules allow PUT from {ORIGIN} but the server answered the preflight with "
-            "HTTP 403 (AccessForbidden: CORS off)") in result.message
+    assert (
+        f"the rules allow PUT from {ORIGIN} but the server answered the preflight with "
+        "HTTP 403 (AccessForbidden: CORS off)"
+    ) in result.message
 
 
 def test_the_rules_are_read_once_for_all_cors_checks(settings):
@@ -212,9 +254,21 @@ def test_cors_report_for_the_debug_view(moto_bucket):
     json.dumps(report)  # JSON-able as the view returns it
     assert report["storage"] == "default" and report["bucket"] == moto_bucket.name
     assert report["error"] is None and report["rules"][0]["AllowedMethods"] == [
-        "GET", "HEAD", "PUT"]
-    assert report["origins"] == [{"origin": ORIGIN, "get": True, "head": True, "put": True,
-                                  "content_type": True, "etag_exposed": True, "problems": []}]
+        "GET",
+        "HEAD",
+        "PUT",
+    ]
+    assert report["origins"] == [
+        {
+            "origin": ORIGIN,
+            "get": True,
+            "head": True,
+            "put": True,
+            "content_type": True,
+            "etag_exposed": True,
+            "problems": [],
+        }
+    ]
     assert report["recommended_rules"]
 
 
@@ -226,13 +280,18 @@ def test_cors_report_never_raises_for_an_unreachable_bucket(settings, moto_bucke
 
 
 def test_on_r2_the_hint_names_the_dashboard_and_wrangler_and_urls_carry_no_signature(settings):
-    settings.AWS_S3_ENDPOINT_URL = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+    settings.AWS_S3_ENDPOINT_URL = (
+        "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
+    )
     settings.AWS_STORAGE_BUCKET_NAME = "pinit-images"
     settings.AWS_S3_REGION_NAME = "auto"
     settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY = "k" * 32, "s" * 64
     ctx = CheckContext("default", 10)
-    state = cors.CorsState(rules=SEED_RULES, origins=[ORIGIN],
-                           recommended=cors.cors_rules.recommended_rules(SEED_RULES, [ORIGIN]))
+    state = cors.CorsState(
+        rules=SEED_RULES,
+        origins=[ORIGIN],
+        recommended=cors.cors_rules.recommended_rules(SEED_RULES, [ORIGIN]),
+    )
     hint = cors.rules_hint(ctx, state)
     assert "R2 > pinit-images > Settings > CORS Policy" in hint
     assert "wrangler r2 bucket cors set pinit-images --file cors.json" in hint

@@ -44,8 +44,9 @@ def test_healthy_public_bucket_passes_every_step_and_leaves_nothing(server, requ
     assert objects(bucket) == []
 
 
-def test_private_bucket_fails_the_public_url_step_in_words_and_still_cleans_up(make_bucket,
-                                                                               moto_server):
+def test_private_bucket_fails_the_public_url_step_in_words_and_still_cleans_up(
+    make_bucket, moto_server
+):
     bucket = make_bucket(moto_server, public=False)
     results = roundtrip()
     public = results["public_url"]
@@ -76,8 +77,13 @@ def test_missing_bucket_fails_the_upload_and_skips_the_rest(settings, moto_bucke
     assert f"the bucket {settings.AWS_STORAGE_BUCKET_NAME!r} cannot be reached" in upload.message
     assert "404" in upload.message
     assert "AWS_STORAGE_BUCKET_NAME" in upload.hint
-    assert statuses(results) == {"upload": "fail", "headers": "skip", "public_url": "skip",
-                                 "presigned_put": "skip", "cleanup": "skip"}
+    assert statuses(results) == {
+        "upload": "fail",
+        "headers": "skip",
+        "public_url": "skip",
+        "presigned_put": "skip",
+        "cleanup": "skip",
+    }
     assert "see r2.roundtrip.upload" in results["headers"].message
 
 
@@ -87,8 +93,10 @@ def test_origin_the_bucket_does_not_allow_warns_that_browsers_would_fail(setting
     settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "CORS_ORIGINS": [other]}
     result = roundtrip()["presigned_put"]
     assert result.status == "warn"
-    assert f"from {other} landed, but the answer carries no Access-Control-Allow-Origin" \
+    assert (
+        f"from {other} landed, but the answer carries no Access-Control-Allow-Origin"
         in result.message
+    )
     assert f"Allow PUT from {other}" in result.hint
     assert objects(s3rver_bucket) == []
 
@@ -111,12 +119,12 @@ def test_probe_lives_under_the_configured_prefix_and_location(settings, moto_buc
     assert all(key.startswith("media/health/probe-") for key in objects(moto_bucket))
 
 
-def test_r2_check_reports_the_round_trip_and_exits_1_on_a_private_bucket(make_bucket,
-                                                                        moto_server, tmp_path):
+def test_r2_check_reports_the_round_trip_and_exits_1_on_a_private_bucket(
+    make_bucket, moto_server, tmp_path
+):
     bucket = make_bucket(moto_server, public=False)
     env = manage_env(moto_server, bucket.name, tmp_path)
-    result = run_manage("r2_check", "--only", ",".join(ROUNDTRIP_IDS), "--format", "json",
-                        env=env)
+    result = run_manage("r2_check", "--only", ",".join(ROUNDTRIP_IDS), "--format", "json", env=env)
     assert result.returncode == 1, result.stderr
     checks = {c["id"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["r2.roundtrip.public_url"]["status"] == "fail"
@@ -140,8 +148,10 @@ class UndeletableStorage(S3Storage):
 
 
 def use_backend(settings, backend):
-    settings.STORAGES = {**settings.STORAGES,
-                         "default": {"BACKEND": f"{__name__}.{backend.__name__}"}}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": f"{__name__}.{backend.__name__}"},
+    }
 
 
 def test_failure_half_way_still_deletes_what_was_written(settings, moto_bucket):

@@ -31,8 +31,10 @@ def add_legacy_row(name):
 @pytest.fixture
 def toolkit(settings):
     """Change R2_TOOLKIT keys for one test: ``toolkit(IMAGE_MODEL=...)``."""
+
     def change(**values):
         settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, **values}
+
     return change
 
 
@@ -41,8 +43,10 @@ def test_reference_schema_passes_but_warns_that_public_url_is_short_for_long_nam
     results = schema_results()
     statuses = {i: r.status for i, r in results.items()}
     assert statuses == {
-        "r2.schema.database": "pass", "r2.schema.migrations": "pass",
-        "r2.schema.image_model": "pass", "r2.schema.columns": "pass",
+        "r2.schema.database": "pass",
+        "r2.schema.migrations": "pass",
+        "r2.schema.image_model": "pass",
+        "r2.schema.columns": "pass",
         "r2.schema.storage_key_length": "pass",
         # varchar(200) cannot hold the URL of a 500-character name, but no row has one.
         "r2.schema.public_url_length": "warn",
@@ -100,11 +104,14 @@ def test_a_location_prefix_that_overflows_storage_key_warns(settings):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("value, words", [
-    ("gallery.Nope", "gallery.Nope"),
-    ("nosuchapp.Image", "nosuchapp"),
-    ("UserImage", 'not of the form "app_label.ModelName"'),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        ("gallery.Nope", "gallery.Nope"),
+        ("nosuchapp.Image", "nosuchapp"),
+        ("UserImage", 'not of the form "app_label.ModelName"'),
+    ],
+)
 def test_bad_image_model_fails_in_words_and_the_others_skip(toolkit, value, words):
     toolkit(IMAGE_MODEL=value)
     results = schema_results()
@@ -125,7 +132,7 @@ def test_field_map_naming_a_missing_field_fails_naming_it(toolkit):
     result = schema_results()["r2.schema.image_model"]
     assert result.status == "fail"
     assert "gallery.UserImage has no field 'cdn_url' (the toolkit's public_url)" in result.message
-    assert 'FIELD_MAP' in result.hint
+    assert "FIELD_MAP" in result.hint
 
 
 @pytest.mark.django_db
@@ -199,8 +206,11 @@ def test_missing_table_fails_with_the_migrate_command(migrated_back_to_0001):
 
 
 def test_unreachable_database_fails_with_its_host_but_never_its_password(tmp_path):
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "settings.test",
-           "DATABASE_URL": "postgres://deploy:Sup3rS3cretPw@127.0.0.1:9/appdb"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "settings.test",
+        "DATABASE_URL": "postgres://deploy:Sup3rS3cretPw@127.0.0.1:9/appdb",
+    }
     result = run_manage("r2_check", "--only", ",".join(SCHEMA_IDS), "--format", "json", env=env)
     assert result.returncode == 1, result.stderr
     assert "Sup3rS3cretPw" not in result.stdout + result.stderr

@@ -19,8 +19,10 @@ ACCOUNT = "0123456789abcdef0123456789abcdef"
 R2_ENDPOINT = f"https://{ACCOUNT}.r2.cloudflarestorage.com"
 S3 = "storages.backends.s3.S3Storage"
 STATICFILES = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
-CHECKSUMS = {"request_checksum_calculation": "when_required",
-             "response_checksum_validation": "when_required"}
+CHECKSUMS = {
+    "request_checksum_calculation": "when_required",
+    "response_checksum_validation": "when_required",
+}
 
 
 def results(*check_ids):
@@ -90,18 +92,23 @@ def test_r2_bucket_names_have_no_dots(r2):
     assert result("r2.settings.bucket_name").status == "fail"
 
 
-@pytest.mark.parametrize("endpoint, problem", [
-    (f"http://{ACCOUNT}.r2.cloudflarestorage.com", "https"),
-    ("https://myaccount.r2.cloudflarestorage.com", "32-character hex account id"),
-    (f"https://{ACCOUNT}.r2.cloudflarestorage.com/user-images", "/user-images"),
-])
+@pytest.mark.parametrize(
+    "endpoint, problem",
+    [
+        (f"http://{ACCOUNT}.r2.cloudflarestorage.com", "https"),
+        ("https://myaccount.r2.cloudflarestorage.com", "32-character hex account id"),
+        (f"https://{ACCOUNT}.r2.cloudflarestorage.com/user-images", "/user-images"),
+    ],
+)
 def test_a_wrong_r2_endpoint_fails_with_the_corrected_url(r2, endpoint, problem):
     r2.AWS_S3_ENDPOINT_URL = endpoint
     broken = result("r2.settings.endpoint")
     assert broken.status == "fail"
     assert problem in broken.message
     if "myaccount" in endpoint:
-        assert broken.hint == 'AWS_S3_ENDPOINT_URL = "https://<account id>.r2.cloudflarestorage.com"'
+        assert (
+            broken.hint == 'AWS_S3_ENDPOINT_URL = "https://<account id>.r2.cloudflarestorage.com"'
+        )
     else:
         assert broken.hint == f'AWS_S3_ENDPOINT_URL = "{R2_ENDPOINT}"'
 
@@ -160,10 +167,15 @@ def test_acls_are_fine_on_other_stores(settings):
 def test_every_s3_alias_is_checked_and_the_hint_names_its_options(r2):
     r2.STORAGES = {
         "default": {"BACKEND": S3},
-        "private": {"BACKEND": S3, "OPTIONS": {"bucket_name": "private-files",
-                                               "default_acl": "private",
-                                               "querystring_auth": True,
-                                               "custom_domain": None}},
+        "private": {
+            "BACKEND": S3,
+            "OPTIONS": {
+                "bucket_name": "private-files",
+                "default_acl": "private",
+                "querystring_auth": True,
+                "custom_domain": None,
+            },
+        },
         "staticfiles": STATICFILES,
     }
     by_alias = {r.details["storage"]: r for r in results("r2.settings.acl")}
@@ -175,8 +187,9 @@ def test_every_s3_alias_is_checked_and_the_hint_names_its_options(r2):
 
 
 # --- how URLs are built ----------------------------------------------------
-@pytest.mark.parametrize("domain", ["https://media.example.com", "media.example.com/",
-                                    "https://media.example.com/"])
+@pytest.mark.parametrize(
+    "domain", ["https://media.example.com", "media.example.com/", "https://media.example.com/"]
+)
 def test_a_custom_domain_with_scheme_or_slash_fails(r2, domain):
     r2.AWS_S3_CUSTOM_DOMAIN = domain
     broken = result("r2.settings.custom_domain")
@@ -202,14 +215,18 @@ def test_a_location_with_a_leading_slash_fails_where_it_is_written(settings):
     settings.AWS_LOCATION = "/media"
     assert result("r2.settings.location").hint == 'AWS_LOCATION = "media"'
 
-    settings.STORAGES = {"default": {"BACKEND": S3, "OPTIONS": {"location": "/media"}},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": S3, "OPTIONS": {"location": "/media"}},
+        "staticfiles": STATICFILES,
+    }
     broken = result("r2.settings.location")
     assert broken.status == "fail"
     assert broken.hint == 'STORAGES["default"]["OPTIONS"]["location"] = "media"'
 
-    settings.STORAGES = {"default": {"BACKEND": S3, "OPTIONS": {"location": "media"}},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": S3, "OPTIONS": {"location": "media"}},
+        "staticfiles": STATICFILES,
+    }
     assert result("r2.settings.location").status == "pass"
 
 
@@ -296,8 +313,7 @@ def test_url_on_the_private_r2_endpoint_fails_until_the_custom_domain_is_set(r2)
     r2.AWS_S3_CUSTOM_DOMAIN = "media.example.com"
     fixed = result("r2.settings.public_url")
     assert fixed.status == "pass"
-    assert fixed.details["url"] == ("https://media.example.com/"
-                                    + settings_checks.SAMPLE_KEY)
+    assert fixed.details["url"] == ("https://media.example.com/" + settings_checks.SAMPLE_KEY)
 
 
 def test_a_signed_default_url_fails_and_never_shows_the_signature(r2):
@@ -323,8 +339,9 @@ def test_default_checksums_fail_on_r2_until_when_required(r2):
     broken = result("r2.settings.checksums")
     assert broken.status == "fail"
     assert "when_supported" in broken.message
-    assert 'AWS_S3_CLIENT_CONFIG = Config(request_checksum_calculation="when_required"' \
-        in broken.hint
+    assert (
+        'AWS_S3_CLIENT_CONFIG = Config(request_checksum_calculation="when_required"' in broken.hint
+    )
 
     r2.AWS_S3_CLIENT_CONFIG = Config(signature_version="s3v4", **CHECKSUMS)
     assert result("r2.settings.checksums").status == "pass"
@@ -341,8 +358,11 @@ def test_default_checksums_warn_on_other_compatible_stores_and_pass_on_aws(setti
 def test_an_old_s3transfer_ignores_when_required_and_fails_on_r2(r2, monkeypatch):
     # Installing an old s3transfer is not possible here; its version is the input.
     real = settings_checks.installed_version
-    monkeypatch.setattr(settings_checks, "installed_version",
-                        lambda dist: (0, 11, 1) if dist == "s3transfer" else real(dist))
+    monkeypatch.setattr(
+        settings_checks,
+        "installed_version",
+        lambda dist: (0, 11, 1) if dist == "s3transfer" else real(dist),
+    )
     broken = result("r2.settings.checksums")
     assert broken.status == "fail"
     assert "s3transfer 0.11.1" in broken.message

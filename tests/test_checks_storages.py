@@ -44,8 +44,10 @@ def test_the_local_defaults_pass_every_storages_check():
 
 
 def test_filesystem_default_storage_fails_until_it_is_s3(settings):
-    settings.STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": STATICFILES,
+    }
     broken = result("r2.storages.default_backend")
     assert broken.status == "fail"
     assert "FileSystemStorage" in broken.message and "disk" in broken.message
@@ -56,8 +58,10 @@ def test_filesystem_default_storage_fails_until_it_is_s3(settings):
 
 
 def test_a_backend_that_cannot_be_imported_is_named_not_raised(settings):
-    settings.STORAGES = {"default": {"BACKEND": "storages.backends.s4.S4Storage"},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": "storages.backends.s4.S4Storage"},
+        "staticfiles": STATICFILES,
+    }
     broken = result("r2.storages.default_backend")
     assert broken.status == "fail"
     assert "storages.backends.s4.S4Storage" in broken.message
@@ -69,8 +73,10 @@ def test_a_leftover_default_file_storage_fails_until_deleted(settings):
     broken = result("r2.storages.legacy_setting")
     assert broken.status == "fail"
     assert "DEFAULT_FILE_STORAGE" in broken.message and "local disk" in broken.message
-    assert broken.hint == f'Delete DEFAULT_FILE_STORAGE and set STORAGES["default"] = ' \
-                          f'{{"BACKEND": "{S3}"}}.'
+    assert (
+        broken.hint == f'Delete DEFAULT_FILE_STORAGE and set STORAGES["default"] = '
+        f'{{"BACKEND": "{S3}"}}.'
+    )
 
     del settings.DEFAULT_FILE_STORAGE
     assert result("r2.storages.legacy_setting").status == "pass"
@@ -97,26 +103,39 @@ def test_storages_without_staticfiles_fails_until_added(settings):
     assert result("r2.storages.staticfiles_alias").status == "pass"
 
 
-@pytest.mark.parametrize("key, guess", [("bucket", "bucket_name"),
-                                        ("AWS_S3_REGION_NAME", "region_name"),
-                                        ("querystring_auht", "querystring_auth")])
+@pytest.mark.parametrize(
+    "key, guess",
+    [
+        ("bucket", "bucket_name"),
+        ("AWS_S3_REGION_NAME", "region_name"),
+        ("querystring_auht", "querystring_auth"),
+    ],
+)
 def test_an_unknown_options_key_is_explained_with_the_likely_fix(settings, key, guess):
-    settings.STORAGES = {"default": {"BACKEND": S3, "OPTIONS": {key: "x"}},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": S3, "OPTIONS": {key: "x"}},
+        "staticfiles": STATICFILES,
+    }
     broken = result("r2.storages.options")
     assert broken.status == "fail"
     assert repr(key) in broken.message and "S3Storage" in broken.message
-    assert f'Remove "{key}" from STORAGES["default"]["OPTIONS"]; did you mean "{guess}"?' \
+    assert (
+        f'Remove "{key}" from STORAGES["default"]["OPTIONS"]; did you mean "{guess}"?'
         == broken.hint
+    )
 
-    settings.STORAGES = {"default": {"BACKEND": S3, "OPTIONS": {guess: "x"}},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": S3, "OPTIONS": {guess: "x"}},
+        "staticfiles": STATICFILES,
+    }
     assert result("r2.storages.options").status == "pass"
 
 
 def test_other_improperly_configured_options_are_reported_in_words(settings):
-    settings.STORAGES = {"default": {"BACKEND": S3, "OPTIONS": {"location": "/media"}},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": S3, "OPTIONS": {"location": "/media"}},
+        "staticfiles": STATICFILES,
+    }
     broken = result("r2.storages.options")
     assert broken.status == "fail"
     assert "leading slash" in broken.message
@@ -165,8 +184,10 @@ def test_a_cached_instance_never_shows_its_keys(settings):
 
 
 def test_manage_py_check_deploy_reports_a_seeded_fault(settings):
-    settings.STORAGES = {"default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-                         "staticfiles": STATICFILES}
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": STATICFILES,
+    }
     with pytest.raises(SystemCheckError) as raised:
         call_command("check", "--deploy", "--tag", "r2")
     assert "r2.storages.default_backend" in str(raised.value)
@@ -178,11 +199,24 @@ def test_r2_check_fails_on_the_seed_apps_settings_module():
     # had it, through the real command in its own process.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.seed_fault_settings"}
     run = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "r2_check", "--format", "json",
-         "--only", "r2.storages.legacy_setting,r2.storages.default_backend"],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "r2_check",
+            "--format",
+            "json",
+            "--only",
+            "r2.storages.legacy_setting,r2.storages.default_backend",
+        ],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert {c["id"]: c["status"] for c in report["checks"]} == {
-        "r2.storages.default_backend": "fail", "r2.storages.legacy_setting": "fail"}
+        "r2.storages.default_backend": "fail",
+        "r2.storages.legacy_setting": "fail",
+    }

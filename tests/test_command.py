@@ -55,14 +55,17 @@ def test_missing_bucket_fails_with_exit_1(env):
     assert "Traceback" not in result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--only", "r2.nope.nothing"], "unknown check id"),
-    (["--skip", "bogus"], "unknown group"),
-    (["--storage", "nosuchalias"], "not an S3 alias"),
-    (["--timeout", "0"], "--timeout"),
-    (["--format", "yaml"], "invalid choice"),
-    (["--fail-on", "maybe"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--only", "r2.nope.nothing"], "unknown check id"),
+        (["--skip", "bogus"], "unknown group"),
+        (["--storage", "nosuchalias"], "not an S3 alias"),
+        (["--timeout", "0"], "--timeout"),
+        (["--format", "yaml"], "invalid choice"),
+        (["--fail-on", "maybe"], "invalid choice"),
+    ],
+)
 def test_bad_arguments_exit_2_with_a_sentence(env, args, words):
     result = run_manage("r2_check", *args, env=env)
     assert result.returncode == 2
@@ -126,8 +129,11 @@ def test_no_secret_in_any_format(moto_bucket, tmp_path):
     for bucket in (moto_bucket.name, f"missing-{uuid.uuid4().hex[:12]}"):
         env["AWS_STORAGE_BUCKET_NAME"] = bucket
         for fmt in ("text", "json", "junit"):
-            result = run_manage("r2_check", "--format", fmt, "--verbose-details", env=env) \
-                if fmt == "text" else run_manage("r2_check", "--format", fmt, env=env)
+            result = (
+                run_manage("r2_check", "--format", fmt, "--verbose-details", env=env)
+                if fmt == "text"
+                else run_manage("r2_check", "--format", fmt, env=env)
+            )
             output = result.stdout + result.stderr
             assert result.returncode in (0, 1), output
             for name, value in secrets.items():

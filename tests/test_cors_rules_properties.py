@@ -50,23 +50,30 @@ def malformed_origins(draw):
 def patterns(known):
     """AllowedOrigins entries: origins from ``known``, wildcards, junk."""
     wildcard = hosts.map(lambda h: f"https://*.{h}")
-    return st.one_of(st.sampled_from(known), st.just("*"), wildcard, origins(),
-                     malformed_origins())
+    return st.one_of(st.sampled_from(known), st.just("*"), wildcard, origins(), malformed_origins())
 
 
 def rule_sets(known):
     rule = st.fixed_dictionaries(
         {
             "AllowedOrigins": st.lists(patterns(known), min_size=1, max_size=3),
-            "AllowedMethods": st.lists(st.sampled_from(["GET", "HEAD", "PUT", "POST", "DELETE"]),
-                                       min_size=1, max_size=5, unique=True),
+            "AllowedMethods": st.lists(
+                st.sampled_from(["GET", "HEAD", "PUT", "POST", "DELETE"]),
+                min_size=1,
+                max_size=5,
+                unique=True,
+            ),
         },
         optional={
-            "AllowedHeaders": st.lists(st.sampled_from(
-                ["*", "content-type", "Content-Type", "x-amz-*", "x-custom", "authorization"]),
-                max_size=3),
-            "ExposeHeaders": st.lists(st.sampled_from(
-                ["ETag", "etag", "x-amz-request-id", "Content-Length"]), max_size=2),
+            "AllowedHeaders": st.lists(
+                st.sampled_from(
+                    ["*", "content-type", "Content-Type", "x-amz-*", "x-custom", "authorization"]
+                ),
+                max_size=3,
+            ),
+            "ExposeHeaders": st.lists(
+                st.sampled_from(["ETag", "etag", "x-amz-request-id", "Content-Length"]), max_size=2
+            ),
             "MaxAgeSeconds": st.integers(min_value=0, max_value=86400),
         },
     )
@@ -142,8 +149,14 @@ def test_adding_rules_never_removes_an_allowance(scenario, extra):
 
 @given(origins())
 def test_a_wildcard_origin_rule_serves_any_origin(origin):
-    rules = [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET", "HEAD", "PUT"],
-              "AllowedHeaders": ["*"], "ExposeHeaders": ["etag"]}]
+    rules = [
+        {
+            "AllowedOrigins": ["*"],
+            "AllowedMethods": ["GET", "HEAD", "PUT"],
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": ["etag"],
+        }
+    ]
     result = evaluate(rules, origin)
     assert result["problems"] == []
     assert all(result[name] for name in (*ALLOWANCES, "etag_exposed"))
@@ -191,6 +204,8 @@ def model_preflight(rules, origin):
     rule = first_match(rules, origin, "PUT", ("content-type",))
     if rule is None:
         return 403, {}
-    return 200, {"Access-Control-Allow-Origin": origin,
-                 "Access-Control-Allow-Methods": ", ".join(rule["AllowedMethods"]),
-                 "Access-Control-Allow-Headers": "content-type"}
+    return 200, {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Allow-Methods": ", ".join(rule["AllowedMethods"]),
+        "Access-Control-Allow-Headers": "content-type",
+    }

@@ -24,8 +24,14 @@ def test_demo_runs_green_on_a_fresh_database(tmp_path):
         "MEDIA_ROOT": str(tmp_path / "media"),
         "R2_TOOLKIT_EMULATOR_PORT": str(port),
     }
-    result = subprocess.run([sys.executable, "-m", "gallery.demo"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "gallery.demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for command in ("r2_check", "r2_backfill"):

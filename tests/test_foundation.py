@@ -14,13 +14,22 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def manage(*args, env=None, settings="settings.local"):
     full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_settings_name_every_missing_variable():
-    result = manage("r2_check", settings="settings.production",
-                    env={"DJANGO_SECRET_KEY": "", "AWS_STORAGE_BUCKET_NAME": "b"})
+    result = manage(
+        "r2_check",
+        settings="settings.production",
+        env={"DJANGO_SECRET_KEY": "", "AWS_STORAGE_BUCKET_NAME": "b"},
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr  # empty counts as unset
@@ -38,12 +47,22 @@ def test_unknown_settings_module_is_exit_2_in_one_sentence():
 @pytest.mark.django_db
 def test_image_table_has_the_reference_schema():
     with connection.cursor() as cursor:
-        columns = {c.name: c for c in connection.introspection.get_table_description(
-            cursor, "gallery_userimage")}
+        columns = {
+            c.name: c
+            for c in connection.introspection.get_table_description(cursor, "gallery_userimage")
+        }
     for name in ("storage_key", "public_url", "mime_type", "width", "height", "size_bytes"):
         assert columns[name].null_ok, name
-    assert {"id", "image", "image_type", "is_primary", "caption", "uploaded_at",
-            "updated_at", "user_id"} <= set(columns)
+    assert {
+        "id",
+        "image",
+        "image_type",
+        "is_primary",
+        "caption",
+        "uploaded_at",
+        "updated_at",
+        "user_id",
+    } <= set(columns)
 
 
 def test_moto_bucket_is_public_and_has_cors(moto_bucket):

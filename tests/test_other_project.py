@@ -14,8 +14,7 @@ from tests.servers import manage_env, run_manage
 SETTINGS = "tests.other_project.settings"
 SCHEMA_IDS = [c.id for c in select() if c.group == "schema"]
 TOKEN = "other-project-token"
-R2_COLUMNS = ["object_key", "cdn_url", "content_type", "pixel_width", "pixel_height",
-              "byte_size"]
+R2_COLUMNS = ["object_key", "cdn_url", "content_type", "pixel_width", "pixel_height", "byte_size"]
 
 # A legacy row outside the app's layout, and the schema view as a tool reads it.
 SEED_AND_READ_SCHEMA_VIEW = f"""
@@ -34,8 +33,13 @@ print("BODY", answer.content.decode())
 
 def other_project_env(tmp_path, base=None):
     env = dict(base or os.environ)
-    env.update({"DJANGO_SETTINGS_MODULE": SETTINGS, "R2_TOOLKIT_TOKEN": TOKEN,
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'other.sqlite3'}"})
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": SETTINGS,
+            "R2_TOOLKIT_TOKEN": TOKEN,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'other.sqlite3'}",
+        }
+    )
     return env
 
 
@@ -64,8 +68,10 @@ def test_schema_checks_pass_for_a_differently_named_image_model(migrated):
     result, checks = r2_check_json("--only", ",".join(SCHEMA_IDS), env=migrated)
     assert result.returncode == 0, checks
     assert {c["status"] for c in checks.values()} == {"pass"}, checks
-    assert checks["r2.schema.image_model"]["details"] == {"model": "photos.Photo",
-                                                          "table": "photos_photo"}
+    assert checks["r2.schema.image_model"]["details"] == {
+        "model": "photos.Photo",
+        "table": "photos_photo",
+    }
     assert set(checks["r2.schema.columns"]["details"]["columns"]) == set(R2_COLUMNS)
     url_length = checks["r2.schema.public_url_length"]
     assert url_length["details"]["column"] == "cdn_url"
@@ -74,8 +80,11 @@ def test_schema_checks_pass_for_a_differently_named_image_model(migrated):
     # The debug view under the project's own prefix shows the same table.
     assert "STATUS 200" in seeded.stdout
     report = json.loads(seeded.stdout.split("BODY ", 1)[1])
-    assert (report["model"], report["table"], report["missing"]) == ("photos.Photo",
-                                                                     "photos_photo", [])
+    assert (report["model"], report["table"], report["missing"]) == (
+        "photos.Photo",
+        "photos_photo",
+        [],
+    )
     assert {c["name"] for c in report["columns"]} >= set(R2_COLUMNS)
 
 

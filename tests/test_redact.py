@@ -19,7 +19,8 @@ PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # least the length scrubbing by value needs; some beyond ASCII.
 secret_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")),
-    min_size=8, max_size=40,
+    min_size=8,
+    max_size=40,
 ).filter(lambda s: MASK not in s)
 context_text = st.text(max_size=30)
 bucket_names = st.from_regex(r"\A[a-z0-9][a-z0-9-]{1,20}[a-z0-9]\Z")
@@ -31,12 +32,17 @@ PLACES = {
     "AWS_ACCESS_KEY_ID": lambda s: {"AWS_ACCESS_KEY_ID": s},
     "SECRET_KEY": lambda s: {"SECRET_KEY": s},
     "R2_TOOLKIT TOKEN": lambda s: {"R2_TOOLKIT": {"TOKEN": s}},
-    "database password": lambda s: {"DATABASES": {"default": {
-        "ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "PASSWORD": s}}},
-    "STORAGES OPTIONS secret_key": lambda s: {"STORAGES": {
-        "default": {"BACKEND": "storages.backends.s3.S3Storage",
-                    "OPTIONS": {"secret_key": s}},
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}},
+    "database password": lambda s: {
+        "DATABASES": {
+            "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:", "PASSWORD": s}
+        }
+    },
+    "STORAGES OPTIONS secret_key": lambda s: {
+        "STORAGES": {
+            "default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"secret_key": s}},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    },
 }
 
 # How a secret reaches an output.
@@ -65,10 +71,16 @@ def leaks(secret, output):
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 @PROPERTY
-@given(secret=secret_text, place=st.sampled_from(sorted(PLACES)),
-       embedding=st.sampled_from(sorted(EMBEDDINGS)), before=context_text, after=context_text)
-def test_no_secret_from_the_settings_survives_scrub_or_redact(secret, place, embedding,
-                                                                before, after):
+@given(
+    secret=secret_text,
+    place=st.sampled_from(sorted(PLACES)),
+    embedding=st.sampled_from(sorted(EMBEDDINGS)),
+    before=context_text,
+    after=context_text,
+)
+def test_no_secret_from_the_settings_survives_scrub_or_redact(
+    secret, place, embedding, before, after
+):
     with override_settings(**PLACES[place](secret)):
         assert secret in known_secrets()
         output = EMBEDDINGS[embedding](secret, before, after)
@@ -90,15 +102,33 @@ signature_values = st.text(alphabet="abcdefABCDEF0123456789+/=%", min_size=8, ma
 
 
 @PROPERTY
-@given(signature=signature_values, credential=signature_values,
-       param=st.sampled_from(["X-Amz-Signature", "X-Amz-Credential", "Signature",
-                              "AWSAccessKeyId", "X-Amz-Security-Token"]))
-def test_signed_query_strings_are_masked_even_when_the_secret_is_unknown(signature, credential,
-                                                                         param):
-    url = (f"https://bucket.example.net/users/a/images/x.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256"
-           f"&{param}={signature}&X-Amz-Expires=3600")
-    for output in (scrub(url), redact_url(url), redact({"url": url})["url"],
-                   scrub(f"GET {url} failed"), scrub(json.dumps({"url": url}))):
+@given(
+    signature=signature_values,
+    credential=signature_values,
+    param=st.sampled_from(
+        [
+            "X-Amz-Signature",
+            "X-Amz-Credential",
+            "Signature",
+            "AWSAccessKeyId",
+            "X-Amz-Security-Token",
+        ]
+    ),
+)
+def test_signed_query_strings_are_masked_even_when_the_secret_is_unknown(
+    signature, credential, param
+):
+    url = (
+        f"https://bucket.example.net/users/a/images/x.jpg?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        f"&{param}={signature}&X-Amz-Expires=3600"
+    )
+    for output in (
+        scrub(url),
+        redact_url(url),
+        redact({"url": url})["url"],
+        scrub(f"GET {url} failed"),
+        scrub(json.dumps({"url": url})),
+    ):
         assert signature not in output
         assert "users/a/images/x.jpg" in output
         assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in output
@@ -107,9 +137,14 @@ def test_signed_query_strings_are_masked_even_when_the_secret_is_unknown(signatu
 @pytest.mark.parametrize("signature_version", ["s3v4", "s3"])
 def test_real_presigned_urls_lose_their_signature_and_credential(signature_version):
     client = boto3.session.Session(
-        aws_access_key_id="AKIDPRESIGNTEST", aws_secret_access_key="presign-secret-value",
-    ).client("s3", endpoint_url="https://acc.r2.cloudflarestorage.com", region_name="us-east-1",
-             config=Config(signature_version=signature_version))
+        aws_access_key_id="AKIDPRESIGNTEST",
+        aws_secret_access_key="presign-secret-value",
+    ).client(
+        "s3",
+        endpoint_url="https://acc.r2.cloudflarestorage.com",
+        region_name="us-east-1",
+        config=Config(signature_version=signature_version),
+    )
     url = client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k.jpg"})
     signature = url.split("Signature=")[1].split("&")[0]
     for output in (scrub(url), redact_url(url)):
@@ -117,13 +152,19 @@ def test_real_presigned_urls_lose_their_signature_and_credential(signature_versi
         assert output.startswith("https://acc.r2.cloudflarestorage.com/b/k.jpg?")
 
 
-url_safe = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$*",
-                   min_size=1, max_size=30)
+url_safe = st.text(
+    alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~!$*",
+    min_size=1,
+    max_size=30,
+)
 
 
 @PROPERTY
-@given(user=st.from_regex(r"\A[a-z][a-z0-9_]{0,10}\Z"), password=url_safe,
-       host=st.from_regex(r"\A[a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){0,2}\Z"))
+@given(
+    user=st.from_regex(r"\A[a-z][a-z0-9_]{0,10}\Z"),
+    password=url_safe,
+    host=st.from_regex(r"\A[a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){0,2}\Z"),
+)
 def test_url_passwords_are_masked_and_the_rest_survives(user, password, host):
     url = f"postgres://{user}:{password}@{host}:5432/app"
     expected = f"postgres://{user}:{MASK}@{host}:5432/app"
@@ -133,8 +174,11 @@ def test_url_passwords_are_masked_and_the_rest_survives(user, password, host):
 
 
 @PROPERTY
-@given(bucket=bucket_names, key=st.from_regex(r"\Ausers/[a-z]{1,8}/images/[a-z0-9_-]{1,12}\.jpg\Z"),
-       account=st.from_regex(r"\A[0-9a-f]{32}\Z"))
+@given(
+    bucket=bucket_names,
+    key=st.from_regex(r"\Ausers/[a-z]{1,8}/images/[a-z0-9_-]{1,12}\.jpg\Z"),
+    account=st.from_regex(r"\A[0-9a-f]{32}\Z"),
+)
 def test_ordinary_values_survive_untouched(bucket, key, account):
     endpoint = f"https://{account}.r2.cloudflarestorage.com"
     config = {
@@ -148,33 +192,63 @@ def test_ordinary_values_survive_untouched(bucket, key, account):
         "region_name": "auto",
         "ids": ["r2.settings.signature", "r2.storages.options"],
     }
-    with override_settings(AWS_SECRET_ACCESS_KEY="unrelated-secret-value-0001",
-                           AWS_ACCESS_KEY_ID="unrelated-access-key-0002"):
+    with override_settings(
+        AWS_SECRET_ACCESS_KEY="unrelated-secret-value-0001",
+        AWS_ACCESS_KEY_ID="unrelated-access-key-0002",
+    ):
         assert redact(config) == config
         assert scrub(json.dumps(config)) == json.dumps(config)
         assert redact_url(f"{endpoint}/{bucket}/{key}") == f"{endpoint}/{bucket}/{key}"
 
 
-@pytest.mark.parametrize("name", ["AWS_SECRET_ACCESS_KEY", "secret_key", "SECRET_KEY",
-                                  "AWS_ACCESS_KEY_ID", "AWSAccessKeyId", "SecretAccessKey",
-                                  "SessionToken", "X-Amz-Signature", "X-Amz-Credential",
-                                  "Authorization", "TOKEN", "PASSWORD", "api_key",
-                                  "cloudfront_key", "SECRET_KEY_FALLBACKS"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "AWS_SECRET_ACCESS_KEY",
+        "secret_key",
+        "SECRET_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWSAccessKeyId",
+        "SecretAccessKey",
+        "SessionToken",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "Authorization",
+        "TOKEN",
+        "PASSWORD",
+        "api_key",
+        "cloudfront_key",
+        "SECRET_KEY_FALLBACKS",
+    ],
+)
 def test_secret_names_are_recognised(name):
     assert is_secret_name(name)
     assert redact({name: "some-value"}) == {name: MASK}
 
 
-@pytest.mark.parametrize("name", ["querystring_auth", "signature_version", "storage_key",
-                                  "bucket_name", "endpoint_url", "PASSWORD_HASHERS",
-                                  "CSRF_COOKIE_NAME", "token_type", "SignedHeaders"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "querystring_auth",
+        "signature_version",
+        "storage_key",
+        "bucket_name",
+        "endpoint_url",
+        "PASSWORD_HASHERS",
+        "CSRF_COOKIE_NAME",
+        "token_type",
+        "SignedHeaders",
+    ],
+)
 def test_ordinary_names_are_not_secrets(name):
     assert not is_secret_name(name)
 
 
 def test_secret_pairs_in_free_text_are_masked():
-    text = ("boto said: aws_secret_access_key=abc123XYZ and {'password': 'hunter22'} "
-            'and {"token": "t0k3n-value"} but signature_version=s3v4 stays')
+    text = (
+        "boto said: aws_secret_access_key=abc123XYZ and {'password': 'hunter22'} "
+        'and {"token": "t0k3n-value"} but signature_version=s3v4 stays'
+    )
     scrubbed = scrub(text, secrets=[])
     assert "abc123XYZ" not in scrubbed and "hunter22" not in scrubbed
     assert "t0k3n-value" not in scrubbed

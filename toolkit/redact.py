@@ -21,8 +21,10 @@ MASK = "[redacted]"
 # only at its end ("password" in PASSWORD_HASHERS names no secret).
 SECRET_WORDS = {"secret", "secrets", "credential", "credentials", "passphrase"}
 SECRET_LAST_WORDS = {"password", "passwd", "pwd", "token", "signature", "authorization", "cookie"}
-SECRET_KEY_PAIR = re.compile(r"(^|_)(private|access|api|cloudfront|account|signing|encryption)"
-                             r"_?key(_|$)")
+SECRET_KEY_PAIR = re.compile(
+    r"(^|_)(private|access|api|cloudfront|account|signing|encryption)"
+    r"_?key(_|$)"
+)
 CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 # Query parameters that carry a signature or a credential in presigned URLs
@@ -77,8 +79,10 @@ def redact_url(url):
     if password:
         netloc = netloc.replace(f":{password}@", f":{MASK}@", 1)
     query = urlencode(
-        [(k, MASK if SECRET_QUERY.match(f"{k}=x") or is_secret_name(k) else v)
-         for k, v in parse_qsl(parts.query, keep_blank_values=True)],
+        [
+            (k, MASK if SECRET_QUERY.match(f"{k}=x") or is_secret_name(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ],
         safe="[]",
     )
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
@@ -87,9 +91,17 @@ def redact_url(url):
 def known_secrets():
     """Every secret value the current settings hold, longest first."""
     found = []
-    for name in ("SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "AWS_SESSION_TOKEN",
-                 "AWS_S3_SECRET_ACCESS_KEY", "AWS_S3_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN",
-                 "AWS_CLOUDFRONT_KEY", "EMAIL_HOST_PASSWORD"):
+    for name in (
+        "SECRET_KEY",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SESSION_TOKEN",
+        "AWS_S3_SECRET_ACCESS_KEY",
+        "AWS_S3_ACCESS_KEY_ID",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CLOUDFRONT_KEY",
+        "EMAIL_HOST_PASSWORD",
+    ):
         found.append(getattr(settings, name, None))
     found.extend(getattr(settings, "SECRET_KEY_FALLBACKS", None) or [])
     found.extend(secret_values(getattr(settings, "R2_TOOLKIT", None)))
@@ -135,7 +147,7 @@ def mask_named(match):
     if not is_secret_name(match["name"]) or not match["value"]:
         return match[0]
     start, end = match.span("value")
-    return match[0][: start - match.start()] + MASK + match[0][end - match.start():]
+    return match[0][: start - match.start()] + MASK + match[0][end - match.start() :]
 
 
 def scrub(text, secrets=None):

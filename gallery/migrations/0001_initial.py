@@ -18,12 +18,24 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="UserImage",
             fields=[
-                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ("image", models.ImageField(max_length=500, upload_to=gallery.models.user_image_path)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                (
+                    "image",
+                    models.ImageField(max_length=500, upload_to=gallery.models.user_image_path),
+                ),
                 (
                     "image_type",
                     models.CharField(
-                        choices=[("profile", "Profile"), ("gallery", "Gallery"), ("cover", "Cover")],
+                        choices=[
+                            ("profile", "Profile"),
+                            ("gallery", "Gallery"),
+                            ("cover", "Cover"),
+                        ],
                         default="gallery",
                         max_length=20,
                     ),

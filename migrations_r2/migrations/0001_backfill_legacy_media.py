@@ -33,8 +33,10 @@ def backfill_legacy_media(apps, schema_editor):
         raise CommandError(f"legacy media backfill could not run: {exc}") from None
     sys.stdout.write(f"\n  legacy media backfill: {summary.text()}\n")
     if summary.failed:
-        sys.stdout.write("  run `manage.py r2_backfill --report backfill.jsonl` to see and "
-                         "retry the failed rows\n")
+        sys.stdout.write(
+            "  run `manage.py r2_backfill --report backfill.jsonl` to see and "
+            "retry the failed rows\n"
+        )
 
 
 class Migration(migrations.Migration):

@@ -32,22 +32,47 @@ class Command(BaseCommand):
     requires_system_checks = []  # report problems in our own words, exit 2
 
     def add_arguments(self, parser):
-        parser.add_argument("--dry-run", action="store_true",
-                            help="print the plan (rows, bytes, missing files, time); write nothing")
-        parser.add_argument("--batch-size", type=positive, default=None, metavar="N",
-                            help="rows per page and per database write (default 200)")
-        parser.add_argument("--workers", type=positive, default=None, metavar="N",
-                            help="upload threads (default 16)")
-        parser.add_argument("--limit", type=positive, default=None, metavar="N",
-                            help="stop after N rows")
-        parser.add_argument("--shard", default=None, metavar="K/N",
-                            help="take only shard K of N (for parallel runs)")
-        parser.add_argument("--verify", action="store_true",
-                            help="re-check migrated rows against the bucket instead of uploading")
-        parser.add_argument("--rewrite-urls", action="store_true",
-                            help="recompute public_url where it holds an endpoint or signed URL")
-        parser.add_argument("--report", default=None, metavar="PATH",
-                            help="write one JSON line per row to PATH")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="print the plan (rows, bytes, missing files, time); write nothing",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=positive,
+            default=None,
+            metavar="N",
+            help="rows per page and per database write (default 200)",
+        )
+        parser.add_argument(
+            "--workers",
+            type=positive,
+            default=None,
+            metavar="N",
+            help="upload threads (default 16)",
+        )
+        parser.add_argument(
+            "--limit", type=positive, default=None, metavar="N", help="stop after N rows"
+        )
+        parser.add_argument(
+            "--shard",
+            default=None,
+            metavar="K/N",
+            help="take only shard K of N (for parallel runs)",
+        )
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="re-check migrated rows against the bucket instead of uploading",
+        )
+        parser.add_argument(
+            "--rewrite-urls",
+            action="store_true",
+            help="recompute public_url where it holds an endpoint or signed URL",
+        )
+        parser.add_argument(
+            "--report", default=None, metavar="PATH", help="write one JSON line per row to PATH"
+        )
 
     def handle(self, *args, **options):
         try:
@@ -63,8 +88,10 @@ class Command(BaseCommand):
 
     def options_from(self, options):
         if options["verify"] and options["rewrite_urls"]:
-            raise BackfillError("--verify and --rewrite-urls are separate runs; "
-                                "run --rewrite-urls first, then --verify.")
+            raise BackfillError(
+                "--verify and --rewrite-urls are separate runs; "
+                "run --rewrite-urls first, then --verify."
+            )
         try:
             shard = Shard.parse(options["shard"]) if options["shard"] else None
         except ValueError as exc:
@@ -74,24 +101,34 @@ class Command(BaseCommand):
             try:
                 open(report, "a").close()
             except OSError as exc:
-                raise BackfillError(f"cannot write the report to {report!r}: "
-                                    f"{exc.strerror}; choose a writable path.") from None
-        return Options(dry_run=options["dry_run"], batch_size=options["batch_size"],
-                       workers=options["workers"], limit=options["limit"], shard=shard,
-                       verify=options["verify"], rewrite_urls=options["rewrite_urls"],
-                       report=report)
+                raise BackfillError(
+                    f"cannot write the report to {report!r}: "
+                    f"{exc.strerror}; choose a writable path."
+                ) from None
+        return Options(
+            dry_run=options["dry_run"],
+            batch_size=options["batch_size"],
+            workers=options["workers"],
+            limit=options["limit"],
+            shard=shard,
+            verify=options["verify"],
+            rewrite_urls=options["rewrite_urls"],
+            report=report,
+        )
 
     def dispatch(self, run):
         if run.rewrite_urls:
             summary = rewrite_urls(run)
             verb = "would rewrite" if run.dry_run else "rewrote"
-            self.stdout.write(f"{verb} public_url of {summary.uploaded} rows; "
-                              f"{summary.failed} failed")
+            self.stdout.write(
+                f"{verb} public_url of {summary.uploaded} rows; {summary.failed} failed"
+            )
             return summary
         if run.verify:
             summary = verify_rows(run, stream=self.stderr._out)
-            self.stdout.write(f"verified {summary.skipped + summary.failed} rows: "
-                              f"{summary.failed} mismatches")
+            self.stdout.write(
+                f"verified {summary.skipped + summary.failed} rows: {summary.failed} mismatches"
+            )
             return summary
         if run.dry_run:
             self.stdout.write(plan_backfill(run).text())

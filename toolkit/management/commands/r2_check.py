@@ -25,20 +25,35 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
-        parser.add_argument("--only", type=csv, default=[], metavar="ID[,ID...]",
-                            help="run only these check ids")
-        parser.add_argument("--skip", type=csv, default=[], metavar="GROUP[,GROUP...]",
-                            help=f"skip these groups: {', '.join(GROUPS)}")
+        parser.add_argument(
+            "--only", type=csv, default=[], metavar="ID[,ID...]", help="run only these check ids"
+        )
+        parser.add_argument(
+            "--skip",
+            type=csv,
+            default=[],
+            metavar="GROUP[,GROUP...]",
+            help=f"skip these groups: {', '.join(GROUPS)}",
+        )
         parser.add_argument("--fail-on", choices=["error", "warning"], default="error")
-        parser.add_argument("--timeout", type=float, default=None,
-                            help="overall deadline in seconds (default R2_TOOLKIT CHECK_TIMEOUT)")
-        parser.add_argument("--storage", default=None, metavar="ALIAS",
-                            help="check only this STORAGES alias")
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            default=None,
+            help="overall deadline in seconds (default R2_TOOLKIT CHECK_TIMEOUT)",
+        )
+        parser.add_argument(
+            "--storage", default=None, metavar="ALIAS", help="check only this STORAGES alias"
+        )
         parser.add_argument("--list", action="store_true", help="list the checks and exit")
-        parser.add_argument("--keep", action="store_true",
-                            help="leave the round-trip probe object in the bucket, for debugging")
-        parser.add_argument("--verbose-details", action="store_true",
-                            help="text format: print each check's details")
+        parser.add_argument(
+            "--keep",
+            action="store_true",
+            help="leave the round-trip probe object in the bucket, for debugging",
+        )
+        parser.add_argument(
+            "--verbose-details", action="store_true", help="text format: print each check's details"
+        )
 
     def handle(self, *args, **options):
         if options["list"]:
@@ -51,8 +66,9 @@ class Command(BaseCommand):
             timeout = float(toolkit_settings.CHECK_TIMEOUT)
         if timeout <= 0:
             raise CommandError("--timeout must be a positive number of seconds.", returncode=2)
-        results = run_checks(chosen, aliases=self.aliases(options["storage"]), timeout=timeout,
-                             keep=options["keep"])
+        results = run_checks(
+            chosen, aliases=self.aliases(options["storage"]), timeout=timeout, keep=options["keep"]
+        )
         render = RENDERERS[options["format"]]
         kwargs = {"verbose": options["verbose_details"]} if options["format"] == "text" else {}
         self.stdout.write(render(results, options["fail_on"], **kwargs))
@@ -63,15 +79,19 @@ class Command(BaseCommand):
     def validated_only(self, only):
         unknown = [i for i in only if i not in REGISTRY]
         if unknown:
-            raise CommandError(f"unknown check id {', '.join(unknown)}; "
-                               "`r2_check --list` shows them all.", returncode=2)
+            raise CommandError(
+                f"unknown check id {', '.join(unknown)}; `r2_check --list` shows them all.",
+                returncode=2,
+            )
         return only
 
     def validated_skip(self, skip):
         unknown = [g for g in skip if g not in GROUPS]
         if unknown:
-            raise CommandError(f"unknown group {', '.join(unknown)}; "
-                               f"the groups are {', '.join(GROUPS)}.", returncode=2)
+            raise CommandError(
+                f"unknown group {', '.join(unknown)}; the groups are {', '.join(GROUPS)}.",
+                returncode=2,
+            )
         return skip
 
     def aliases(self, alias):
@@ -79,7 +99,9 @@ class Command(BaseCommand):
         if alias is None:
             return aliases
         if alias not in aliases:
-            raise CommandError(f"--storage {alias!r} is not an S3 alias in STORAGES; "
-                               f"the S3 aliases are: {', '.join(aliases) or 'none'}.",
-                               returncode=2)
+            raise CommandError(
+                f"--storage {alias!r} is not an S3 alias in STORAGES; "
+                f"the S3 aliases are: {', '.join(aliases) or 'none'}.",
+                returncode=2,
+            )
         return [alias]
