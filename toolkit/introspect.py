@@ -15,6 +15,7 @@ from django.core.files.storage import storages
 
 from checks.context import is_r2_endpoint, s3_aliases
 from checks.errors import describe
+from checks.storages import COMPARED as COMPARED_SETTINGS
 from toolkit.conf import toolkit_settings
 from toolkit.redact import redact, redact_url
 
@@ -22,19 +23,7 @@ LIBRARIES = ("Django", "django-storages", "boto3", "botocore", "s3transfer", "Pi
 
 # Storage attributes shown as they are (none of them is a secret).
 PLAIN_OPTIONS = (
-    "bucket_name",
-    "endpoint_url",
-    "region_name",
-    "custom_domain",
-    "location",
-    "url_protocol",
-    "querystring_auth",
-    "querystring_expire",
-    "default_acl",
-    "object_parameters",
-    "signature_version",
-    "addressing_style",
-    "file_overwrite",
+    *COMPARED_SETTINGS,  # the settings the stale-instance check compares
     "use_ssl",
     "verify",
     "gzip",

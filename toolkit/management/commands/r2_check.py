@@ -19,6 +19,14 @@ def csv(value):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def known(values, allowed, what, help_text):
+    """``values`` when every one is in ``allowed``; else exit 2 naming the others."""
+    unknown = [value for value in values if value not in allowed]
+    if unknown:
+        raise CommandError(f"unknown {what} {', '.join(unknown)}; {help_text}.", returncode=2)
+    return values
+
+
 class Command(BaseCommand):
     help = "Verify storage settings, bucket CORS, image schema and a real round-trip upload."
     requires_system_checks = []  # the gate reports problems itself, in its own format
@@ -77,22 +85,10 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def validated_only(self, only):
-        unknown = [i for i in only if i not in REGISTRY]
-        if unknown:
-            raise CommandError(
-                f"unknown check id {', '.join(unknown)}; `r2_check --list` shows them all.",
-                returncode=2,
-            )
-        return only
+        return known(only, REGISTRY, "check id", "`r2_check --list` shows them all")
 
     def validated_skip(self, skip):
-        unknown = [g for g in skip if g not in GROUPS]
-        if unknown:
-            raise CommandError(
-                f"unknown group {', '.join(unknown)}; the groups are {', '.join(GROUPS)}.",
-                returncode=2,
-            )
-        return skip
+        return known(skip, GROUPS, "group", f"the groups are {', '.join(GROUPS)}")
 
     def aliases(self, alias):
         aliases = s3_aliases()
