@@ -2,26 +2,15 @@
 emulator, and the command's exit codes for runs that cannot start."""
 
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.servers import run_manage
 
 
 def manage(*args, env=None, settings="settings.local"):
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(*args, env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, **(env or {})})
 
 
 def test_production_settings_name_every_missing_variable():
