@@ -5,10 +5,7 @@ import contextlib
 import os
 import subprocess
 import sys
-import uuid
-from urllib.parse import urlsplit
 
-import psycopg
 import requests
 
 from gallery.emulator import free_port
@@ -74,25 +71,6 @@ def prepare_database(env):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.rsplit("PLAIN_SESSION=", 1)[1].strip()
-
-
-@contextlib.contextmanager
-def postgres_database(password):
-    """A throwaway PostgreSQL database, as a URL carrying ``password`` (trust
-    auth ignores it; it is there to prove it never leaks)."""
-    admin_url = os.environ["DATABASE_URL"]
-    name = f"r2_endpoints_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    parts = urlsplit(admin_url)
-    try:
-        yield (
-            f"{parts.scheme}://{parts.username or 'postgres'}:{password}@"
-            f"{parts.hostname}:{parts.port or 5432}/{name}"
-        )
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def uses_postgres():

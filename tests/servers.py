@@ -1,6 +1,7 @@
 """Real S3 servers on loopback for the tests: moto's server mode and the
 independent s3rver from npm (which enforces per-bucket CORS on preflights)."""
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -137,3 +138,38 @@ def run_manage(*args, env, timeout=120):
         text=True,
         timeout=timeout,
     )
+
+
+# --- throwaway PostgreSQL databases that subprocesses can see ---------------
+PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
+
+
+def postgres_reachable():
+    import psycopg
+
+    try:
+        with psycopg.connect(**PG_ADMIN, connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+@contextlib.contextmanager
+def postgres_database(prefix, password=None):
+    """A uniquely named PostgreSQL database for one test, as a URL, dropped
+    afterwards; skips the test where no server answers. ``password`` rides in
+    the URL (trust auth ignores it) so tests can prove it never leaks."""
+    import psycopg
+    import pytest
+
+    if not postgres_reachable():
+        pytest.skip(f"PostgreSQL is not reachable on {PG_ADMIN['host']}:{PG_ADMIN['port']}")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(**PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    credentials = f"{PG_ADMIN['user']}:{password}" if password else PG_ADMIN["user"]
+    try:
+        yield f"postgres://{credentials}@{PG_ADMIN['host']}:{PG_ADMIN['port']}/{name}"
+    finally:
+        with psycopg.connect(**PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,15 +15,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 
 import pytest
 
+from tests import servers
 from tests.netproxy import Proxy
-from tests.servers import ROOT, manage_env
+from tests.servers import ROOT, manage_env, postgres_database
 
-PG_ADMIN = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "postgres"}
 PROBE_PREFIX = "_r2_toolkit/"  # the per-run If-None-Match probe objects live here
 RUN_TIMEOUT = 240
 ROW_FIELDS = (
@@ -39,33 +38,6 @@ ROW_FIELDS = (
 
 
 # --- databases the subprocesses can see
-
-
-def postgres_reachable():
-    try:
-        import psycopg
-
-        with psycopg.connect(**PG_ADMIN, connect_timeout=3):
-            return True
-    except Exception:
-        return False
-
-
-@contextlib.contextmanager
-def postgres_database():
-    """A uniquely named PostgreSQL database for one test, dropped afterwards."""
-    import psycopg
-
-    if not postgres_reachable():
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    name = f"r2_backfill_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(**PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgres://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(**PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fetch_rows(database_url):
@@ -320,7 +292,7 @@ def test_faults_never_leave_a_row_without_its_verified_object(moto_server, tmp_p
 @pytest.mark.postgres
 def test_two_unsharded_workers_on_postgresql_upload_each_file_once(moto_server, tmp_path):
     rows = 1_000
-    with postgres_database() as database_url:
+    with postgres_database("r2_backfill") as database_url:
         site = Site(moto_server, tmp_path, database_url)
         site.seed(rows)
         with Proxy(moto_server.endpoint_url) as proxy:
@@ -352,6 +324,6 @@ def test_two_unsharded_workers_on_postgresql_upload_each_file_once(moto_server, 
 
 def test_postgres_helpers_skip_cleanly_without_a_server(monkeypatch):
     """The PostgreSQL tests skip, rather than fail, where there is no server."""
-    monkeypatch.setitem(PG_ADMIN, "port", 1)
-    with pytest.raises(pytest.skip.Exception), postgres_database():
+    monkeypatch.setitem(servers.PG_ADMIN, "port", 1)
+    with pytest.raises(pytest.skip.Exception), postgres_database("r2_backfill"):
         pass

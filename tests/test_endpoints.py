@@ -10,12 +10,12 @@ import requests
 from gallery import emulator
 from tests.endpoints_support import (
     gunicorn_env,
-    postgres_database,
     prepare_database,
     running_gunicorn,
     staff_session,
     uses_postgres,
 )
+from tests.servers import postgres_database
 
 TOKEN = f"tok-{uuid.uuid4().hex}"
 SENTINELS = {
@@ -48,7 +48,7 @@ def site(moto_server, tmp_path_factory):
         moto_server.endpoint_url, bucket, tmp, DJANGO_DEBUG="true", TEST_HEALTH_TTL="1", **SENTINELS
     )
     if uses_postgres():
-        database = postgres_database(DB_PASSWORD)
+        database = postgres_database("r2_endpoints", DB_PASSWORD)
         env["DATABASE_URL"] = database.__enter__()
     plain_session = prepare_database(env)
     try:
