@@ -10,7 +10,7 @@ import requests
 
 from gallery.emulator import free_port
 from gallery.serve import Gunicorn
-from tests.servers import ROOT
+from tests.servers import ROOT, site_env
 
 # Migrates, creates a staff and a plain user, and prints a real session key of
 # the plain user (the admin login form only lets staff in).
@@ -32,30 +32,27 @@ print("PLAIN_SESSION=" + session.session_key)
 
 
 def gunicorn_env(endpoint_url, bucket, tmp_path, **extra):
-    env = {
+    """``site_env`` for the gunicorn under test: nothing inherited from the
+    caller's AWS_/DJANGO_/R2_TOOLKIT_/TEST_ variables, the token set."""
+    inherited = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("AWS_", "R2_TOOLKIT_", "DJANGO_", "TEST_"))
     }
-    env.update(
-        {
+    return site_env(
+        endpoint_url,
+        bucket,
+        tmp_path,
+        "endpoint-test-access-key",
+        "endpoint-test-secret-key",
+        base=inherited,
+        **{
             "DJANGO_SETTINGS_MODULE": "tests.endpoints_settings",
             "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-            "MEDIA_ROOT": str(tmp_path / "media"),
-            "AWS_S3_ENDPOINT_URL": endpoint_url,
-            "AWS_STORAGE_BUCKET_NAME": bucket,
-            "AWS_ACCESS_KEY_ID": "endpoint-test-access-key",
-            "AWS_SECRET_ACCESS_KEY": "endpoint-test-secret-key",
-            "AWS_S3_REGION_NAME": "us-east-1",
-            "AWS_S3_CUSTOM_DOMAIN": f"{endpoint_url.split('://', 1)[1]}/{bucket}",
-            "AWS_S3_URL_PROTOCOL": "http:",
-            "R2_TOOLKIT_CORS_ORIGINS": "https://app.example.test",
             "R2_TOOLKIT_TOKEN": "endpoint-test-token",
-        }
+            **extra,
+        },
     )
-    env.update(extra)
-    return env
 
 
 def prepare_database(env):

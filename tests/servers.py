@@ -104,26 +104,33 @@ class HangingServer:
         self.close()
 
 
-def manage_env(server, bucket, tmp_path, **extra):
-    """Environment for running ``manage.py`` as a subprocess against
-    ``bucket`` on ``server``, with its own migrated SQLite file."""
+def site_env(endpoint_url, bucket, tmp_path, access_key, secret_key, base=None, **extra):
+    """Environment for a ``manage.py`` or gunicorn subprocess whose settings
+    describe ``bucket`` at ``endpoint_url``, with its own SQLite file."""
     import os
 
     return {
-        **os.environ,
+        **(os.environ if base is None else base),
         "DJANGO_SETTINGS_MODULE": "settings.local",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "MEDIA_ROOT": str(tmp_path / "media"),
-        "AWS_S3_ENDPOINT_URL": server.endpoint_url,
+        "AWS_S3_ENDPOINT_URL": endpoint_url,
         "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_ACCESS_KEY_ID": server.access_key,
-        "AWS_SECRET_ACCESS_KEY": server.secret_key,
+        "AWS_ACCESS_KEY_ID": access_key,
+        "AWS_SECRET_ACCESS_KEY": secret_key,
         "AWS_S3_REGION_NAME": "us-east-1",
-        "AWS_S3_CUSTOM_DOMAIN": f"{server.endpoint_url.split('://', 1)[1]}/{bucket}",
+        "AWS_S3_CUSTOM_DOMAIN": f"{endpoint_url.split('://', 1)[1]}/{bucket}",
         "AWS_S3_URL_PROTOCOL": "http:",
         "R2_TOOLKIT_CORS_ORIGINS": "https://app.example.test",
         **extra,
     }
+
+
+def manage_env(server, bucket, tmp_path, **extra):
+    """``site_env`` for ``bucket`` on ``server``, with the server's credentials."""
+    return site_env(
+        server.endpoint_url, bucket, tmp_path, server.access_key, server.secret_key, **extra
+    )
 
 
 def run_manage(*args, env, timeout=120):
