@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from gallery import emulator  # noqa: E402
 from tests.netproxy import Proxy  # noqa: E402
-from tests.servers import manage_env, run_manage, start_moto  # noqa: E402
+from tests.servers import run_manage, site_env, start_moto  # noqa: E402
 
 CONDITIONS = [("loopback", 0.0), ("+50 ms/request", 0.050)]
 TARGET_RATIO = 1.5
@@ -64,9 +64,8 @@ def main():
         )
         for label, latency in CONDITIONS:
             with Proxy(server.endpoint_url, latency=latency) as proxy:
-                env = manage_env(server, bucket, workdir)
-                env["AWS_S3_ENDPOINT_URL"] = proxy.url
-                env["AWS_S3_CUSTOM_DOMAIN"] = f"127.0.0.1:{proxy.port}/{bucket}"
+                # Every request, the anonymous public-URL read included, goes through the proxy.
+                env = site_env(proxy.url, bucket, workdir, server.access_key, server.secret_key)
                 run_manage("migrate", "-v0", env=env)
                 ours, our_reqs = measure(["r2_check", "--format", "json"], env, args.repeat, proxy)
                 peer, peer_reqs = measure(
