@@ -8,8 +8,6 @@ real browser preflight.
 """
 
 import json
-import re
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from checks import cors_rules
 from checks.context import once
 from checks.errors import describe, error_code, http_status
+from checks.http import fetch, s3_error
 from checks.registry import Outcome, Skip, check, fail, ok, warn
 from toolkit.conf import toolkit_settings
 from toolkit.redact import scrub
@@ -375,10 +374,7 @@ def object_url(ctx):
 
 def error_words(body):
     """'Code: Message' from an S3 XML error body, if there is one."""
-    code = re.search(rb"<Code>([^<]{1,100})</Code>", body)
-    message = re.search(rb"<Message>([^<]{1,300})</Message>", body)
-    words = ": ".join(m.group(1).decode("utf-8", "replace") for m in (code, message) if m)
-    return scrub(words)
+    return scrub(": ".join(part for part in s3_error(body) if part))
 
 
 def send_preflight(url, origin, timeout):
@@ -392,11 +388,8 @@ def send_preflight(url, origin, timeout):
             "Access-Control-Request-Headers": cors_rules.UPLOAD_HEADER,
         },
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, dict(response.headers), response.read(4096)
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read(4096)
+    status, headers, body = fetch(request, timeout, limit=4096)
+    return status, dict(headers), body
 
 
 def live_verdict(url, origin, timeout):

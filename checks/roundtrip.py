@@ -23,6 +23,7 @@ from django.core.files.base import ContentFile
 from PIL import Image, PngImagePlugin
 
 from checks.errors import describe, error_code
+from checks.http import fetch, s3_error
 from checks.registry import check, fail, ok, skip, warn
 from checks.schema import object_key
 from toolkit.redact import redact_url, scrub
@@ -65,23 +66,6 @@ def probe_png(token):
 
 def sha256(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def http(request, timeout):
-    """(status, headers, body) of ``request``; HTTP errors are answers too."""
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.headers, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.headers, exc.read()
-
-
-def s3_error_code(body):
-    """The <Code> of an S3 XML error body, if there is one."""
-    text = body.decode("utf-8", "replace")
-    start, end = text.find("<Code>"), text.find("</Code>")
-    return text[start + 6 : end] if 0 <= start < end else ""
 
 
 class RoundTrip:
@@ -235,7 +219,7 @@ class RoundTrip:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         try:
             with self.timed("public_get_ms"):
-                status, _, body = http(request, self.ctx.timeout)
+                status, _, body = fetch(request, self.ctx.timeout)
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             return fail(
@@ -296,10 +280,10 @@ class RoundTrip:
         details = {"object": key, "origin": origin}
         request = urllib.request.Request(url, data=self.png, method="PUT", headers=headers)
         with self.timed("presigned_put_ms"):
-            status, answer_headers, body = http(request, self.ctx.timeout)
+            status, answer_headers, body = fetch(request, self.ctx.timeout)
         details["status"] = status
         if status not in (200, 201, 204):
-            code = s3_error_code(body)
+            code = s3_error(body)[0]
             details["error"] = code
             return fail(
                 f"A presigned PUT (as a browser upload does) was refused: {status} {code}".rstrip(),
