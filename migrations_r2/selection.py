@@ -185,14 +185,15 @@ class AdvisoryClaims:
         self.release(list(self.held))
 
 
-def pages(target, queryset, batch_size, *, limit=None, shard=None, claims=None):
-    """Lists of Row from ``queryset``, keyset-paginated by pk.
+def keyset_pages(target, queryset, columns, batch_size, *, limit=None, shard=None, claims=None):
+    """Pages of ``columns`` value tuples (pk first) from ``queryset``,
+    keyset-paginated by pk (never OFFSET), narrowed to ``shard``, at most
+    ``limit`` rows in all: (rows, skipped_pks).
 
     With ``claims`` each page is locked with SKIP LOCKED in a short
     transaction and only the rows claimed are yielded; the pks another run
-    holds are yielded alongside: (rows, skipped_pks)."""
+    holds come as skipped."""
     queryset, keep = shard_filter(queryset, shard)
-    columns = ("pk", target.image_field, target.username_path)
     remaining = limit
     last = None
     while remaining is None or remaining > 0:
@@ -202,25 +203,32 @@ def pages(target, queryset, batch_size, *, limit=None, shard=None, claims=None):
             with transaction.atomic(using=target.db):
                 locked = page.select_for_update(skip_locked=True, of=("self",))
                 fetched = list(locked.order_by("pk").values_list(*columns)[:size])
-                taken = claims.take([pk for pk, *_ in fetched if keep is None or keep(pk)])
+                taken = claims.take([r[0] for r in fetched if keep is None or keep(r[0])])
         else:
             fetched = list(page.order_by("pk").values_list(*columns)[:size])
             taken = None
         if not fetched:
             return
         last = fetched[-1][0]
-        wanted = [
-            (pk, name, username) for pk, name, username in fetched if keep is None or keep(pk)
-        ]
-        rows = [
-            Row(pk, str(name or ""), None if username is None else str(username))
-            for pk, name, username in wanted
-            if taken is None or pk in taken
-        ]
-        skipped = [] if taken is None else [pk for pk, *_ in wanted if pk not in taken]
+        wanted = [r for r in fetched if keep is None or keep(r[0])]
+        rows = [r for r in wanted if taken is None or r[0] in taken]
+        skipped = [] if taken is None else [r[0] for r in wanted if r[0] not in taken]
         if remaining is not None:
             rows = rows[:remaining]
             remaining -= len(rows)
         yield rows, skipped
         if len(fetched) < size:
             return
+
+
+def pages(target, queryset, batch_size, **options):
+    """Lists of Row from ``queryset`` (see keyset_pages): (rows, skipped_pks)."""
+    columns = ("pk", target.image_field, target.username_path)
+    for rows, skipped in keyset_pages(target, queryset, columns, batch_size, **options):
+        yield (
+            [
+                Row(pk, str(name or ""), None if username is None else str(username))
+                for pk, name, username in rows
+            ],
+            skipped,
+        )

@@ -66,20 +66,15 @@ def migrated_pages(target, options, extra=()):
         fields["size_bytes"],
         *extra,
     )
-    queryset, keep = selection.shard_filter(target.migrated(), options.shard)
-    last, remaining = None, options.limit
-    while remaining is None or remaining > 0:
-        page = queryset if last is None else queryset.filter(pk__gt=last)
-        fetched = list(page.order_by("pk").values_list(*columns)[: options.batch_size])
-        if not fetched:
-            return
-        last = fetched[-1][0]
-        rows = [r for r in fetched if keep is None or keep(r[0])]
-        if remaining is not None:
-            rows, remaining = rows[:remaining], remaining - len(rows[:remaining])
+    for rows, _ in selection.keyset_pages(
+        target,
+        target.migrated(),
+        columns,
+        options.batch_size,
+        limit=options.limit,
+        shard=options.shard,
+    ):
         yield rows
-        if len(fetched) < options.batch_size:
-            return
 
 
 def verify_rows(options, *, model=None, stream=None):
