@@ -21,7 +21,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-PID_FILE = Path(__file__).resolve().parent.parent / "var" / "emulator.pid"
+ROOT = Path(__file__).resolve().parent.parent
+PID_FILE = ROOT / "var" / "emulator.pid"
 LOG_FILE = PID_FILE.with_suffix(".log")
 
 
@@ -69,9 +70,31 @@ def wait_for_port(port, timeout=20.0, process=None):
 
 
 def spawn_moto(port, log=subprocess.DEVNULL):
-    """A moto S3 server process on 127.0.0.1:``port``, listening when this returns."""
+    """A moto S3 server (gallery.moto_app under gunicorn) on 127.0.0.1:``port``,
+    listening when this returns; its own process group, so that stopping the
+    group stops gunicorn's worker too."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",  # the buckets live in the worker's memory
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "32",
+            "--keep-alive",
+            "30",
+            "--graceful-timeout",
+            "2",
+            "--log-level",
+            "warning",
+            "gallery.moto_app:app",
+        ],
+        cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
