@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
 
 from bench import peers  # noqa: E402
-from bench.common import MB, print_table, ratio, run_measured  # noqa: E402
+from bench.common import MB, print_table, process_cpu_seconds, ratio, run_measured  # noqa: E402
 from tests.netproxy import Proxy  # noqa: E402
 from tests.servers import manage_env, start_moto  # noqa: E402
 
@@ -289,15 +289,21 @@ TOOLS = [
 ]
 
 
-def upload_matrix(ctx, conditions):
+def upload_matrix(ctx, conditions, tools=TOOLS):
     """{(condition, tool): Measured or reason}, printed as one table."""
     expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
     for label, latency in conditions:
-        for tool, run in TOOLS:
+        for tool, run in tools:
             try:
                 with fresh_target(latency) as (server, endpoint, proxy):
+                    # On one machine the server and the proxy share the cores
+                    # with the tool; their CPU per object shows who used them.
+                    server_cpu = process_cpu_seconds(server.process.pid)
+                    proxy_cpu = time.process_time()  # the proxy's threads live here
                     measured = run(server, endpoint, ctx)
+                    proxy_cpu = time.process_time() - proxy_cpu if proxy else None
+                    server_cpu = process_cpu_seconds(server.process.pid) - server_cpu
                     keys = bucket_keys(server)
                     requests = sum(proxy.counts.values()) if proxy else None
                     if tool == "r2_backfill" and not latency:
@@ -326,10 +332,27 @@ def upload_matrix(ctx, conditions):
                     f"{ctx.total / MB / measured.seconds:.1f}",
                     f"{measured.peak_mb:.0f}",
                     "-" if requests is None else f"{requests / ctx.count:.2f}",
+                    f"{measured.cpu_seconds * 1000 / ctx.count:.1f}",
+                    f"{server_cpu * 1000 / ctx.count:.1f}",
+                    "-" if proxy_cpu is None else f"{proxy_cpu * 1000 / ctx.count:.1f}",
                 ]
             )
     print(f"{ctx.count} files, {ctx.total / MB:.0f} MB, concurrency {ctx.workers}")
-    print_table(["condition / tool", "seconds", "objects/s", "MB/s", "peak MB", "req/object"], rows)
+    print("CPU ms/object: the tool's own, the S3 server's and the latency proxy's")
+    print_table(
+        [
+            "condition / tool",
+            "seconds",
+            "objects/s",
+            "MB/s",
+            "peak MB",
+            "req/object",
+            "CPU tool",
+            "server",
+            "proxy",
+        ],
+        rows,
+    )
     for label, _ in conditions:
         ours = results.get((label, "r2_backfill"))
         for peer in ("s5cmd", "aws cli", "rclone"):
@@ -403,6 +426,17 @@ def main():
         "files (20000: about 4 more minutes on 2 cores)",
     )
     parser.add_argument(
+        "--tools",
+        default=",".join(name for name, _ in TOOLS),
+        help="comma-separated subset of the tools to run (default: all)",
+    )
+    parser.add_argument(
+        "--conditions",
+        choices=("both", "loopback", "latency"),
+        default="both",
+        help="network conditions to run (default: both)",
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="tiny files, 500 of them, no scaling run: a smoke test"
     )
     # make bench passes its own arguments to every script; ignore the others'.
@@ -422,7 +456,10 @@ def main():
     try:
         ctx = Context(args, media, template, count, total, workdir)
         conditions = [("loopback", 0.0), (f"+{args.latency * 1000:.0f} ms/request", args.latency)]
-        upload_matrix(ctx, conditions)
+        if args.conditions != "both":
+            conditions = [conditions[args.conditions == "latency"]]
+        tools = [(name, run) for name, run in TOOLS if name in args.tools.split(",")]
+        upload_matrix(ctx, conditions, tools)
         report_backfill_figures(args, ctx, base)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

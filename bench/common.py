@@ -26,7 +26,7 @@ child = subprocess.Popen(sys.argv[2:])
 _, status, usage = os.wait4(child.pid, 0)
 seconds = time.perf_counter() - started
 with open(sys.argv[1], "w") as figures:
-    figures.write(f"{usage.ru_maxrss} {seconds}")
+    figures.write(f"{usage.ru_maxrss} {seconds} {usage.ru_utime + usage.ru_stime}")
 code = os.waitstatus_to_exitcode(status)
 sys.exit(code if code >= 0 else 128 - code)
 """
@@ -38,6 +38,7 @@ class Measured:
     returncode: int
     peak_mb: float
     output: str
+    cpu_seconds: float = 0.0  # user + system, the command and what it waited for
 
     @property
     def ok(self):
@@ -71,9 +72,27 @@ def run_measured(cmd, env=None, cwd=None, timeout=None):
                 timer.cancel()
         out.seek(0)
         output = out.read().decode(errors="replace")
-        maxrss_kib, seconds = figures.read().split() or ["0", "nan"]
+        maxrss_kib, seconds, cpu = figures.read().split() or ["0", "nan", "0"]
     # ru_maxrss is in KiB on Linux.
-    return Measured(float(seconds), returncode, int(maxrss_kib) * 1024 / MB, output)
+    return Measured(float(seconds), returncode, int(maxrss_kib) * 1024 / MB, output, float(cpu))
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds a running process and its live children
+    (gunicorn's worker, say) have used so far (Linux)."""
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # Fields from the 3rd on follow the parenthesised command name.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        if int(entry) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def ratio(ours, theirs):
