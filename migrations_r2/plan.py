@@ -6,6 +6,7 @@ estimate on a real round trip. No object (not even the If-None-Match probe)
 and no row is written.
 """
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -73,10 +74,10 @@ def plan_backfill(options, *, model=None):
             except UnsafePath:
                 plan.refused += 1
                 continue
-            if not path.is_file():
+            if not os.path.isfile(path):
                 plan.missing += 1
                 continue
-            plan.bytes += path.stat().st_size
+            plan.bytes += os.path.getsize(path)
             if len(plan.examples) < EXAMPLES and row.username is not None:
                 if bucket is None:
                     bucket = open_bucket(options.workers)
