@@ -8,11 +8,12 @@ flat however large the table is. Ctrl-C (SIGINT) stops taking new rows,
 finishes and writes the rows in flight, and returns the summary.
 """
 
+import queue
 import signal
 import sys
 import threading
 import warnings
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from migrations_r2.keys import join_location, storage_name
 from migrations_r2.paths import UnsafePath, media_root_of, resolve_inside
 from migrations_r2.probe import NotAnImage, probe_file
 from migrations_r2.report import Progress, ReportFile, Summary
+from migrations_r2.transport import DirectPut
 from migrations_r2.uploader import Uploader, honours_if_none_match
 from toolkit.conf import toolkit_settings
 
@@ -146,6 +148,19 @@ def stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
+def drain(finished, timeout):
+    """What ``finished`` holds: at least one item, unless ``timeout`` passes first."""
+    try:
+        items = [finished.get(timeout=timeout)]
+    except queue.Empty:
+        return []
+    while True:
+        try:
+            items.append(finished.get_nowait())
+        except queue.Empty:
+            return items
+
+
 class Run:
     """One backfill run's state, driven from the main thread."""
 
@@ -180,7 +195,13 @@ class Run:
         """Connect on the first row that needs an upload, never before: a run
         with nothing to do touches no network."""
         self.bucket, honours = connect(self.options.workers)
-        self.uploader = Uploader(self.bucket.client, self.bucket.name, {}, check_first=not honours)
+        self.uploader = Uploader(
+            self.bucket.client,
+            self.bucket.name,
+            {},
+            check_first=not honours,
+            direct_put=DirectPut.for_client(self.bucket.client, self.bucket.name),
+        )
         self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="r2-backfill")
         self.progress = Progress(self.stream, self.count_legacy(), self.options.interactive)
 
@@ -209,7 +230,7 @@ class Run:
         )
         if reason:
             return self.fail(row.pk, reason, key)
-        return Job(row, str(path), key, url, self.bucket.object_parameters(name))
+        return Job(row, path, key, url, self.bucket.object_parameters(name))
 
     def fail(self, pk, reason, key=None, size=None):
         self.record(pk, "failed", reason, key, size)
@@ -243,6 +264,9 @@ class Run:
     def loop(self, stop):
         rows = self.rows()
         in_flight = {}
+        # Finished futures arrive here: cheaper than wait() re-arming a waiter
+        # on every future in flight at each completion.
+        finished = queue.SimpleQueue()
         exhausted = False
         while True:
             while not exhausted and not stop.is_set() and len(in_flight) < 2 * self.options.workers:
@@ -250,11 +274,12 @@ class Run:
                 if row is None:
                     exhausted = True
                 elif (job := self.plan(row)) is not None:
-                    in_flight[self.pool.submit(process, job, self.uploader, self.int_limit)] = job
+                    future = self.pool.submit(process, job, self.uploader, self.int_limit)
+                    in_flight[future] = job
+                    future.add_done_callback(finished.put)
             if not in_flight:
                 break
-            done, _ = wait(in_flight, timeout=1.0, return_when=FIRST_COMPLETED)
-            for future in done:
+            for future in drain(finished, timeout=1.0):
                 self.collect(in_flight.pop(future), future.result())
             if len(self.pending) >= self.options.batch_size:
                 self.flush()

@@ -115,9 +115,17 @@ class Uploader:
     """Uploads probed files to one bucket through one shared client."""
 
     def __init__(
-        self, client, bucket, object_parameters, *, check_first=False, policy=RetryPolicy()
+        self,
+        client,
+        bucket,
+        object_parameters,
+        *,
+        check_first=False,
+        policy=RetryPolicy(),
+        direct_put=None,
     ):
         self.client = client
+        self.direct_put = direct_put  # a transport.DirectPut for bodies in memory
         self.bucket = bucket
         self.object_parameters = dict(object_parameters)
         self.check_first = check_first  # the server ignores If-None-Match
@@ -142,16 +150,21 @@ class Uploader:
         def attempt():
             attempts.append(1)
             with probed.open() as body:
-                return self.client.put_object(
+                return put_object(
                     Bucket=self.bucket,
                     Key=key,
-                    Body=body,
+                    Body=body if direct is None else probed.body,
                     ContentType=probed.mime_type,
                     ContentMD5=probed.content_md5,
                     ContentLength=probed.size,
                     IfNoneMatch="*",
                     **params,
                 )
+
+        direct = self.direct_put
+        if direct is not None and (probed.body is None or not direct.accepts(params)):
+            direct = None  # streamed from disk, or parameters only the client can send
+        put_object = self.client.put_object if direct is None else direct
 
         try:
             response = with_retries(attempt, self.policy)
