@@ -22,6 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "settings.local")
 
 from bench import peers  # noqa: E402
-from bench.common import MB, print_table, process_cpu_seconds, ratio, run_measured  # noqa: E402
+from bench.common import (  # noqa: E402
+    MB,
+    pin_process,
+    print_table,
+    process_cpu_seconds,
+    ratio,
+    run_measured,
+)
 from tests.netproxy import Proxy  # noqa: E402
 from tests.servers import manage_env, start_moto  # noqa: E402
 
@@ -109,21 +117,76 @@ def create_rows(database, names):
 # --- one upload run per tool, against a fresh server
 
 
+@dataclass(frozen=True)
+class Condition:
+    label: str
+    latency: float  # seconds the proxy adds per request; 0: no proxy
+    server_cpus: frozenset = frozenset()  # empty: the server shares every CPU
+    tool_cpus: frozenset = frozenset()
+
+
+def conditions_for(args):
+    """Plain loopback; +latency with every CPU shared; and +latency with the
+    server and the proxy on one CPU and the tool on the others, as when the
+    server is R2 and its CPU is not the client's (where the machine has two)."""
+    shared = [
+        Condition("loopback", 0.0),
+        Condition(f"+{args.latency * 1000:.0f} ms/request", args.latency),
+    ]
+    cpus = sorted(os.sched_getaffinity(0))
+    isolated = [
+        Condition(
+            f"+{args.latency * 1000:.0f} ms, server apart",
+            args.latency,
+            frozenset(cpus[:1]),
+            frozenset(cpus[1:]),
+        )
+    ]
+    if len(cpus) < 2:
+        isolated = []  # one CPU: nothing to keep apart
+    return {
+        "all": shared + isolated,
+        "both": shared,
+        "loopback": shared[:1],
+        "latency": shared[1:],
+        "apart": isolated,
+    }[args.conditions]
+
+
 @contextlib.contextmanager
-def fresh_target(latency):
+def fresh_target(condition):
     """A new moto server with an empty bucket; yields (server, endpoint, proxy)."""
     server = start_moto()
     try:
         bucket = "backfill-bench"
         server.client().create_bucket(Bucket=bucket)
         server.bucket = bucket
-        if latency:
-            with Proxy(server.endpoint_url, latency=latency) as proxy:
+        if condition.server_cpus:
+            pin_process(server.process.pid, condition.server_cpus)
+        if condition.latency:
+            with proxy_on(server, condition) as proxy:
                 yield server, proxy.url, proxy
         else:
             yield server, server.endpoint_url, None
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def proxy_on(server, condition):
+    """The latency proxy; its threads (started from this one) inherit the
+    server's CPUs when it has its own."""
+    everywhere = os.sched_getaffinity(0)
+    if condition.server_cpus:
+        os.sched_setaffinity(0, condition.server_cpus)
+    try:
+        proxy = Proxy(server.endpoint_url, latency=condition.latency).__enter__()
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    try:
+        yield proxy
+    finally:
+        proxy.__exit__(None, None, None)
 
 
 def bucket_keys(server):
@@ -194,6 +257,7 @@ def run_r2_backfill(server, endpoint, ctx):
         env=env,
         cwd=ROOT,
         timeout=RUN_TIMEOUT,
+        cpus=ctx.cpus,
     )
     for line in measured.output.splitlines():
         if line.startswith("STATEMENTS "):
@@ -217,6 +281,7 @@ def run_s5cmd(server, endpoint, ctx):
         ],
         env=credentials_env(server),
         timeout=RUN_TIMEOUT,
+        cpus=ctx.cpus,
     )
 
 
@@ -245,6 +310,7 @@ def run_aws(server, endpoint, ctx):
         ],
         env=env,
         timeout=RUN_TIMEOUT,
+        cpus=ctx.cpus,
     )
 
 
@@ -278,6 +344,7 @@ def run_rclone(server, endpoint, ctx):
         ],
         env=env,
         timeout=RUN_TIMEOUT,
+        cpus=ctx.cpus,
     )
 
 
@@ -293,10 +360,12 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
     """{(condition, tool): Measured or reason}, printed as one table."""
     expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
-    for label, latency in conditions:
+    for condition in conditions:
+        label, latency = condition.label, condition.latency
+        ctx.cpus = condition.tool_cpus
         for tool, run in tools:
             try:
-                with fresh_target(latency) as (server, endpoint, proxy):
+                with fresh_target(condition) as (server, endpoint, proxy):
                     # On one machine the server and the proxy share the cores
                     # with the tool; their CPU per object shows who used them.
                     server_cpu = process_cpu_seconds(server.process.pid)
@@ -310,14 +379,14 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
                         rerun_figures(ctx, server)
             except peers.Unavailable as reason:
                 results[label, tool] = None
-                rows.append([f"{label:15} {tool}", f"unavailable: {reason}"])
+                rows.append([f"{label:20} {tool}", f"unavailable: {reason}"])
                 continue
             missing = len(expected - keys)
             if not measured.ok or missing:
                 results[label, tool] = None
                 rows.append(
                     [
-                        f"{label:15} {tool}",
+                        f"{label:20} {tool}",
                         f"FAILED (exit {measured.returncode}, "
                         f"{missing} objects missing): {measured.tail(3)}",
                     ]
@@ -326,7 +395,7 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
             results[label, tool] = measured
             rows.append(
                 [
-                    f"{label:15} {tool}",
+                    f"{label:20} {tool}",
                     f"{measured.seconds:.2f}",
                     f"{ctx.count / measured.seconds:.1f}",
                     f"{ctx.total / MB / measured.seconds:.1f}",
@@ -353,12 +422,12 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
         ],
         rows,
     )
-    for label, _ in conditions:
+    for label in (condition.label for condition in conditions):
         ours = results.get((label, "r2_backfill"))
         for peer in ("s5cmd", "aws cli", "rclone"):
             theirs = results.get((label, peer))
             print(
-                f"{label:15} r2_backfill/{peer:8} objects/s: "
+                f"{label:20} r2_backfill/{peer:8} objects/s: "
                 f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}"
             )
     print()
@@ -395,7 +464,7 @@ def memory_scaling(args, base):
     for rows in (2_000, args.scale_rows):
         media, template, count, total = build_dataset(base / f"tiny-{rows}", rows, (1_000, 2_000))
         ctx = Context(args, media, template, count, total, base / f"run-tiny-{rows}")
-        with fresh_target(0) as (server, endpoint, _):
+        with fresh_target(Condition("loopback", 0.0)) as (server, endpoint, _):
             measured = run_r2_backfill(server, endpoint, ctx)
         if not measured.ok:
             raise RuntimeError(f"r2_backfill over {rows} rows failed:\n{measured.tail()}")
@@ -411,6 +480,7 @@ class Context:
         workdir.mkdir(parents=True, exist_ok=True)
         self.rerun = None
         self.statements = None
+        self.cpus = None  # the CPUs the tool under measurement may use
 
 
 def main():
@@ -432,9 +502,10 @@ def main():
     )
     parser.add_argument(
         "--conditions",
-        choices=("both", "loopback", "latency"),
-        default="both",
-        help="network conditions to run (default: both)",
+        choices=("all", "both", "loopback", "latency", "apart"),
+        default="all",
+        help="conditions to run: loopback, latency (+latency, CPUs shared), "
+        "apart (+latency, the server on a CPU of its own), both (the first two); default all",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny files, 500 of them, no scaling run: a smoke test"
@@ -455,9 +526,7 @@ def main():
     workdir = Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     try:
         ctx = Context(args, media, template, count, total, workdir)
-        conditions = [("loopback", 0.0), (f"+{args.latency * 1000:.0f} ms/request", args.latency)]
-        if args.conditions != "both":
-            conditions = [conditions[args.conditions == "latency"]]
+        conditions = conditions_for(args)
         tools = [(name, run) for name, run in TOOLS if name in args.tools.split(",")]
         upload_matrix(ctx, conditions, tools)
         report_backfill_figures(args, ctx, base)

@@ -21,8 +21,10 @@ MB = 1_000_000
 
 TRAMPOLINE = """
 import os, subprocess, sys, time
+if sys.argv[2]:  # the CPUs the command may run on
+    os.sched_setaffinity(0, {int(cpu) for cpu in sys.argv[2].split(",")})
 started = time.perf_counter()
-child = subprocess.Popen(sys.argv[2:])
+child = subprocess.Popen(sys.argv[3:])
 _, status, usage = os.wait4(child.pid, 0)
 seconds = time.perf_counter() - started
 with open(sys.argv[1], "w") as figures:
@@ -48,12 +50,21 @@ class Measured:
         return "\n".join(self.output.strip().splitlines()[-lines:])
 
 
-def run_measured(cmd, env=None, cwd=None, timeout=None):
+def run_measured(cmd, env=None, cwd=None, timeout=None, cpus=None):
     """Run ``cmd`` to completion; wall time, exit status, peak RSS and output
-    (stdout and stderr together, through a file so no pipe can fill up)."""
+    (stdout and stderr together, through a file so no pipe can fill up).
+    ``cpus``: the set of CPUs it may run on (default: any)."""
+    pinned = ",".join(str(cpu) for cpu in sorted(cpus)) if cpus else ""
     with tempfile.TemporaryFile() as out, tempfile.NamedTemporaryFile("r") as figures:
         process = subprocess.Popen(
-            [sys.executable, "-c", TRAMPOLINE, figures.name, *(str(part) for part in cmd)],
+            [
+                sys.executable,
+                "-c",
+                TRAMPOLINE,
+                figures.name,
+                pinned,
+                *(str(part) for part in cmd),
+            ],
             env=env,
             cwd=cwd,
             stdout=out,
@@ -75,24 +86,6 @@ def run_measured(cmd, env=None, cwd=None, timeout=None):
         maxrss_kib, seconds, cpu = figures.read().split() or ["0", "nan", "0"]
     # ru_maxrss is in KiB on Linux.
     return Measured(float(seconds), returncode, int(maxrss_kib) * 1024 / MB, output, float(cpu))
-
-
-def process_cpu_seconds(pid):
-    """User + system CPU seconds a running process and its live children
-    (gunicorn's worker, say) have used so far (Linux)."""
-    ticks = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # Fields from the 3rd on follow the parenthesised command name.
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # it exited meanwhile
-        if int(entry) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def ratio(ours, theirs):
@@ -123,4 +116,34 @@ def print_table(headers, rows):
             print(line(row[:1]) + "  " + "  ".join(row[1:]))
         else:
             print(line(row))
-    print(flush=True)
+
+
+def process_family(pid):
+    """{pid: /proc stat fields from the 3rd on} of a process and its children."""
+    family = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The fields after the parenthesised command name.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it exited meanwhile
+        if int(entry) == pid or int(fields[1]) == pid:  # fields[1]: the parent's pid
+            family[int(entry)] = fields
+    return family
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds a running process and its live children
+    (gunicorn's worker, say) have used so far (Linux)."""
+    ticks = sum(int(f[11]) + int(f[12]) for f in process_family(pid).values())  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def pin_process(pid, cpus):
+    """Keep every thread of a running process and its children on ``cpus``."""
+    for member in process_family(pid):
+        for thread in os.listdir(f"/proc/{member}/task"):
+            os.sched_setaffinity(int(thread), cpus)
