@@ -174,19 +174,18 @@ def fresh_target(condition):
 
 @contextlib.contextmanager
 def proxy_on(server, condition):
-    """The latency proxy; its threads (started from this one) inherit the
-    server's CPUs when it has its own."""
+    """The latency proxy. Its threads inherit the affinity of the thread that
+    starts them, so it is started while this thread is on the server's CPUs."""
     everywhere = os.sched_getaffinity(0)
-    if condition.server_cpus:
-        os.sched_setaffinity(0, condition.server_cpus)
+    os.sched_setaffinity(0, condition.server_cpus or everywhere)
     try:
-        proxy = Proxy(server.endpoint_url, latency=condition.latency).__enter__()
+        proxy = Proxy(server.endpoint_url, latency=condition.latency).start()
     finally:
         os.sched_setaffinity(0, everywhere)
     try:
         yield proxy
     finally:
-        proxy.__exit__(None, None, None)
+        proxy.close()
 
 
 def bucket_keys(server):
