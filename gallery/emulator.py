@@ -69,10 +69,12 @@ def wait_for_port(port, timeout=20.0, process=None):
     raise RuntimeError(f"the S3 emulator did not listen on 127.0.0.1:{port} within {timeout:g}s")
 
 
-def spawn_moto(port, log=subprocess.DEVNULL):
+def spawn_moto(port, log=subprocess.DEVNULL, tls=None):
     """A moto S3 server (gallery.moto_app under gunicorn) on 127.0.0.1:``port``,
     listening when this returns; its own process group, so that stopping the
-    group stops gunicorn's worker too."""
+    group stops gunicorn's worker too. ``tls``: (certificate, key) paths to
+    serve HTTPS, as R2 does."""
+    tls_options = ["--certfile", str(tls[0]), "--keyfile", str(tls[1])] if tls else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -92,6 +94,7 @@ def spawn_moto(port, log=subprocess.DEVNULL):
             "2",
             "--log-level",
             "warning",
+            *tls_options,
             "gallery.moto_app:app",
         ],
         cwd=ROOT,

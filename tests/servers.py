@@ -42,12 +42,42 @@ class S3Server:
                 self.process.kill()
 
 
-def start_moto(port=None):
+def start_moto(port=None, tls=None):
+    """moto on loopback; ``tls``: (certificate, key) to serve HTTPS instead."""
     port = port or emulator.free_port()
-    process = emulator.spawn_moto(port)
+    process = emulator.spawn_moto(port, tls=tls)
+    scheme = "https" if tls else "http"
     return S3Server(
-        "moto", f"http://127.0.0.1:{port}", "moto-access-key", "moto-secret-key", process
+        "moto", f"{scheme}://127.0.0.1:{port}", "moto-access-key", "moto-secret-key", process
     )
+
+
+def self_signed_certificate(directory):
+    """(certificate, key) paths of a throwaway certificate for 127.0.0.1."""
+    certificate, key = Path(directory) / "cert.pem", Path(directory) / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(certificate),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return certificate, key
 
 
 def start_s3rver(port=None):

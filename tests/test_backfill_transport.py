@@ -5,17 +5,20 @@ same shape, and the client kept for what only the client can send."""
 import base64
 import hashlib
 import io
+import shutil
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, SSLError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gallery import emulator
+from migrations_r2.bucket import client_config
 from migrations_r2.transport import DirectPut
 from migrations_r2.uploader import Uploader, is_precondition_failed, is_transient
+from tests import servers
 from tests.netproxy import Proxy
 
 BODY = b"\xff\xd8\xff" + bytes(range(256)) * 40
@@ -183,3 +186,39 @@ def test_the_uploader_takes_the_direct_path_only_for_bodies_in_memory(probed, pa
         if path == "direct"
         else hasattr(used.calls[0]["Body"], "read")
     )
+
+
+@pytest.fixture(scope="module")
+def https_moto(tmp_path_factory):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a certificate")
+    certificate, key = servers.self_signed_certificate(tmp_path_factory.mktemp("tls"))
+    server = servers.start_moto(tls=(certificate, key))
+    server.certificate = certificate
+    yield server
+    server.stop()
+
+
+def https_client(server, verify):
+    return boto3.client(
+        "s3",
+        endpoint_url=server.endpoint_url,
+        aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key,
+        region_name="us-east-1",
+        verify=verify,
+        config=client_config(None, 4),
+    )
+
+
+def test_over_https_the_direct_path_uses_the_clients_certificate_settings(https_moto):
+    # R2 is HTTPS only: the direct path must trust what the client trusts, no more.
+    trusting = https_client(https_moto, str(https_moto.certificate))
+    trusting.create_bucket(Bucket="tls")
+    DirectPut.for_client(trusting, "tls")(Bucket="tls", **put_args("over-tls.jpg"))
+    stored = trusting.get_object(Bucket="tls", Key="over-tls.jpg")["Body"].read()
+    assert stored == BODY
+
+    default_trust = https_client(https_moto, None)  # the self-signed certificate is unknown
+    with pytest.raises(SSLError):
+        DirectPut.for_client(default_trust, "tls")(Bucket="tls", **put_args("refused.jpg"))
