@@ -7,6 +7,7 @@ reported instead of failing its whole batch; should the database still
 refuse a batch, each of its rows is retried alone so the others land.
 """
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import DatabaseError, connections, transaction
@@ -95,7 +96,12 @@ def update_sql(target, results):
 
 
 def execute_update(target, results):
-    with transaction.atomic(using=target.db), connections[target.db].cursor() as cursor:
+    """One UPDATE: atomic on its own in autocommit mode. Inside a caller's
+    transaction it runs in a savepoint, so that a refused batch does not
+    abort that transaction before its rows are retried one by one."""
+    connection = connections[target.db]
+    guard = transaction.atomic(using=target.db) if connection.in_atomic_block else nullcontext()
+    with guard, connection.cursor() as cursor:
         cursor.execute(*update_sql(target, results))
 
 

@@ -1,0 +1,86 @@
+"""Writing verified results: one UPDATE per batch, and when the database
+refuses a batch, each row alone, so that one bad row costs only itself, in
+autocommit mode (a run) and inside a caller's transaction (the migration)."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from gallery.models import UserImage
+from migrations_r2 import selection, writer
+
+POISON = "users/alice/images/poison.jpg"
+
+REFUSE_POISON = {
+    "sqlite": [
+        f"""CREATE TRIGGER refuse_poison BEFORE UPDATE ON gallery_userimage
+        WHEN NEW.storage_key = '{POISON}'
+        BEGIN SELECT RAISE(ABORT, 'poisoned key refused'); END"""
+    ],
+    "postgresql": [
+        f"""CREATE OR REPLACE FUNCTION refuse_poison() RETURNS trigger AS $$
+        BEGIN
+            IF NEW.storage_key = '{POISON}' THEN
+                RAISE EXCEPTION 'poisoned key refused';
+            END IF;
+            RETURN NEW;
+        END $$ LANGUAGE plpgsql""",
+        """CREATE TRIGGER refuse_poison BEFORE UPDATE ON gallery_userimage
+        FOR EACH ROW EXECUTE FUNCTION refuse_poison()""",
+    ],
+}
+DROP = {
+    "sqlite": ["DROP TRIGGER IF EXISTS refuse_poison"],
+    "postgresql": [
+        "DROP TRIGGER IF EXISTS refuse_poison ON gallery_userimage",
+        "DROP FUNCTION IF EXISTS refuse_poison()",
+    ],
+}
+
+
+@pytest.fixture
+def refusing_database():
+    with connection.cursor() as cursor:
+        for sql in REFUSE_POISON[connection.vendor]:
+            cursor.execute(sql)
+    yield
+    with connection.cursor() as cursor:
+        for sql in DROP[connection.vendor]:
+            cursor.execute(sql)
+
+
+def values(key):
+    return writer.Values(key, f"https://media.example.com/{key}", "image/jpeg", 4, 3, 99)
+
+
+def write_three_with_one_poisoned():
+    user = get_user_model().objects.create(username="alice")
+    rows = [UserImage.objects.create(user=user, image=f"legacy/{n}.jpg") for n in range(3)]
+    keys = [f"users/alice/images/{n}.jpg" for n in range(3)]
+    keys[1] = POISON
+    refused = writer.write(
+        selection.Target.from_settings(),
+        {row.pk: values(key) for row, key in zip(rows, keys, strict=True)},
+    )
+    return rows, refused
+
+
+def assert_only_the_poisoned_row_refused(rows, refused):
+    assert list(refused) == [rows[1].pk]
+    assert "poisoned key refused" in refused[rows[1].pk]
+    stored = {row.pk: row for row in UserImage.objects.all()}
+    assert stored[rows[0].pk].storage_key == "users/alice/images/0.jpg"
+    assert stored[rows[0].pk].size_bytes == 99
+    assert stored[rows[1].pk].storage_key is None, "the refused row is untouched"
+    assert stored[rows[2].pk].public_url == "https://media.example.com/users/alice/images/2.jpg"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_row_costs_only_itself_in_autocommit(refusing_database):
+    assert_only_the_poisoned_row_refused(*write_three_with_one_poisoned())
+
+
+@pytest.mark.django_db
+def test_a_refused_row_costs_only_itself_inside_a_transaction(refusing_database):
+    assert_only_the_poisoned_row_refused(*write_three_with_one_poisoned())
+    assert UserImage.objects.count() == 3, "the caller's transaction is still usable"
