@@ -222,3 +222,22 @@ def test_over_https_the_direct_path_uses_the_clients_certificate_settings(https_
     default_trust = https_client(https_moto, None)  # the self-signed certificate is unknown
     with pytest.raises(SSLError):
         DirectPut.for_client(default_trust, "tls")(Bucket="tls", **put_args("refused.jpg"))
+
+
+@pytest.mark.parametrize(
+    "style, prefix",
+    [
+        ("path", "https://account.r2.cloudflarestorage.com/media/"),
+        ("virtual", "https://media.account.r2.cloudflarestorage.com/"),
+    ],
+)
+def test_objects_are_addressed_as_the_client_addresses_them(style, prefix):
+    client = boto3.client(
+        "s3",
+        endpoint_url="https://account.r2.cloudflarestorage.com",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+        region_name="auto",
+        config=Config(s3={"addressing_style": style}, signature_version="s3v4"),
+    )
+    assert DirectPut.for_client(client, "media").url_prefix == prefix
