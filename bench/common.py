@@ -116,6 +116,7 @@ def print_table(headers, rows):
             print(line(row[:1]) + "  " + "  ".join(row[1:]))
         else:
             print(line(row))
+    print(flush=True)
 
 
 def process_family(pid):
