@@ -146,25 +146,25 @@ class Uploader:
 
     def put(self, key, probed, params):
         attempts = []
-
-        def attempt():
-            attempts.append(1)
-            with probed.open() as body:
-                return put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=body if direct is None else probed.body,
-                    ContentType=probed.mime_type,
-                    ContentMD5=probed.content_md5,
-                    ContentLength=probed.size,
-                    IfNoneMatch="*",
-                    **params,
-                )
-
+        fields = dict(
+            Bucket=self.bucket,
+            Key=key,
+            ContentType=probed.mime_type,
+            ContentMD5=probed.content_md5,
+            ContentLength=probed.size,
+            IfNoneMatch="*",
+            **params,
+        )
         direct = self.direct_put
         if direct is not None and (probed.body is None or not direct.accepts(params)):
             direct = None  # streamed from disk, or parameters only the client can send
-        put_object = self.client.put_object if direct is None else direct
+
+        def attempt():
+            attempts.append(1)
+            if direct is not None:
+                return direct(Body=probed.body, **fields)
+            with probed.open() as body:
+                return self.client.put_object(Body=body, **fields)
 
         try:
             response = with_retries(attempt, self.policy)
