@@ -452,7 +452,7 @@ def rerun_figures(ctx, server):
 
 
 def batch_size():
-    from toolkit.conf import toolkit_settings
+    from toolkit.core.conf import toolkit_settings
 
     return toolkit_settings.BACKFILL_BATCH_SIZE
 

@@ -22,10 +22,10 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from checks.errors import describe, error_code, http_status
 from checks.registry import Skip, check, fail, ok, warn
-from toolkit.conf import toolkit_settings
-from toolkit.redact import scrub
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.errors import describe, error_code, http_status
+from toolkit.core.redact import scrub
 
 # SigV4 rejects requests signed more than 15 minutes away from the server's time.
 SIGV4_LIMIT = 15 * 60

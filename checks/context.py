@@ -9,18 +9,14 @@ checks behind a dead endpoint cost one timeout, not ten.
 
 import functools
 import threading
-from urllib.parse import urlsplit
 
 from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import storages
-from django.utils.module_loading import import_string
 
 from checks.registry import Skip
-from toolkit.conf import toolkit_settings
-
-S3_BACKEND = "storages.backends.s3.S3Storage"
-R2_HOST_SUFFIX = ".r2.cloudflarestorage.com"
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.storage import is_r2_endpoint
 
 
 def once(method):
@@ -32,27 +28,6 @@ def once(method):
         return self.shared(name, lambda: method(self))
 
     return wrapper
-
-
-def is_s3_backend(backend_path):
-    try:
-        backend = import_string(backend_path)
-    except ImportError:
-        return False
-    s3 = import_string(S3_BACKEND)
-    return isinstance(backend, type) and issubclass(backend, s3)
-
-
-def s3_aliases(storages_setting=None):
-    """Aliases in STORAGES whose backend is S3, ``default`` first."""
-    storages_setting = settings.STORAGES if storages_setting is None else storages_setting
-    aliases = [a for a, c in storages_setting.items() if is_s3_backend(c.get("BACKEND", ""))]
-    return sorted(aliases, key=lambda a: a != "default")
-
-
-def is_r2_endpoint(endpoint_url):
-    host = (urlsplit(endpoint_url or "").hostname or "").lower()
-    return host.endswith(R2_HOST_SUFFIX)
 
 
 class CheckContext:

@@ -16,11 +16,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from checks import cors_rules
 from checks.context import once
-from checks.errors import describe, error_code, http_status
-from checks.http import fetch, s3_error
 from checks.registry import Outcome, Skip, check, fail, ok, warn
-from toolkit.conf import toolkit_settings
-from toolkit.redact import scrub
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.errors import describe, error_code, http_status
+from toolkit.core.http import fetch, s3_error
+from toolkit.core.redact import scrub
 
 NO_ORIGINS = "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no browser origin to evaluate"
 SET_ORIGINS = (

@@ -22,11 +22,11 @@ import uuid
 from django.core.files.base import ContentFile
 from PIL import Image, PngImagePlugin
 
-from checks.errors import describe, error_code
-from checks.http import fetch, s3_error
 from checks.registry import check, fail, ok, skip, warn
 from checks.schema import object_key
-from toolkit.redact import redact_url, scrub
+from toolkit.core.errors import describe, error_code
+from toolkit.core.http import fetch, s3_error
+from toolkit.core.redact import redact_url, scrub
 
 PNG = "image/png"
 # The presigned URL only has to outlive the one PUT made right after signing.

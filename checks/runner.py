@@ -8,9 +8,10 @@ hold the process at exit (concurrent.futures joins its workers).
 import threading
 import time
 
-from checks.context import CheckContext, s3_aliases
-from checks.errors import describe
+from checks.context import CheckContext
 from checks.registry import Outcome, Result, Skip
+from toolkit.core.errors import describe
+from toolkit.core.storage import s3_aliases
 
 TIMED_OUT_HINT = (
     "The storage endpoint did not answer in time: check that AWS_S3_ENDPOINT_URL is "

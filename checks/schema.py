@@ -11,22 +11,21 @@ created.
 import re
 from dataclasses import dataclass, field
 
-from django.apps import apps
 from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import AddField, AlterField, CreateModel
 from django.db.migrations.writer import OperationWriter
-from django.db.models import FileField
 from django.db.models.functions import Length
 from storages.utils import clean_name, safe_join
 
-from checks.errors import describe
 from checks.registry import Skip, check, fail, ok, warn
-from migrations_r2.keys import storage_name
-from toolkit.conf import R2_FIELDS, toolkit_settings
-from toolkit.redact import scrub
+from toolkit.core.conf import R2_FIELDS, toolkit_settings
+from toolkit.core.errors import describe
+from toolkit.core.keys import storage_name
+from toolkit.core.redact import scrub
+from toolkit.core.target import TargetError, image_field, image_model, r2_fields, username_path
 
 MIGRATE = "python manage.py migrate"
 TEXT_TYPES = {"CharField", "TextField"}
@@ -48,14 +47,6 @@ EXPECTED_TYPES = {
 # Registered image types are far shorter ("image/svg+xml"); 64 leaves room
 # for vendor types without truncating them.
 MIN_MIME_TYPE_LENGTH = 64
-
-
-class SchemaProblem(Exception):
-    """The configuration points at something that is not there."""
-
-    def __init__(self, message, hint):
-        super().__init__(message)
-        self.hint = hint
 
 
 @dataclass
@@ -106,84 +97,6 @@ def database_label():
     if db.get("PORT"):
         where += f":{db['PORT']}"
     return f"{vendor} database {db.get('NAME')} at {where}"
-
-
-def image_model():
-    """The model R2_TOOLKIT["IMAGE_MODEL"] names, or SchemaProblem in words."""
-    name = toolkit_settings.IMAGE_MODEL
-    hint = (
-        'Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
-        '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.'
-    )
-    try:
-        return apps.get_model(name)
-    except (ValueError, AttributeError):
-        raise SchemaProblem(
-            f'R2_TOOLKIT["IMAGE_MODEL"] is {name!r}, which is not of the '
-            'form "app_label.ModelName"',
-            hint,
-        ) from None
-    except LookupError as exc:
-        raise SchemaProblem(f'R2_TOOLKIT["IMAGE_MODEL"] is {name!r}: {exc}', hint) from None
-
-
-def model_field(model, reference_name, setting_hint):
-    name = toolkit_settings.field(reference_name)
-    try:
-        return model._meta.get_field(name)
-    except Exception:
-        known = ", ".join(f.name for f in model._meta.concrete_fields)
-        raise SchemaProblem(
-            f"{model._meta.label} has no field {name!r} (the toolkit's {reference_name}); "
-            f"its fields are: {known}",
-            setting_hint,
-        ) from None
-
-
-def r2_fields(model):
-    """Reference name -> the model's field that plays it (FIELD_MAP applied)."""
-    hint = (
-        'Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
-        '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
-    )
-    return {name: model_field(model, name, hint) for name in R2_FIELDS}
-
-
-def image_field(model):
-    """The FileField holding the legacy file name (R2_TOOLKIT["IMAGE_FIELD"])."""
-    name = toolkit_settings.IMAGE_FIELD
-    hint = 'Set R2_TOOLKIT["IMAGE_FIELD"] to the name of the model\'s FileField/ImageField.'
-    try:
-        found = model._meta.get_field(name)
-    except Exception:
-        raise SchemaProblem(
-            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but {model._meta.label} has no such field',
-            hint,
-        ) from None
-    if not isinstance(found, FileField):
-        raise SchemaProblem(
-            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but '
-            f"{model._meta.label}.{name} is a {type(found).__name__}, "
-            "not a FileField or ImageField",
-            hint,
-        )
-    return found
-
-
-def username_path(model):
-    """R2_TOOLKIT["USERNAME_PATH"], checked to lead somewhere from ``model``
-    (the backfill's keys are users/<username>/images/...)."""
-    path = toolkit_settings.USERNAME_PATH
-    try:
-        model._default_manager.values_list(path)  # resolves the path, runs no query
-    except Exception:
-        raise SchemaProblem(
-            f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
-            f"{model._meta.label} to a value",
-            'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup '
-            'from the image model to its owner\'s username, e.g. "user__username".',
-        ) from None
-    return path
 
 
 # --- the database ----------------------------------------------------------
@@ -265,7 +178,7 @@ def to_column(info):
 
 
 def inspect_schema():
-    """The image model's table as the database reports it; raises SchemaProblem
+    """The image model's table as the database reports it; raises TargetError
     for settings that point nowhere and DatabaseError when the database fails."""
     model = image_model()
     schema = Schema(model, model._meta.db_table, exists=False, fields=r2_fields(model))
@@ -302,7 +215,7 @@ def schema_report():
         )
         if not schema.exists:
             report["error"] = f"the table {schema.table} does not exist"
-    except SchemaProblem as exc:
+    except TargetError as exc:
         report["error"] = scrub(f"{exc} ({exc.hint})")
     except Exception as exc:
         report["error"] = describe(exc)
@@ -315,7 +228,7 @@ def schema_or_outcome(ctx):
     require_database(ctx)
     try:
         schema = inspect_schema()
-    except SchemaProblem as exc:
+    except TargetError as exc:
         raise Skip(f"{exc}; see r2.schema.image_model") from exc
     if not schema.exists:
         raise Skip(f"the table {schema.table} does not exist; see r2.schema.image_model")
@@ -384,7 +297,7 @@ def image_model_check(ctx):
         schema = inspect_schema()
         image_field(schema.model)
         username_path(schema.model)
-    except SchemaProblem as exc:
+    except TargetError as exc:
         return fail(str(exc), exc.hint, model=toolkit_settings.IMAGE_MODEL)
     label = schema.model._meta.label
     if not schema.exists:
@@ -557,7 +470,7 @@ def length_check(ctx, reference_name, measure, what):
     try:
         image_field(schema.model)
         username_path(schema.model)
-    except SchemaProblem as exc:
+    except TargetError as exc:
         raise Skip(f"{exc}; see r2.schema.image_model") from exc
     limit = column.max_length
     storage = storage_for_lengths(ctx)

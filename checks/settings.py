@@ -14,10 +14,11 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from checks.context import R2_HOST_SUFFIX, is_r2_endpoint
 from checks.options import assignment, configured, sentence, setting_path
 from checks.registry import Skip, check, fail, ok, skip, warn
-from toolkit.redact import redact_url
+from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
+from toolkit.core.redact import redact_url
+from toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
 
 SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
 R2_HOST = re.compile(
@@ -485,8 +486,11 @@ def public_url(ctx):
 def checksums(ctx):
     storage = built(ctx)
     botocore_version = installed_version("botocore")
-    if botocore_version < (1, 36):
-        return ok(f"botocore {dotted(botocore_version)} does not send default checksums.")
+    if not HAS_FLEXIBLE_CHECKSUMS:
+        raise Skip(
+            f"not applicable: botocore {dotted(botocore_version)} sends no default "
+            "upload checksums (they came with botocore 1.36)"
+        )
     # With no keys, inspect django-storages' own unsigned client: same config,
     # and no credential lookup.
     client = ctx.client() if has_keys(storage) else storage.unsigned_connection.meta.client

@@ -11,14 +11,13 @@ import re
 import django
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files import storage as django_storage
-from django.utils.functional import empty
 
-from checks.context import S3_BACKEND, is_s3_backend
-from checks.errors import describe
 from checks.options import backend_class, default_options, literal, sentence
 from checks.registry import check, fail, ok, skip
-from toolkit.redact import redact
+from toolkit.core.compat import built_default_storage, built_storage
+from toolkit.core.errors import describe
+from toolkit.core.redact import redact
+from toolkit.core.storage import S3_BACKEND, is_s3_backend
 
 S3_DEFAULT_HINT = f'STORAGES["default"] = {{"BACKEND": "{S3_BACKEND}"}}'
 STATICFILES_HINT = (
@@ -230,11 +229,11 @@ def cached_instance(ctx):
 def held_instances(alias):
     """Storage instances the process has already built for ``alias``."""
     held = {}
-    built = django_storage.storages._storages.get(alias)
+    built = built_storage(alias)
     if built is not None:
         held[f"storages[{alias!r}]"] = built
     if alias == "default":
-        wrapped = django_storage.default_storage._wrapped
-        if wrapped is not empty and wrapped is not built:
+        wrapped = built_default_storage()
+        if wrapped is not None and wrapped is not built:
             held["default_storage"] = wrapped
     return held

@@ -4,8 +4,8 @@ the tag ``r2``: ``manage.py check --deploy --tag r2`` runs them."""
 from django.core import checks as django_checks
 
 from checks import registry
-from checks.context import s3_aliases
 from checks.runner import run_checks
+from toolkit.core.storage import s3_aliases
 
 LEVELS = {"warn": django_checks.Warning, "fail": django_checks.Error}
 

@@ -21,6 +21,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
+from toolkit.core.compat import checksum_options
+
 ROOT = Path(__file__).resolve().parent.parent
 PID_FILE = ROOT / "var" / "emulator.pid"
 LOG_FILE = PID_FILE.with_suffix(".log")
@@ -116,8 +118,10 @@ def client(
         aws_secret_access_key=secret_key,
         region_name=region,
         config=Config(
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+            **checksum_options(
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
         ),
     )
 
@@ -138,7 +142,7 @@ def provision_from_settings():
     """Provision the bucket the current Django settings point at."""
     from django.conf import settings
 
-    from toolkit.conf import toolkit_settings
+    from toolkit.core.conf import toolkit_settings
 
     s3 = client(
         settings.AWS_S3_ENDPOINT_URL,

@@ -8,7 +8,8 @@ from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import storages
 
-from checks.context import is_r2_endpoint, s3_aliases
+from toolkit.core.compat import checksum_options
+from toolkit.core.storage import is_r2_endpoint, s3_aliases
 
 
 @dataclass
@@ -43,8 +44,10 @@ def client_config(base, workers):
     off: the uploader retries with its own bound."""
     ours = Config(
         max_pool_connections=max(10, workers + 4),
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
+        **checksum_options(
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        ),
         retries={"total_max_attempts": 1, "mode": "standard"},
         connect_timeout=10,
         read_timeout=60,

@@ -20,16 +20,17 @@ from dataclasses import dataclass
 from django.conf import settings
 from PIL import Image
 
-from checks.errors import describe
 from migrations_r2 import selection, writer
 from migrations_r2.bucket import open_bucket
-from migrations_r2.keys import join_location, storage_name
 from migrations_r2.paths import UnsafePath, media_root_of, resolve_inside
 from migrations_r2.probe import NotAnImage, probe_file
 from migrations_r2.report import Progress, ReportFile, Summary
 from migrations_r2.transport import DirectPut
 from migrations_r2.uploader import Uploader, honours_if_none_match
-from toolkit.conf import toolkit_settings
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.errors import describe
+from toolkit.core.keys import join_location, storage_name
+from toolkit.core.target import ImageTarget, TargetError
 
 
 class BackfillError(Exception):
@@ -77,9 +78,12 @@ class Result:
 
 
 def prepare(model=None, need_media_root=True):
-    """(Target, MEDIA_ROOT) or BackfillError with the fix."""
+    """(ImageTarget, MEDIA_ROOT) or BackfillError with the fix."""
     try:
-        target = selection.Target.from_settings(model)
+        target = ImageTarget.resolve(model)
+    except TargetError as exc:
+        raise BackfillError(exc.sentence()) from None
+    try:
         root = media_root_of(settings.MEDIA_ROOT) if need_media_root else None
     except ValueError as exc:
         raise BackfillError(str(exc)) from None

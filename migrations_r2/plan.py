@@ -10,12 +10,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from checks.errors import describe
 from migrations_r2 import selection
 from migrations_r2.bucket import open_bucket
 from migrations_r2.engine import BackfillError, prepare
-from migrations_r2.keys import join_location, storage_name
 from migrations_r2.paths import UnsafePath, resolve_inside
+from toolkit.core.errors import describe
+from toolkit.core.keys import join_location, storage_name
 
 EXAMPLES = 3
 ASSUMED_MB_PER_SECOND = 50.0  # a conservative upload bandwidth for the estimate

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from toolkit.redact import scrub
+from toolkit.core.redact import scrub
 
 STATUSES = ("uploaded", "adopted", "skipped", "failed")
 LOG_EVERY_SECONDS = 10.0

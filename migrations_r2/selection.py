@@ -17,12 +17,8 @@ import uuid
 import zlib
 from dataclasses import dataclass
 
-from django.apps import apps as global_apps
-from django.core.exceptions import FieldDoesNotExist, FieldError
-from django.db import connections, models, router, transaction
+from django.db import connections, models, transaction
 from django.db.models.functions import Mod
-
-from toolkit.conf import R2_FIELDS, toolkit_settings
 
 
 @dataclass(frozen=True)
@@ -52,76 +48,6 @@ class Shard:
                 f"(e.g. --shard 1/{max(count, 2)})."
             )
         return cls(index, count)
-
-
-@dataclass(frozen=True)
-class Target:
-    """The image model and the names of the fields the backfill uses."""
-
-    model: type
-    image_field: str
-    username_path: str
-    fields: dict  # reference name (R2_FIELDS) -> the model's field name
-
-    @classmethod
-    def from_settings(cls, model=None):
-        """The configured target; ValueError with the fix when it is unusable.
-        ``model`` overrides IMAGE_MODEL (the migration passes its historical one)."""
-        label = toolkit_settings.IMAGE_MODEL
-        if model is None:
-            try:
-                model = global_apps.get_model(label)
-            except (LookupError, ValueError):
-                raise ValueError(
-                    f"R2_TOOLKIT IMAGE_MODEL {label!r} is not an installed model; "
-                    "set it to 'app_label.ModelName' of your image model."
-                ) from None
-        target = cls(
-            model,
-            toolkit_settings.IMAGE_FIELD,
-            toolkit_settings.USERNAME_PATH,
-            {name: toolkit_settings.field(name) for name in R2_FIELDS},
-        )
-        target.validate()
-        return target
-
-    def validate(self):
-        label = self.model._meta.label
-        for setting, name in [
-            ("IMAGE_FIELD", self.image_field),
-            *((f"FIELD_MAP[{r!r}]", f) for r, f in self.fields.items()),
-        ]:
-            try:
-                self.model._meta.get_field(name)
-            except FieldDoesNotExist:
-                raise ValueError(
-                    f"{label} has no field {name!r} (R2_TOOLKIT {setting}); "
-                    "map it with R2_TOOLKIT FIELD_MAP / IMAGE_FIELD."
-                ) from None
-        try:
-            self.model._default_manager.values(self.username_path).query.sql_with_params()
-        except FieldError:
-            raise ValueError(
-                f"R2_TOOLKIT USERNAME_PATH {self.username_path!r} does not lead "
-                f"from {label} to a username (e.g. 'user__username')."
-            ) from None
-
-    @property
-    def db(self):
-        return router.db_for_write(self.model)
-
-    @property
-    def manager(self):
-        return self.model._default_manager.using(self.db)
-
-    def field(self, name):
-        return self.model._meta.get_field(self.fields[name])
-
-    def legacy(self):
-        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": True})
-
-    def migrated(self):
-        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": False})
 
 
 def shard_filter(queryset, shard):

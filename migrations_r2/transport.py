@@ -24,7 +24,8 @@ from botocore.auth import S3SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.exceptions import ClientError
 
-from checks.http import s3_error
+from toolkit.core.compat import client_credentials, client_http_session
+from toolkit.core.http import s3_error
 
 SENTINEL_KEY = "r2-toolkit-sentinel-key"
 # Members botocore rewrites before sending (encodes, hashes, formats).
@@ -45,8 +46,8 @@ class DirectPut:
         self.region = client.meta.region_name
         # The client's signer credentials (refreshed as the client would) and
         # its HTTP session: the same pool, timeouts, proxies and CA bundle.
-        self.credentials = client._request_signer._credentials
-        self.session = client._endpoint.http_session
+        self.credentials = client_credentials(client)
+        self.session = client_http_session(client)
         shape = client.meta.service_model.operation_model("PutObject").input_shape
         self.members = shape.members
         # The object URL exactly as the client addresses it (path or virtual
@@ -62,9 +63,7 @@ class DirectPut:
         no credentials (then every upload goes through ``client.put_object``)."""
         if client.meta.config.signature_version not in (None, "s3v4", "v4"):
             return None
-        if getattr(client, "_request_signer", None) is None:
-            return None
-        if client._request_signer._credentials is None:
+        if client_credentials(client) is None:
             return None
         return cls(client, bucket)
 

@@ -27,7 +27,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from checks.errors import describe, error_code, http_status
+from toolkit.core.errors import describe, error_code, http_status
 
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
 RETRY_CODES = {

@@ -12,12 +12,12 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from itertools import repeat
 
-from checks.errors import describe
 from migrations_r2 import selection, writer
 from migrations_r2.engine import BackfillError, connect, prepare
 from migrations_r2.paths import UnsafePath, resolve_inside
 from migrations_r2.report import ReportFile, Summary
 from migrations_r2.uploader import Uploader
+from toolkit.core.errors import describe
 
 
 def name_in_storage(key, location):

@@ -9,6 +9,7 @@ import dj_database_url
 from botocore.config import Config
 
 from settings.env import env, env_bool, env_list
+from toolkit.core.compat import checksum_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -97,8 +98,10 @@ AWS_S3_OBJECT_PARAMETERS = {"CacheControl": "public, max-age=31536000, immutable
 # botocore presigns S3 URLs with SigV2 unless the config names SigV4.
 AWS_S3_CLIENT_CONFIG = Config(
     signature_version="s3v4",
-    request_checksum_calculation="when_required",
-    response_checksum_validation="when_required",
+    **checksum_options(
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    ),
 )
 
 STORAGES = {

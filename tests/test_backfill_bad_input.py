@@ -18,7 +18,7 @@ from tests.backfill_helpers import (
     object_bytes,
     report_lines,
 )
-from toolkit.conf import R2_FIELDS
+from toolkit.core.conf import R2_FIELDS
 
 pytestmark = pytest.mark.django_db
 

@@ -64,9 +64,9 @@ def test_limit_stops_after_n_rows(moto_bucket, media_root):
         (
             [],
             {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.Nope"}},
-            "IMAGE_MODEL 'gallery.Nope' is not an installed model",
+            "R2_TOOLKIT[\"IMAGE_MODEL\"] is 'gallery.Nope', which is not an installed model",
         ),
-        ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "has no field 'picture'"),
+        ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "IMAGE_FIELD\"] is 'picture', but gallery.UserImage has no such field"),
         ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
     ],
 )

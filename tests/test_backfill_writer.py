@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from gallery.models import UserImage
-from migrations_r2 import selection, writer
+from migrations_r2 import writer
+from toolkit.core.target import ImageTarget
 
 POISON = "users/alice/images/poison.jpg"
 
@@ -59,7 +60,7 @@ def write_three_with_one_poisoned():
     keys = [f"users/alice/images/{n}.jpg" for n in range(3)]
     keys[1] = POISON
     refused = writer.write(
-        selection.Target.from_settings(),
+        ImageTarget.resolve(),
         {row.pk: values(key) for row, key in zip(rows, keys, strict=True)},
     )
     return rows, refused

@@ -11,7 +11,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.redact import MASK, is_secret_name, known_secrets, redact, redact_url, scrub
+from toolkit.core.redact import MASK, is_secret_name, known_secrets, redact, redact_url, scrub
 
 PROPERTY = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

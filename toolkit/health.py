@@ -18,9 +18,10 @@ import time
 from botocore.config import Config
 from django.core.signals import setting_changed
 
-from checks.context import CheckContext, s3_aliases
-from checks.errors import describe
-from toolkit.conf import toolkit_settings
+from checks.context import CheckContext
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.errors import describe
+from toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.health")
 

@@ -1,12 +1,12 @@
 """Report renderers for check results: text for people, JSON for pipelines,
 JUnit XML for CI test tabs. Every renderer's output passes through
-:func:`toolkit.redact.scrub` as its last step."""
+:func:`toolkit.core.redact.scrub` as its last step."""
 
 import json
 from xml.etree import ElementTree as ET
 
 from checks.runner import summarize
-from toolkit.redact import redact, scrub
+from toolkit.core.redact import redact, scrub
 
 SYMBOLS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 

@@ -13,17 +13,19 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
-from checks.context import CheckContext, s3_aliases
+from checks.context import CheckContext
 from checks.cors import cors_report
-from checks.errors import describe
 from checks.registry import select
 from checks.runner import run_checks
 from checks.schema import schema_report
 from toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
-from toolkit.conf import toolkit_settings
+from toolkit.core.compat import mark_logged
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.errors import describe
+from toolkit.core.redact import redact, scrub
+from toolkit.core.storage import s3_aliases
 from toolkit.health import probe
 from toolkit.introspect import config_report
-from toolkit.redact import redact, scrub
 from toolkit.report import document
 
 logger = logging.getLogger("r2_toolkit.views")
@@ -64,7 +66,7 @@ def healthz(request):
         )
         # Monitors poll every few seconds: during an outage Django would log an
         # error per poll. The probe already logs its failure once per TTL.
-        response._has_been_logged = True
+        mark_logged(response)
     for name, value in SECURITY_HEADERS.items():
         response[name] = value
     return response

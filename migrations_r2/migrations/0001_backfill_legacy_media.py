@@ -13,7 +13,7 @@ import sys
 
 from django.db import migrations
 
-from toolkit.conf import toolkit_settings
+from toolkit.core.conf import toolkit_settings
 
 
 def backfill_legacy_media(apps, schema_editor):

@@ -15,6 +15,7 @@ from migrations_r2.engine import BackfillError, Options, run_backfill
 from migrations_r2.plan import plan_backfill
 from migrations_r2.selection import Shard
 from migrations_r2.verify import rewrite_urls, verify_rows
+from toolkit.core.compat import raw_stream
 
 
 def positive(value):
@@ -125,7 +126,7 @@ class Command(BaseCommand):
             )
             return summary
         if run.verify:
-            summary = verify_rows(run, stream=self.stderr._out)
+            summary = verify_rows(run, stream=raw_stream(self.stderr))
             self.stdout.write(
                 f"verified {summary.skipped + summary.failed} rows: {summary.failed} mismatches"
             )
@@ -133,6 +134,6 @@ class Command(BaseCommand):
         if run.dry_run:
             self.stdout.write(plan_backfill(run).text())
             return None
-        summary = run_backfill(run, stream=self.stderr._out)
+        summary = run_backfill(run, stream=raw_stream(self.stderr))
         self.stdout.write(summary.text())
         return summary

@@ -8,10 +8,10 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 import checks  # noqa: F401  (registers every check)
-from checks.context import s3_aliases
 from checks.registry import GROUPS, REGISTRY, select
 from checks.runner import run_checks, summarize
-from toolkit.conf import toolkit_settings
+from toolkit.core.conf import toolkit_settings
+from toolkit.core.storage import s3_aliases
 from toolkit.report import RENDERERS
 
 

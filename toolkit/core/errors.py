@@ -10,7 +10,7 @@ from botocore.exceptions import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
-from toolkit.redact import scrub
+from toolkit.core.redact import scrub
 
 
 def error_code(exc):

@@ -1,0 +1,84 @@
+"""Every use of another library's private API or version-dependent
+behaviour, in one place, so an upgrade breaks one module (and its tests in
+``tests/test_compat.py``, run at both ends of the supported ranges) instead
+of the whole toolkit.
+
+- botocore: the client's signer credentials and HTTP session (private), and
+  the checksum options that only botocore 1.36+ knows.
+- Django: the storages handler's cache of built instances and the
+  ``default_storage`` lazy object's wrapped instance (both private), an
+  ``OutputWrapper``'s underlying stream, and the response flag that stops
+  Django logging a 5xx.
+"""
+
+import botocore
+from botocore.config import Config
+from django.utils.functional import empty
+
+# --- botocore --------------------------------------------------------------
+
+# botocore 1.36 (January 2025) started sending CRC checksums on every upload,
+# and added these two options to turn that off again. Older releases neither
+# send those checksums nor accept the options.
+CHECKSUM_OPTIONS = ("request_checksum_calculation", "response_checksum_validation")
+
+
+def version_tuple(text):
+    parts = []
+    for part in text.split(".")[:3]:
+        digits = "".join(c for c in part if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+BOTOCORE_VERSION = version_tuple(botocore.__version__)
+HAS_FLEXIBLE_CHECKSUMS = "request_checksum_calculation" in Config.OPTION_DEFAULTS
+
+
+def checksum_options(**options):
+    """``options`` as Config keyword arguments where this botocore knows them,
+    else nothing: ``Config(**checksum_options(request_checksum_calculation=...))``
+    works on every supported botocore."""
+    return options if HAS_FLEXIBLE_CHECKSUMS else {}
+
+
+def client_credentials(client):
+    """The credentials the client signs with (refreshed as it would), or None."""
+    signer = getattr(client, "_request_signer", None)
+    return None if signer is None else signer._credentials
+
+
+def client_http_session(client):
+    """The client's HTTP session: its pool, timeouts, proxies and CA bundle."""
+    return client._endpoint.http_session
+
+
+# --- Django ----------------------------------------------------------------
+
+
+def built_storage(alias):
+    """The instance ``storages[alias]`` has already built, or None."""
+    from django.core.files import storage
+
+    return storage.storages._storages.get(alias)
+
+
+def built_default_storage():
+    """The instance behind ``default_storage`` if it has been evaluated, else None."""
+    from django.core.files import storage
+
+    wrapped = storage.default_storage._wrapped
+    return None if wrapped is empty else wrapped
+
+
+def raw_stream(output_wrapper):
+    """The stream behind a management command's ``self.stdout``/``self.stderr``
+    (tqdm needs the real one: it checks ``isatty`` and writes ``\\r``)."""
+    return getattr(output_wrapper, "_out", output_wrapper)
+
+
+def mark_logged(response):
+    """Stop Django logging this response as an error (a 503 from a health
+    probe during an outage would otherwise be logged once per poll)."""
+    response._has_been_logged = True
+    return response

@@ -1,0 +1,152 @@
+"""The image model the toolkit works on, resolved from the settings once and
+in one wording for the schema checks, the backfill and the audit:
+``IMAGE_MODEL``, its six R2 fields (``FIELD_MAP`` applied), the FileField
+that holds the legacy name (``IMAGE_FIELD``) and the lookup from a row to its
+owner's username (``USERNAME_PATH``).
+
+Every problem is a :class:`TargetError`: one sentence naming the setting and
+what it points at, and a hint saying how to fix it.
+"""
+
+from dataclasses import dataclass
+
+from django.apps import apps as global_apps
+from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.db import router
+from django.db.models import FileField
+
+from toolkit.core.conf import R2_FIELDS, toolkit_settings
+
+
+class TargetError(ValueError):
+    """The settings point at something that is not there."""
+
+    def __init__(self, message, hint):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def sentence(self):
+        """Problem and fix in one line, for command output."""
+        return f"{self.message}. {self.hint}"
+
+
+def image_model():
+    """The model ``IMAGE_MODEL`` names."""
+    label = toolkit_settings.IMAGE_MODEL
+    hint = (
+        'Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
+        '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.'
+    )
+    try:
+        return global_apps.get_model(label)
+    except (ValueError, AttributeError):
+        raise TargetError(
+            f'R2_TOOLKIT["IMAGE_MODEL"] is {label!r}, which is not of the form '
+            '"app_label.ModelName"',
+            hint,
+        ) from None
+    except LookupError:
+        raise TargetError(
+            f'R2_TOOLKIT["IMAGE_MODEL"] is {label!r}, which is not an installed model', hint
+        ) from None
+
+
+def r2_fields(model):
+    """Reference name -> the model's field that plays it (``FIELD_MAP`` applied)."""
+    hint = (
+        'Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
+        '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
+    )
+    found = {}
+    for reference in R2_FIELDS:
+        name = toolkit_settings.field(reference)
+        try:
+            found[reference] = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            known = ", ".join(f.name for f in model._meta.concrete_fields)
+            raise TargetError(
+                f"{model._meta.label} has no field {name!r} (the toolkit's {reference}); "
+                f"its fields are: {known}",
+                hint,
+            ) from None
+    return found
+
+
+def image_field(model):
+    """The FileField holding the legacy file name (``IMAGE_FIELD``)."""
+    name = toolkit_settings.IMAGE_FIELD
+    hint = 'Set R2_TOOLKIT["IMAGE_FIELD"] to the name of the model\'s FileField/ImageField.'
+    try:
+        found = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        raise TargetError(
+            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but {model._meta.label} has no such field',
+            hint,
+        ) from None
+    if not isinstance(found, FileField):
+        raise TargetError(
+            f'R2_TOOLKIT["IMAGE_FIELD"] is {name!r}, but {model._meta.label}.{name} is a '
+            f"{type(found).__name__}, not a FileField or ImageField",
+            hint,
+        )
+    return found
+
+
+def username_path(model):
+    """``USERNAME_PATH``, checked to lead somewhere from ``model`` (keys are
+    ``users/<username>/images/...``). Builds the SQL, runs no query."""
+    path = toolkit_settings.USERNAME_PATH
+    try:
+        model._default_manager.values(path).query.sql_with_params()
+    except (FieldError, FieldDoesNotExist):
+        raise TargetError(
+            f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
+            f"{model._meta.label} to a value",
+            'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup from the image model to its '
+            'owner\'s username, e.g. "user__username".',
+        ) from None
+    return path
+
+
+@dataclass(frozen=True)
+class ImageTarget:
+    """The image model and the names of the fields the toolkit uses."""
+
+    model: type
+    image_field: str
+    username_path: str
+    fields: dict  # reference name (R2_FIELDS) -> the model's field name
+
+    @classmethod
+    def resolve(cls, model=None):
+        """The configured target, every setting validated; TargetError otherwise.
+        ``model`` overrides IMAGE_MODEL (a migration passes its historical one)."""
+        model = image_model() if model is None else model
+        return cls(
+            model,
+            image_field(model).name,
+            username_path(model),
+            {reference: f.name for reference, f in r2_fields(model).items()},
+        )
+
+    @property
+    def label(self):
+        return self.model._meta.label
+
+    @property
+    def db(self):
+        return router.db_for_write(self.model)
+
+    @property
+    def manager(self):
+        return self.model._default_manager.using(self.db)
+
+    def field(self, name):
+        return self.model._meta.get_field(self.fields[name])
+
+    def legacy(self):
+        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": True})
+
+    def migrated(self):
+        return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": False})
