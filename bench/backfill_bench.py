@@ -38,8 +38,8 @@ from bench.common import (  # noqa: E402
     ratio,
     run_measured,
 )
-from tests.netproxy import Proxy  # noqa: E402
-from tests.servers import manage_env, start_moto  # noqa: E402
+from tests.support.netproxy import Proxy  # noqa: E402
+from tests.support.servers import manage_env, start_moto  # noqa: E402
 
 USERS = ("alice", "bob", "carol")
 PYTHON = sys.executable

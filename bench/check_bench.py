@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gallery import emulator  # noqa: E402
-from tests.netproxy import Proxy  # noqa: E402
-from tests.servers import run_manage, site_env, start_moto  # noqa: E402
+from tests.support.netproxy import Proxy  # noqa: E402
+from tests.support.servers import run_manage, site_env, start_moto  # noqa: E402
 
 CONDITIONS = [("loopback", 0.0), ("+50 ms/request", 0.050)]
 TARGET_RATIO = 1.5

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 from gallery import emulator  # noqa: E402
 from gallery.serve import Gunicorn  # noqa: E402
-from tests.endpoints_support import gunicorn_env  # noqa: E402
-from tests.netproxy import Proxy  # noqa: E402
-from tests.servers import start_moto  # noqa: E402
+from tests.support.endpoints import gunicorn_env  # noqa: E402
+from tests.support.netproxy import Proxy  # noqa: E402
+from tests.support.servers import start_moto  # noqa: E402
 
 WORKERS = 2
 HEALTH_TTL = 5.0  # the toolkit's default

@@ -8,7 +8,7 @@ from django.core.files import storage as django_storage
 from django.utils.functional import empty
 
 from gallery import emulator
-from tests import servers
+from tests.support import servers
 
 ORIGIN = "https://app.example.test"
 

@@ -5,7 +5,7 @@ import pytest
 
 from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
-from tests.backfill_helpers import (
+from tests.support.backfill import (
     assert_row_migrated,
     backfill,
     keys_in,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from gallery.legacy import image_bytes
 from gallery.models import UserImage
-from tests.backfill_helpers import (
+from tests.support.backfill import (
     assert_row_migrated,
     backfill,
     keys_in,

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
-from tests.backfill_helpers import backfill, keys_in, legacy_rows, report_lines
+from tests.support.backfill import backfill, keys_in, legacy_rows, report_lines
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,11 @@ def test_limit_stops_after_n_rows(moto_bucket, media_root):
             {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.Nope"}},
             "R2_TOOLKIT[\"IMAGE_MODEL\"] is 'gallery.Nope', which is not an installed model",
         ),
-        ([], {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}}, "IMAGE_FIELD\"] is 'picture', but gallery.UserImage has no such field"),
+        (
+            [],
+            {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}},
+            "IMAGE_FIELD\"] is 'picture', but gallery.UserImage has no such field",
+        ),
         ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
     ],
 )

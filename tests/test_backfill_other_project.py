@@ -6,8 +6,8 @@ the reference app is not installed. Run through manage.py in a real process."""
 import json
 from pathlib import Path
 
-from tests.backfill_helpers import fetch, object_bytes
-from tests.servers import manage_env, run_manage
+from tests.support.backfill import fetch, object_bytes
+from tests.support.servers import manage_env, run_manage
 from tests.test_other_project import other_project_env
 
 SEED_AND_BACKFILL = """

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests import servers
-from tests.netproxy import Proxy
-from tests.servers import ROOT, manage_env, postgres_database
+from tests.support import servers
+from tests.support.netproxy import Proxy
+from tests.support.servers import ROOT, manage_env, postgres_database
 
 PROBE_PREFIX = "_r2_toolkit/"  # the per-run If-None-Match probe objects live here
 RUN_TIMEOUT = 240

@@ -18,8 +18,8 @@ from gallery import emulator
 from migrations_r2.bucket import client_config
 from migrations_r2.transport import DirectPut
 from migrations_r2.uploader import Uploader, is_precondition_failed, is_transient
-from tests import servers
-from tests.netproxy import Proxy
+from tests.support import servers
+from tests.support.netproxy import Proxy
 
 BODY = b"\xff\xd8\xff" + bytes(range(256)) * 40
 

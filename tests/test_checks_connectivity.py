@@ -8,7 +8,7 @@ from checks.context import CheckContext
 from checks.registry import REGISTRY
 from checks.runner import evaluate
 from gallery import emulator
-from tests.scripted_s3 import ACCESS_DENIED, scripted
+from tests.support.scripted_s3 import ACCESS_DENIED, scripted
 
 R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"
 

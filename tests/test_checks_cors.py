@@ -13,7 +13,7 @@ from checks.registry import REGISTRY
 from checks.runner import evaluate, run_checks
 from gallery import emulator
 from tests.conftest import ORIGIN
-from tests.scripted_s3 import ACCESS_DENIED, scripted
+from tests.support.scripted_s3 import ACCESS_DENIED, scripted
 
 SEED_RULES = [
     {  # the seed's fault: browsers may read but not upload

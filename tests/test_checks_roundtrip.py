@@ -11,7 +11,7 @@ from storages.backends.s3 import S3Storage
 from checks.registry import select
 from checks.runner import run_checks
 from tests.conftest import ORIGIN
-from tests.servers import manage_env, run_manage
+from tests.support.servers import manage_env, run_manage
 
 ROUNDTRIP_IDS = [c.id for c in select() if c.group == "roundtrip"]
 PREFIX = "_r2_toolkit/probe/"

@@ -13,7 +13,7 @@ from checks.registry import select
 from checks.runner import run_checks
 from checks.schema import schema_report
 from gallery.models import UserImage
-from tests.servers import run_manage
+from tests.support.servers import run_manage
 
 SCHEMA_IDS = [c.id for c in select() if c.group == "schema"]
 R2_COLUMNS = ["storage_key", "public_url", "mime_type", "width", "height", "size_bytes"]

@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from checks.registry import GROUPS, REGISTRY
-from tests.servers import HangingServer, manage_env, run_manage
+from tests.support.servers import HangingServer, manage_env, run_manage
 
 CHECK_KEYS = {"id", "group", "status", "message", "hint", "duration_ms", "details"}
 

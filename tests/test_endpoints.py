@@ -8,14 +8,14 @@ import pytest
 import requests
 
 from gallery import emulator
-from tests.endpoints_support import (
+from tests.support.endpoints import (
     gunicorn_env,
     prepare_database,
     running_gunicorn,
     staff_session,
     uses_postgres,
 )
-from tests.servers import postgres_database
+from tests.support.servers import postgres_database
 
 TOKEN = f"tok-{uuid.uuid4().hex}"
 SENTINELS = {

@@ -6,7 +6,7 @@ import os
 import pytest
 from django.db import connection
 
-from tests.servers import run_manage
+from tests.support.servers import run_manage
 
 
 def manage(*args, env=None, settings="settings.local"):

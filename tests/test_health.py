@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from gallery import emulator
-from tests import servers
-from tests.endpoints_support import gunicorn_env, running_gunicorn
-from tests.netproxy import Proxy
+from tests.support import servers
+from tests.support.endpoints import gunicorn_env, running_gunicorn
+from tests.support.netproxy import Proxy
 from toolkit.health import HealthProbe
 
 TTL = 1.0

@@ -15,8 +15,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from gallery import emulator
-from tests import netproxy
-from tests.netproxy import Proxy
+from tests.support import netproxy
+from tests.support.netproxy import Proxy
 
 
 def s3_client(server, proxy, **config):

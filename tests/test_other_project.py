@@ -9,7 +9,7 @@ import os
 import pytest
 
 from checks.registry import GROUPS, select
-from tests.servers import manage_env, run_manage
+from tests.support.servers import manage_env, run_manage
 
 SETTINGS = "tests.other_project.settings"
 SCHEMA_IDS = [c.id for c in select() if c.group == "schema"]

@@ -10,7 +10,7 @@ import requests
 
 from gallery.emulator import free_port
 from gallery.serve import Gunicorn
-from tests.servers import ROOT, site_env
+from tests.support.servers import ROOT, site_env
 
 # Migrates, creates a staff and a plain user, and prints a real session key of
 # the plain user (the admin login form only lets staff in).

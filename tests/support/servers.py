@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gallery import emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 S3RVER_BIN = ROOT / "node_modules" / ".bin" / "s3rver"
 
 
