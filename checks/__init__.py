@@ -12,5 +12,6 @@ from checks import (  # noqa: F401  (registration by import)
     schema,
     settings,
     storages,
+    toolkit_settings,
 )
 from checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.core.exceptions import ImproperlyConfigured
 
 from checks import cors_rules
 from checks.context import once
@@ -34,21 +35,6 @@ FETCH_FIX = (
     "on R2 in the dashboard (bucket > Settings > CORS Policy) or with "
     "`wrangler r2 bucket cors set`."
 )
-
-
-class UnreadableOrigins(ValueError):
-    """R2_TOOLKIT['CORS_ORIGINS'] is neither a list nor a comma-separated string."""
-
-
-def configured_origins():
-    value = toolkit_settings.CORS_ORIGINS
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, (list, tuple)):
-        raise UnreadableOrigins(
-            f"R2_TOOLKIT['CORS_ORIGINS'] is a {type(value).__name__}, not a list of origins"
-        )
-    return [str(origin).strip() for origin in value if str(origin).strip()]
 
 
 @dataclass
@@ -108,7 +94,7 @@ def cors_state(ctx):
     the bucket is unreachable (r2.connectivity.head_bucket says why)."""
     ctx.require_bucket()
     state = read_rules(ctx)
-    state.origins = configured_origins()
+    state.origins = list(toolkit_settings.CORS_ORIGINS)
     state.evaluations = [cors_rules.evaluate(state.rules or [], o) for o in state.origins]
     state.recommended = cors_rules.recommended_rules(state.rules or [], state.origins)
     return state
@@ -319,9 +305,9 @@ def etag_exposed(ctx):
 )
 def origins_wellformed(ctx):
     try:
-        origins = configured_origins()
-    except UnreadableOrigins as exc:
-        return fail(f"{exc}.", SET_ORIGINS)
+        origins = toolkit_settings.CORS_ORIGINS
+    except ImproperlyConfigured as exc:
+        return fail(str(exc), SET_ORIGINS)
     try:
         state = cors_state(ctx)
     except Skip:  # a dead bucket: the configured origins can still be judged

@@ -196,7 +196,7 @@ def schema_report():
     """The image table's columns and the pending migrations, for the
     ``/debug/r2/schema`` view; never raises, never holds a secret."""
     report = {
-        "model": toolkit_settings.IMAGE_MODEL,
+        "model": None,  # the label, once it resolves
         "table": None,
         "vendor": connection.vendor,
         "columns": [],

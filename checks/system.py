@@ -5,14 +5,27 @@ from django.core import checks as django_checks
 
 from checks import registry
 from checks.runner import run_checks
+from toolkit.core.conf import toolkit_settings
 from toolkit.core.storage import s3_aliases
 
 LEVELS = {"warn": django_checks.Warning, "fail": django_checks.Error}
+PROBLEM_LEVELS = {"warning": django_checks.Warning, "error": django_checks.Error}
+# Reported on every manage.py command (below), so not again under --deploy.
+ALWAYS = "r2.settings.toolkit"
+
+
+@django_checks.register("r2")
+def r2_toolkit_settings(app_configs=None, **kwargs):
+    """Unknown, removed and invalid R2_TOOLKIT keys, on every command."""
+    return [
+        PROBLEM_LEVELS[p.level](p.message, hint=p.hint or None, id=p.id)
+        for p in toolkit_settings.problems()
+    ]
 
 
 @django_checks.register("r2", deploy=True)
 def r2_static_checks(app_configs=None, **kwargs):
-    static = [c for c in registry.select() if c.kind == "static"]
+    static = [c for c in registry.select() if c.kind == "static" and c.id != ALWAYS]
     messages = []
     for result in run_checks(static, aliases=s3_aliases(), timeout=30):
         level = LEVELS.get(result.status)

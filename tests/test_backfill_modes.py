@@ -2,14 +2,16 @@
 --shard partitions, --limit, exit 2 in one sentence, --verify,
 --rewrite-urls, and the one-off migration."""
 
-import importlib
+from types import SimpleNamespace
 
 import pytest
-from django.apps import apps
 from django.core.management.base import CommandError
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
 from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
+from migrations_r2.operations import BackfillLegacyMedia
 from tests.support.backfill import backfill, keys_in, legacy_rows, report_lines
 
 pytestmark = pytest.mark.django_db
@@ -127,13 +129,23 @@ def test_rewrite_urls_replaces_endpoint_and_signed_urls(moto_bucket, media_root)
 
 
 def migration_function():
-    module = importlib.import_module("migrations_r2.migrations.0001_backfill_legacy_media")
-    return module.backfill_legacy_media
+    """The generated gallery.0003_r2_backfill's operation, run as `migrate` runs it."""
+    loader = MigrationLoader(connection)
+    migration = loader.get_migration("gallery", "0003_r2_backfill")
+    (operation,) = migration.operations
+    assert isinstance(operation, BackfillLegacyMedia) and migration.atomic is False
+    state = loader.project_state(("gallery", "0003_r2_backfill"))
+    editor = SimpleNamespace(connection=connection)
+
+    def run(*_):
+        operation.database_forwards("gallery", editor, state, state)
+
+    return run
 
 
 def test_migration_backfills_legacy_rows(moto_bucket, media_root):
     create_legacy_images(3, media_root=media_root)
-    migration_function()(apps, None)
+    migration_function()()
     assert legacy_rows() == []
     assert len(keys_in(moto_bucket)) == 3
 
@@ -141,7 +153,7 @@ def test_migration_backfills_legacy_rows(moto_bucket, media_root):
 def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(settings):
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
     settings.MEDIA_ROOT = "/nonexistent"
-    migration_function()(apps, None)  # returns without error: nothing to do
+    migration_function()()  # returns without error: nothing to do
 
 
 def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachable(
@@ -150,5 +162,5 @@ def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachabl
     create_legacy_images(1, media_root=media_root)
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"
     with pytest.raises(CommandError, match="legacy media backfill could not run: cannot write"):
-        migration_function()(apps, None)
+        migration_function()()
     assert len(legacy_rows()) == 1

@@ -109,7 +109,7 @@ def test_a_location_prefix_that_overflows_storage_key_warns(settings):
     [
         ("gallery.Nope", "gallery.Nope"),
         ("nosuchapp.Image", "nosuchapp"),
-        ("UserImage", 'not of the form "app_label.ModelName"'),
+        ("UserImage", 'expected "app_label.ModelName"'),
     ],
 )
 def test_bad_image_model_fails_in_words_and_the_others_skip(toolkit, value, words):

@@ -147,4 +147,4 @@ def checks_view(request):
     way, the verdict is the document's ``ok``."""
     # Importing any checks module registers them all (see checks/__init__.py).
     chosen = select(include_mutating=False)
-    return document(run_checks(chosen, timeout=float(toolkit_settings.CHECK_TIMEOUT)))
+    return document(run_checks(chosen, timeout=toolkit_settings.CHECK_TIMEOUT))

@@ -23,5 +23,4 @@ R2_TOOLKIT = {
     },
     "IMAGE_FIELD": "file",
     "USERNAME_PATH": "owner__username",
-    "BACKFILL_AFTER_MIGRATION": ("photos", "0002_r2_fields"),
 }

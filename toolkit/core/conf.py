@@ -1,68 +1,232 @@
-"""The ``R2_TOOLKIT`` settings dict, read lazily with defaults.
+"""The ``R2_TOOLKIT`` settings: one object, defaults in one place, every value
+cast and validated once, read lazily.
 
 Modelled on rest_framework.settings: ``toolkit_settings.HEALTH_TTL`` reads
-``settings.R2_TOOLKIT["HEALTH_TTL"]`` or its default, and the cache is dropped
-when a test overrides the setting.
+``settings.R2_TOOLKIT["HEALTH_TTL"]`` (or its default) the first time it is
+asked for, casts it (``"5"`` is 5.0, ``"a, b"`` is ``("a", "b")``) and keeps
+the result until a test overrides the setting. A value that cannot be cast
+raises ImproperlyConfigured naming the key, the value and the fix; an unknown
+or removed key is reported by :func:`problems` (Django's system checks and
+``r2_check`` show it), never silently ignored.
 """
 
-from django.conf import settings
-from django.core.signals import setting_changed
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
 
-DEFAULTS = {
-    # The image model the schema checks and the backfill work on, and the
-    # names of its six R2 fields when they differ from the reference schema.
-    "IMAGE_MODEL": "gallery.UserImage",
-    "FIELD_MAP": {},
-    # Which field of the image model holds the legacy file name, and how the
-    # owner's username is reached from a row (for the key scheme).
-    "IMAGE_FIELD": "image",
-    "USERNAME_PATH": "user__username",
-    # Browser origins that must be able to GET and PUT (R2_TOOLKIT_CORS_ORIGINS).
-    "CORS_ORIGINS": [],
-    # Bearer token for the debug endpoints (R2_TOOLKIT_TOKEN); None disables
-    # token access, staff sessions still work.
-    "TOKEN": None,
-    # /healthz: seconds a probe result is reused, and the probe's own deadline.
-    "HEALTH_TTL": 5.0,
-    "HEALTH_TIMEOUT": 2.0,
-    # r2_check: overall deadline, and where the round-trip writes its probe.
-    "CHECK_TIMEOUT": 30.0,
-    "PROBE_PREFIX": "_r2_toolkit/probe/",
-    # Highest allowed clock skew against the server's Date header, seconds.
-    "MAX_CLOCK_SKEW": 300,
-    # r2_backfill defaults.
-    "BACKFILL_BATCH_SIZE": 200,
-    "BACKFILL_WORKERS": 16,
-    # Migration the one-off backfill migration runs after (the one that adds
-    # the R2 columns to IMAGE_MODEL).
-    "BACKFILL_AFTER_MIGRATION": ("gallery", "0002_r2_columns"),
-}
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
 
 R2_FIELDS = ("storage_key", "public_url", "mime_type", "width", "height", "size_bytes")
 
 
+class InvalidValue(ValueError):
+    """A cast refused a value; the message says what was expected."""
+
+
+# --- casts: value as written in settings -> the value every consumer reads ---
+
+
+def text(value):
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidValue("expected a non-empty string")
+    return value.strip()
+
+
+def optional_text(value):
+    return None if value is None or value == "" else text(value)
+
+
+def text_list(value):
+    """A list, tuple or comma-separated string -> a tuple of stripped strings."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple | set | frozenset):
+        raise InvalidValue("expected a list of strings or a comma-separated string")
+    items = []
+    for item in value:
+        if not isinstance(item, str):
+            raise InvalidValue(f"expected strings, found {type(item).__name__} {item!r}")
+        if item.strip():
+            items.append(item.strip())
+    return tuple(items)
+
+
+def number(minimum=None, integer=False, maximum=None):
+    def cast(value):
+        if isinstance(value, bool):
+            raise InvalidValue("expected a number, not a boolean")
+        try:
+            result = int(str(value).strip()) if integer else float(str(value).strip())
+        except (TypeError, ValueError):
+            raise InvalidValue(f"expected {'a whole number' if integer else 'a number'}") from None
+        if minimum is not None and result < minimum:
+            raise InvalidValue(f"expected at least {minimum}")
+        if maximum is not None and result > maximum:
+            raise InvalidValue(f"expected at most {maximum}")
+        return result
+
+    return cast
+
+
+def model_label(value):
+    value = text(value)
+    if value.count(".") != 1 or not all(value.split(".")):
+        raise InvalidValue('expected "app_label.ModelName"')
+    return value
+
+
+def field_map(value):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValue("expected a dict of reference name -> your field name")
+    unknown = sorted(set(value) - set(R2_FIELDS))
+    if unknown:
+        raise InvalidValue(f"unknown reference names {unknown}; the names are {list(R2_FIELDS)}")
+    return {key: text(name) for key, name in value.items()}
+
+
+def prefix(value):
+    """An object key prefix: no leading slash, exactly one trailing slash."""
+    return text(value).strip("/") + "/"
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: object
+    cast: Callable
+    example: str  # shown in the fix of an invalid value
+
+
+SETTINGS = {
+    # The image model the schema checks, the backfill and the audit work on,
+    # and the names of its six R2 fields where they differ from the reference.
+    "IMAGE_MODEL": Setting("gallery.UserImage", model_label, '"photos.Photo"'),
+    "FIELD_MAP": Setting({}, field_map, '{"public_url": "cdn_url"}'),
+    # The FileField holding the legacy name, and the lookup from a row to its
+    # owner's username (the key scheme is users/<username>/images/...).
+    "IMAGE_FIELD": Setting("image", text, '"image"'),
+    "USERNAME_PATH": Setting("user__username", text, '"user__username"'),
+    # Browser origins that must be able to GET and PUT (R2_TOOLKIT_CORS_ORIGINS).
+    "CORS_ORIGINS": Setting((), text_list, '["https://app.example.com"]'),
+    # Bearer token for the debug endpoints (R2_TOOLKIT_TOKEN); None disables
+    # token access, staff sessions still work.
+    "TOKEN": Setting(None, optional_text, "a long random string"),
+    # /healthz: seconds a probe result is reused, and the probe's own deadline.
+    "HEALTH_TTL": Setting(5.0, number(minimum=0), "5"),
+    "HEALTH_TIMEOUT": Setting(2.0, number(minimum=0.1), "2"),
+    # r2_check: overall deadline, and where the round-trip writes its probe.
+    "CHECK_TIMEOUT": Setting(30.0, number(minimum=0.1), "30"),
+    "PROBE_PREFIX": Setting("_r2_toolkit/probe/", prefix, '"_r2_toolkit/probe/"'),
+    # Check ids reported as skipped everywhere (as SILENCED_SYSTEM_CHECKS).
+    "SILENCED": Setting((), text_list, '["r2.settings.public_domain"]'),
+    # Highest allowed clock skew against the server's Date header, seconds.
+    "MAX_CLOCK_SKEW": Setting(300.0, number(minimum=0), "300"),
+    # r2_backfill defaults.
+    "BACKFILL_BATCH_SIZE": Setting(200, number(minimum=1, maximum=1000, integer=True), "200"),
+    "BACKFILL_WORKERS": Setting(16, number(minimum=1, maximum=512, integer=True), "16"),
+}
+
+# Keys that were valid once: what replaced them.
+REMOVED = {
+    "BACKFILL_AFTER_MIGRATION": (
+        "the one-off backfill migration now lives in your own app: run "
+        "`python manage.py r2_backfill --make-migration APP_LABEL` once and commit the file it "
+        "writes, then remove BACKFILL_AFTER_MIGRATION"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    level: str  # "warning" | "error"
+    id: str
+    message: str
+    hint: str
+
+
 class ToolkitSettings:
-    def __init__(self, defaults=DEFAULTS):
-        self.defaults = defaults
+    def __init__(self, spec=SETTINGS):
+        self.spec = spec
         self._cached = set()
 
     @property
     def user_settings(self):
         if not hasattr(self, "_user_settings"):
-            self._user_settings = getattr(settings, "R2_TOOLKIT", {}) or {}
+            self._user_settings = getattr(settings, "R2_TOOLKIT", None) or {}
         return self._user_settings
 
     def __getattr__(self, name):
-        if name not in self.defaults:
+        if name.startswith("_") or name not in self.spec:
             raise AttributeError(f"Invalid R2_TOOLKIT setting: {name!r}")
-        value = self.user_settings.get(name, self.defaults[name])
+        value = self.cast(name)
         self._cached.add(name)
         setattr(self, name, value)
         return value
 
+    def cast(self, name):
+        """The cast value of ``name``; ImproperlyConfigured naming the fix."""
+        spec = self.spec[name]
+        if not isinstance(self.user_settings, dict):
+            raise ImproperlyConfigured(self._not_a_dict())
+        if name not in self.user_settings:
+            return spec.cast(spec.default)
+        raw = self.user_settings[name]
+        try:
+            return spec.cast(raw)
+        except InvalidValue as exc:
+            raise ImproperlyConfigured(
+                f'R2_TOOLKIT["{name}"] is {raw!r}: {exc}; set it like {spec.example}, '
+                "or remove it for the default."
+            ) from None
+
     def field(self, name):
         """The model field that plays the reference schema's ``name``."""
         return self.FIELD_MAP.get(name, name)
+
+    def problems(self):
+        """Every unknown, removed or invalid key, as Problems."""
+        if not isinstance(self.user_settings, dict):
+            return [Problem("error", "r2.settings.invalid_value", self._not_a_dict(), "")]
+        found = []
+        for name in self.user_settings:
+            if name in REMOVED:
+                fix = REMOVED[name]
+                found.append(
+                    Problem(
+                        "error",
+                        "r2.settings.removed_key",
+                        f'R2_TOOLKIT["{name}"] is no longer used',
+                        fix[0].upper() + fix[1:] + ".",
+                    )
+                )
+            elif name not in self.spec:
+                close = difflib.get_close_matches(str(name), self.spec, n=1)
+                hint = f"Did you mean {close[0]!r}? " if close else ""
+                found.append(
+                    Problem(
+                        "warning",
+                        "r2.settings.unknown_key",
+                        f"R2_TOOLKIT has an unknown key {name!r}; it is ignored",
+                        hint + "The known keys are: " + ", ".join(self.spec) + ".",
+                    )
+                )
+        for name in self.spec:
+            try:
+                self.cast(name)
+            except ImproperlyConfigured as exc:
+                found.append(Problem("error", "r2.settings.invalid_value", str(exc), ""))
+        return found
+
+    def _not_a_dict(self):
+        return (
+            f"R2_TOOLKIT is a {type(self.user_settings).__name__}, not a dict; "
+            'write R2_TOOLKIT = {"KEY": value, ...}.'
+        )
 
     def reload(self):
         for name in self._cached:

@@ -11,7 +11,7 @@ what it points at, and a hint saying how to fix it.
 from dataclasses import dataclass
 
 from django.apps import apps as global_apps
-from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
 from django.db import router
 from django.db.models import FileField
 
@@ -31,21 +31,23 @@ class TargetError(ValueError):
         return f"{self.message}. {self.hint}"
 
 
+def setting(name, hint):
+    """The cast value of ``name``; an uncastable one as a TargetError."""
+    try:
+        return getattr(toolkit_settings, name)
+    except ImproperlyConfigured as exc:
+        raise TargetError(str(exc).rstrip("."), hint) from None
+
+
 def image_model():
     """The model ``IMAGE_MODEL`` names."""
-    label = toolkit_settings.IMAGE_MODEL
     hint = (
         'Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
         '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.'
     )
+    label = setting("IMAGE_MODEL", hint)
     try:
         return global_apps.get_model(label)
-    except (ValueError, AttributeError):
-        raise TargetError(
-            f'R2_TOOLKIT["IMAGE_MODEL"] is {label!r}, which is not of the form '
-            '"app_label.ModelName"',
-            hint,
-        ) from None
     except LookupError:
         raise TargetError(
             f'R2_TOOLKIT["IMAGE_MODEL"] is {label!r}, which is not an installed model', hint
@@ -58,6 +60,7 @@ def r2_fields(model):
         'Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
         '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
     )
+    setting("FIELD_MAP", hint)
     found = {}
     for reference in R2_FIELDS:
         name = toolkit_settings.field(reference)
@@ -75,8 +78,8 @@ def r2_fields(model):
 
 def image_field(model):
     """The FileField holding the legacy file name (``IMAGE_FIELD``)."""
-    name = toolkit_settings.IMAGE_FIELD
     hint = 'Set R2_TOOLKIT["IMAGE_FIELD"] to the name of the model\'s FileField/ImageField.'
+    name = setting("IMAGE_FIELD", hint)
     try:
         found = model._meta.get_field(name)
     except FieldDoesNotExist:
@@ -96,15 +99,18 @@ def image_field(model):
 def username_path(model):
     """``USERNAME_PATH``, checked to lead somewhere from ``model`` (keys are
     ``users/<username>/images/...``). Builds the SQL, runs no query."""
-    path = toolkit_settings.USERNAME_PATH
+    hint = (
+        'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup from the image model to its '
+        'owner\'s username, e.g. "user__username".'
+    )
+    path = setting("USERNAME_PATH", hint)
     try:
         model._default_manager.values(path).query.sql_with_params()
     except (FieldError, FieldDoesNotExist):
         raise TargetError(
             f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
             f"{model._meta.label} to a value",
-            'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup from the image model to its '
-            'owner\'s username, e.g. "user__username".',
+            hint,
         ) from None
     return path
 

@@ -11,7 +11,9 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from migrations_r2 import migration_file
 from migrations_r2.engine import BackfillError, Options, run_backfill
+from migrations_r2.migration_file import MigrationFileError
 from migrations_r2.plan import plan_backfill
 from migrations_r2.selection import Shard
 from migrations_r2.verify import rewrite_urls, verify_rows
@@ -74,8 +76,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--report", default=None, metavar="PATH", help="write one JSON line per row to PATH"
         )
+        parser.add_argument(
+            "--make-migration",
+            default=None,
+            metavar="APP_LABEL",
+            help="write APP_LABEL/migrations/NNNN_r2_backfill.py (the one-off backfill "
+            "as a migration, after the app's latest) and exit",
+        )
 
     def handle(self, *args, **options):
+        if options["make_migration"]:
+            return self.make_migration(options["make_migration"])
         try:
             run = self.options_from(options)
             summary = self.dispatch(run)
@@ -86,6 +97,15 @@ class Command(BaseCommand):
         self.stdout.flush()
         if summary.exit_code:
             sys.exit(summary.exit_code)
+
+    def make_migration(self, app_label):
+        try:
+            path = migration_file.write(app_label)
+        except MigrationFileError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        self.stdout.write(
+            f"wrote {path}\n`python manage.py migrate` runs the backfill once; commit the file."
+        )
 
     def options_from(self, options):
         if options["verify"] and options["rewrite_urls"]:

@@ -1,0 +1,23 @@
+"""The one-off legacy media backfill: uploads the images still on local disk
+(rows whose storage_key is NULL) to the bucket and fills their R2 fields.
+
+Written by `manage.py r2_backfill --make-migration gallery`. A no-op without
+legacy rows; stops `migrate` with the reason when the bucket cannot be written;
+rows that fail are left for `manage.py r2_backfill` (docs/backfill.md).
+"""
+
+from django.db import migrations
+
+import migrations_r2.operations
+
+
+class Migration(migrations.Migration):
+    atomic = False  # uploads take time: never hold one transaction around them
+
+    dependencies = [
+        ("gallery", "0002_r2_columns"),
+    ]
+
+    operations = [
+        migrations_r2.operations.BackfillLegacyMedia(),
+    ]

@@ -1,0 +1,81 @@
+"""The one-off backfill as a migration operation, for projects that want
+``migrate`` to move the legacy media as part of the deploy.
+
+The library ships no migration of its own that depends on a project's
+migrations (a dependency on a node the project lacks breaks ``makemigrations``
+for the whole project). Instead the project holds the migration, written by
+``manage.py r2_backfill --make-migration APP_LABEL`` (:mod:`.migration_file`),
+and it runs this operation over the same engine as ``r2_backfill``:
+
+- a no-op, without touching the network, when there are no legacy rows (fresh
+  databases, CI) or the image model has no R2 columns yet in this state;
+- when the bucket cannot be written it stops ``migrate`` with the reason, so
+  the migration is not recorded and runs again next time;
+- rows that fail are reported and left for ``manage.py r2_backfill``; they do
+  not block the deploy. Reverse is a no-op: the objects stay where they are.
+"""
+
+import sys
+
+from django.core.exceptions import FieldDoesNotExist
+from django.db import router
+from django.db.migrations.operations.base import Operation
+
+from toolkit.core.conf import toolkit_settings
+
+
+class BackfillLegacyMedia(Operation):
+    reversible = True
+    reduces_to_sql = False
+    atomic = False  # uploads take time: never inside one transaction
+    elidable = True  # squashing drops it: a squashed history has no legacy rows
+
+    def state_forwards(self, app_label, state):
+        pass  # data only
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = historical_image_model(to_state.apps)
+        if model is None or not router.allow_migrate_model(schema_editor.connection.alias, model):
+            return
+        storage_key = toolkit_settings.field("storage_key")
+        if not model._default_manager.filter(**{f"{storage_key}__isnull": True}).exists():
+            return
+        run(model)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        pass
+
+    def describe(self):
+        return "Upload legacy MEDIA_ROOT images to the bucket (r2_backfill)"
+
+    @property
+    def migration_name_fragment(self):
+        return "r2_backfill"
+
+
+def historical_image_model(apps):
+    """IMAGE_MODEL as of this migration, or None before it has the R2 columns."""
+    try:
+        model = apps.get_model(toolkit_settings.IMAGE_MODEL)
+        model._meta.get_field(toolkit_settings.field("storage_key"))
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return None
+    return model
+
+
+def run(model):
+    from django.core.management.base import CommandError
+
+    from migrations_r2.engine import BackfillError, Options, run_backfill
+
+    try:
+        summary = run_backfill(Options(interactive=False), model=model)
+    except BackfillError as exc:
+        # CommandError: `migrate` prints the sentence, not a traceback.
+        raise CommandError(f"legacy media backfill could not run: {exc}") from None
+    sys.stdout.write(f"\n  legacy media backfill: {summary.text()}\n")
+    if summary.failed:
+        sys.stdout.write(
+            "  run `manage.py r2_backfill --report backfill.jsonl` to see and "
+            "retry the failed rows\n"
+        )
