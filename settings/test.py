@@ -15,3 +15,7 @@ DATABASES = {"default": dj_database_url.parse(env("DATABASE_URL", "sqlite://:mem
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="r2-toolkit-media-")
 DEBUG = False
+# Two suites on one PostgreSQL server at once (a matrix, two checkouts) must
+# not share the test database: R2_TOOLKIT_TEST_DB names it per run.
+if env("R2_TOOLKIT_TEST_DB"):
+    DATABASES["default"]["TEST"] = {"NAME": env("R2_TOOLKIT_TEST_DB")}
