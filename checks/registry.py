@@ -52,6 +52,9 @@ class Result:
     hint: str = ""
     duration_ms: float = 0.0
     details: dict = field(default_factory=dict)
+    # The exception of a check that crashed: for maintainers (`r2_check -v 3`),
+    # never in any report.
+    exception: BaseException | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self):
         return {

@@ -5,6 +5,7 @@ Daemon threads, not a pool: a request that hangs past the deadline must not
 hold the process at exit (concurrent.futures joins its workers).
 """
 
+import logging
 import threading
 import time
 
@@ -12,6 +13,8 @@ from checks.context import CheckContext
 from checks.registry import Outcome, Result, Skip
 from toolkit.core.errors import describe
 from toolkit.core.storage import s3_aliases
+
+logger = logging.getLogger("r2_toolkit.checks")
 
 TIMED_OUT_HINT = (
     "The storage endpoint did not answer in time: check that AWS_S3_ENDPOINT_URL is "
@@ -22,11 +25,14 @@ TIMED_OUT_HINT = (
 def evaluate(check, ctx):
     """Run one check on one context; never raises."""
     started = time.perf_counter()
+    crash = None
     try:
         outcome = check.fn(ctx)
     except Skip as exc:
         outcome = Outcome("skip", str(exc))
     except Exception as exc:  # a bug or an unexpected answer: a failed check, in words
+        crash = exc
+        logger.debug("check %s crashed", check.id, exc_info=True)
         outcome = Outcome(
             "fail",
             f"{check.title}: the check could not complete: {describe(exc)}",
@@ -43,6 +49,7 @@ def evaluate(check, ctx):
         hint=outcome.hint,
         duration_ms=(time.perf_counter() - started) * 1000,
         details=details,
+        exception=crash,
     )
 
 

@@ -4,6 +4,7 @@ Exit status: 0 no check failed, 1 a check failed, 2 the run could not start.
 """
 
 import sys
+import traceback
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -11,6 +12,7 @@ import checks  # noqa: F401  (registers every check)
 from checks.registry import GROUPS, REGISTRY, select
 from checks.runner import run_checks, summarize
 from toolkit.core.conf import toolkit_settings
+from toolkit.core.redact import scrub
 from toolkit.core.storage import s3_aliases
 from toolkit.report import RENDERERS
 
@@ -81,8 +83,18 @@ class Command(BaseCommand):
         kwargs = {"verbose": options["verbose_details"]} if options["format"] == "text" else {}
         self.stdout.write(render(results, options["fail_on"], **kwargs))
         self.stdout.flush()
+        if options["verbosity"] >= 3 or options["traceback"]:
+            self.print_tracebacks(results)
         if not summarize(results, options["fail_on"])["ok"]:
             sys.exit(1)
+
+    def print_tracebacks(self, results):
+        """For maintainers: the traceback of every check that crashed, redacted,
+        on stderr (stdout stays one document in every format)."""
+        for result in results:
+            if result.exception is not None:
+                trace = "".join(traceback.format_exception(result.exception))
+                self.stderr.write(f"--- {result.id} crashed:\n{scrub(trace)}")
 
     def validated_only(self, only):
         return known(only, REGISTRY, "check id", "`r2_check --list` shows them all")
