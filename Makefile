@@ -5,15 +5,18 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+# pyenv's shims answer for python3.13 only when PYENV_VERSION names it (the matrix needs 3.11 and 3.13).
+export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | tr '\n' ':')
 
-.PHONY: install demo test test-sqlite test-postgres serve serve-local bench lint format docs clean
+.PHONY: install demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint format docs constraints clean
 
 install: $(STAMP) $(NODE_STAMP)
 
-$(STAMP): pyproject.toml
+# The package declares ranges; this repository's own environment is pinned.
+$(STAMP): pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,bench]"
+	$(PY) -m pip install --quiet -c constraints/dev.txt -e ".[site,test,dev,bench]"
 	touch $@
 
 $(NODE_STAMP): package.json
@@ -23,16 +26,28 @@ $(NODE_STAMP): package.json
 demo: install
 	$(PY) -m gallery.demo
 
-# The suite on SQLite, then on PostgreSQL; fails if either fails.
+# The suite on SQLite and on PostgreSQL, the compatibility matrix (nox), then
+# the wheel installed into fresh foreign sites; fails if any part fails.
 test: install
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory test-matrix
+	$(MAKE) --no-print-directory test-install
 
 test-sqlite: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not install" $(PYTEST_ARGS)
 
 test-postgres: install
-	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not sqlite_only" $(PYTEST_ARGS)
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not sqlite_only and not install" $(PYTEST_ARGS)
+
+# Python 3.13 + newest Django/boto3, Python 3.11 + Django 4.2 + boto3 1.35 (noxfile.py).
+test-matrix: install
+	$(VENV)/bin/nox $(NOX_ARGS)
+
+# Build the sdist and wheel, twine check, install into fresh virtualenvs beside
+# a new startproject site at both ends of the matrix (tests/test_install.py).
+test-install: install
+	$(PY) -m pytest -m install $(PYTEST_ARGS)
 
 # settings.production from the environment and .env (see .env.example).
 serve: install
@@ -50,6 +65,10 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+
+constraints:
+	constraints/refresh.sh
 
 format: install
 	$(VENV)/bin/ruff format .
@@ -59,4 +78,4 @@ docs: install
 	$(PY) -m toolkit.docs > docs/checks.md
 
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis .nox dist build

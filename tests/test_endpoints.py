@@ -68,10 +68,11 @@ def call(site, method, path, **kwargs):
 
 # --- /healthz ----------------------------------------------------------------
 def test_healthz_answers_ok_in_json_and_text(site):
-    as_json = call(site, "GET", "/healthz", headers={"Accept": "application/json"})
+    as_json = call(site, "GET", "/healthz", headers={"Accept": "*/*"})  # curl's default
     assert as_json.status_code == 200
     assert as_json.json() == {"status": "ok"}
     assert as_json.headers["Content-Type"].startswith("application/json")
+    assert call(site, "GET", "/healthz", headers={"Accept": ""}).json() == {"status": "ok"}
     as_text = call(site, "GET", "/healthz", headers={"Accept": "text/plain"})
     assert (as_text.status_code, as_text.text) == (200, "ok")
     assert as_text.headers["Content-Type"].startswith("text/plain")

@@ -41,14 +41,23 @@ HEALTH_BODIES = {
 CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"}
 
 
-def wants_json(request):
-    if request.GET.get("format") == "json":
-        return True
+def accepted(request):
+    """The media types the request's Accept header does not refuse (q=0)."""
+    types = set()
     for item in request.META.get("HTTP_ACCEPT", "").split(","):
         media, _, params = item.partition(";")
-        if media.strip().lower() in ("application/json", "application/*"):
-            return params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
-    return False
+        if params.replace(" ", "").lower() not in ("q=0", "q=0.0", "q=0.00", "q=0.000"):
+            types.add(media.strip().lower())
+    return types
+
+
+def wants_text(request):
+    """JSON is the contract; plain text only for a client that asks for it and
+    not for JSON (`?format=text`, or `Accept: text/plain`)."""
+    if request.GET.get("format") in ("text", "json"):
+        return request.GET["format"] == "text"
+    types = accepted(request)
+    return "text/plain" in types and not types & {"application/json", "application/*", "*/*"}
 
 
 @csrf_exempt
@@ -59,7 +68,7 @@ def healthz(request):
         response = HttpResponseNotAllowed(SAFE_METHODS)
     else:
         healthy = probe.is_healthy()
-        kind = "json" if wants_json(request) else "text"
+        kind = "text" if wants_text(request) else "json"
         body = b"" if request.method == "HEAD" else HEALTH_BODIES[healthy, kind]
         response = HttpResponse(
             body, status=200 if healthy else 503, content_type=CONTENT_TYPES[kind]
