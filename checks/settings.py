@@ -8,7 +8,6 @@ django-storages code the app runs.
 """
 
 import re
-from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
@@ -16,7 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from checks.options import assignment, configured, sentence, setting_path
 from checks.registry import Skip, check, fail, ok, skip, warn
-from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
+from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
 from toolkit.core.redact import redact_url
 from toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
 
@@ -74,15 +73,6 @@ def has_keys(storage):
     """Whether the storage names its credentials (so signing needs no lookup
     through the credential chain, which may reach the network)."""
     return bool((storage.access_key and storage.secret_key) or storage.session_profile)
-
-
-def installed_version(distribution):
-    """The installed version of ``distribution`` as a tuple of ints, () if absent."""
-    try:
-        text = version(distribution)
-    except PackageNotFoundError:
-        return ()
-    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
 
 
 def dotted(numbers):

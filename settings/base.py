@@ -109,7 +109,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# --- The toolkit: one dict, defaults in toolkit/conf.py.
+# --- The toolkit: one dict, defaults in toolkit/core/conf.py (cast and validated there).
 R2_TOOLKIT = {
     "IMAGE_MODEL": "gallery.UserImage",
     "TOKEN": env("R2_TOOLKIT_TOKEN"),

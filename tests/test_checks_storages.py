@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import django
 import pytest
 from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
@@ -92,6 +93,7 @@ def test_storages_missing_from_installed_apps_fails_until_added(settings):
     assert result("r2.storages.installed_app").status == "pass"
 
 
+@pytest.mark.skipif(django.VERSION < (5, 1), reason="Django < 5.1 fills in 'staticfiles'")
 def test_storages_without_staticfiles_fails_until_added(settings):
     settings.STORAGES = {"default": {"BACKEND": S3}}
     broken = result("r2.storages.staticfiles_alias")
@@ -100,6 +102,13 @@ def test_storages_without_staticfiles_fails_until_added(settings):
     assert "StaticFilesStorage" in broken.hint
 
     settings.STORAGES = {"default": {"BACKEND": S3}, "staticfiles": STATICFILES}
+    assert result("r2.storages.staticfiles_alias").status == "pass"
+
+
+@pytest.mark.skipif(django.VERSION >= (5, 1), reason="Django 5.1 stopped filling it in")
+def test_before_django_5_1_staticfiles_is_filled_in_and_passes(settings):
+    settings.STORAGES = {"default": {"BACKEND": S3}}
+    assert "staticfiles" in settings.STORAGES
     assert result("r2.storages.staticfiles_alias").status == "pass"
 
 
@@ -214,6 +223,11 @@ def test_r2_check_fails_on_the_seed_apps_settings_module():
         text=True,
         timeout=120,
     )
+    if django.VERSION < (5, 1):
+        # Django itself refuses both settings at once: the run cannot start.
+        assert run.returncode == 2 and "DEFAULT_FILE_STORAGE" in run.stderr
+        assert "Traceback" not in run.stderr
+        return
     assert run.returncode == 1, run.stderr
     report = json.loads(run.stdout)
     assert {c["id"]: c["status"] for c in report["checks"]} == {

@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutE
 from gallery import emulator
 from tests.support import netproxy
 from tests.support.netproxy import Proxy
+from toolkit.core.compat import checksum_options
 
 
 def s3_client(server, proxy, **config):
@@ -29,8 +30,10 @@ def s3_client(server, proxy, **config):
         aws_secret_access_key=server.secret_key,
         region_name="us-east-1",
         config=Config(
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
+            **checksum_options(
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            ),
             **config,
         ),
     )

@@ -11,6 +11,9 @@ of the whole toolkit.
   Django logging a 5xx.
 """
 
+import re
+from importlib.metadata import PackageNotFoundError, version
+
 import botocore
 from botocore.config import Config
 from django.utils.functional import empty
@@ -24,11 +27,16 @@ CHECKSUM_OPTIONS = ("request_checksum_calculation", "response_checksum_validatio
 
 
 def version_tuple(text):
-    parts = []
-    for part in text.split(".")[:3]:
-        digits = "".join(c for c in part if c.isdigit())
-        parts.append(int(digits or 0))
-    return tuple(parts)
+    """``"1.36.0rc1"`` -> ``(1, 36, 0)``: the leading digits of each part."""
+    return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split(".")[:3])
+
+
+def installed_version(distribution):
+    """The installed version of ``distribution`` as a tuple of ints, () if absent."""
+    try:
+        return version_tuple(version(distribution))
+    except PackageNotFoundError:
+        return ()
 
 
 BOTOCORE_VERSION = version_tuple(botocore.__version__)
