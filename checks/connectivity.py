@@ -241,7 +241,7 @@ def clock_skew(ctx):
     server = server_date(ctx)
     local = datetime.now(UTC)
     skew = (local - server).total_seconds()
-    limit = float(toolkit_settings.MAX_CLOCK_SKEW)
+    limit = toolkit_settings.MAX_CLOCK_SKEW
     details = {
         "skew_seconds": round(skew),
         "server_date": server.isoformat(),

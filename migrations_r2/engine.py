@@ -50,8 +50,8 @@ class Options:
     interactive: bool | None = None  # progress bar; None: when stderr is a terminal
 
     def __post_init__(self):
-        self.batch_size = self.batch_size or int(toolkit_settings.BACKFILL_BATCH_SIZE)
-        self.workers = self.workers or int(toolkit_settings.BACKFILL_WORKERS)
+        self.batch_size = self.batch_size or toolkit_settings.BACKFILL_BATCH_SIZE
+        self.workers = self.workers or toolkit_settings.BACKFILL_WORKERS
         for name in ("batch_size", "workers", "limit"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -20,7 +20,7 @@ from django.core.signals import setting_changed
 
 from checks.context import CheckContext
 from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe
+from toolkit.core.errors import debugging, describe
 from toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.health")
@@ -102,13 +102,19 @@ class HealthProbe:
         try:
             self._prepare()
         except Exception as exc:  # the probe will fail the same way, and answer 503
-            logger.warning("healthz: cannot build the storage client: %s", describe(exc))
+            logger.warning(
+                "healthz: cannot build the storage client: %s",
+                describe(exc),
+                exc_info=debugging(logger),
+            )
 
     def _fly(self, flight):
         try:
             flight.healthy = bool(self._probe())
         except Exception as exc:  # any failure is "unavailable"; the reason goes to the log only
-            logger.warning("healthz: the bucket probe failed: %s", describe(exc))
+            logger.warning(
+                "healthz: the bucket probe failed: %s", describe(exc), exc_info=debugging(logger)
+            )
             flight.healthy = False
         finally:
             flight.landed.set()

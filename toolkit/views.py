@@ -21,7 +21,7 @@ from checks.schema import schema_report
 from toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
 from toolkit.core.compat import mark_logged
 from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe
+from toolkit.core.errors import debugging, describe
 from toolkit.core.redact import redact, scrub
 from toolkit.core.storage import s3_aliases
 from toolkit.health import probe
@@ -100,7 +100,7 @@ def report_view(build):
         try:
             response = render(build(request))
         except Exception as exc:  # never a traceback, not even with DEBUG=True
-            logger.warning("%s failed: %s", request.path, describe(exc))
+            logger.warning("%s failed: %s", request.path, describe(exc), exc_info=debugging(logger))
             response = render({"error": describe(exc)}, status=500)
         if request.method == "HEAD":
             response.content = b""
@@ -118,7 +118,7 @@ def never_traceback(view):
         try:
             return view(request, *args, **kwargs)
         except Exception as exc:
-            logger.warning("%s failed: %s", request.path, describe(exc))
+            logger.warning("%s failed: %s", request.path, describe(exc), exc_info=debugging(logger))
             return render(
                 {"error": "The request could not be served; see the server log."}, status=500
             )

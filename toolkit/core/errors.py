@@ -1,5 +1,7 @@
 """Exceptions in the operator's words: one sentence, never a traceback."""
 
+import logging
+
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -43,3 +45,9 @@ def describe(exc):
     if isinstance(exc, (ImproperlyConfigured, ParamValidationError, ValueError)):
         return scrub(str(exc))
     return scrub(f"{type(exc).__name__}: {exc}")
+
+
+def debugging(logger):
+    """Whether ``logger`` wants tracebacks: operators see one sentence, a
+    maintainer who turns the logger to DEBUG also gets the ``exc_info``."""
+    return logger.isEnabledFor(logging.DEBUG)

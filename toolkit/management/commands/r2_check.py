@@ -73,7 +73,7 @@ class Command(BaseCommand):
         chosen = select(self.validated_only(options["only"]), self.validated_skip(options["skip"]))
         timeout = options["timeout"]
         if timeout is None:
-            timeout = float(toolkit_settings.CHECK_TIMEOUT)
+            timeout = toolkit_settings.CHECK_TIMEOUT
         if timeout <= 0:
             raise CommandError("--timeout must be a positive number of seconds.", returncode=2)
         results = run_checks(
