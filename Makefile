@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
-# pyenv's shims answer for python3.13 only when PYENV_VERSION names it (the matrix needs 3.11 and 3.13).
-export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | tr '\n' ':')
+# pyenv's shims answer for python3.13 only when PYENV_VERSION names it; the
+# matrix needs 3.11 and 3.13. 3.11 first: it is what plain python3 then means.
+export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-3]' | sort -V | tr '\n' ':')
 
 .PHONY: install demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint format docs constraints clean
 

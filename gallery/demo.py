@@ -38,6 +38,7 @@ def main():
     django.setup()
     from gallery import emulator
     from gallery.models import UserImage
+    from toolkit.core.conf import toolkit_settings
 
     banner("migrate (SQLite)")
     call_command("migrate", verbosity=0)
@@ -61,7 +62,7 @@ def main():
         emulator.provision_from_settings()
         print(
             f"bucket {settings.AWS_STORAGE_BUCKET_NAME!r}: CORS for "
-            f"{', '.join(settings.R2_TOOLKIT['CORS_ORIGINS'])}, public read"
+            f"{', '.join(toolkit_settings.CORS_ORIGINS)}, public read"
         )
         status = command("r2_check")
         for flags in (["--dry-run"], [], ["--verify"]):
