@@ -13,3 +13,7 @@ R2_TOOLKIT = {
 }
 if env_bool("TEST_NO_TOKEN", False):
     R2_TOOLKIT["TOKEN"] = None
+if env_bool("TEST_CRASHING_CHECK", False):  # the status page tests' crashing check
+    INSTALLED_APPS = [*INSTALLED_APPS, "tests.crashing_check"]  # noqa: F405
+if env("TEST_HEALTH_PUBLIC_OBJECT"):
+    R2_TOOLKIT["HEALTH_PUBLIC_OBJECT"] = env("TEST_HEALTH_PUBLIC_OBJECT")

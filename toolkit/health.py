@@ -1,5 +1,10 @@
 """The /healthz probe: HeadBucket on the default S3 alias, cached and bounded.
 
+With ``HEALTH_PUBLIC_OBJECT`` set, the probe also HEADs that object's public
+URL (``storage.url(key)``: the custom domain, the CDN in front of it), so a
+broken domain turns /healthz 503 even while the S3 API still answers. Both
+requests share the TTL and the deadline below.
+
 Uptime monitors poll from many places every few seconds; the bucket must not
 see one request per poll. So the answer is cached for ``HEALTH_TTL`` seconds
 per process, and when it expires only one request (the "single flight") asks
@@ -14,6 +19,7 @@ The probe is read-only and never touches the database.
 import logging
 import threading
 import time
+import urllib.request
 
 from botocore.config import Config
 from django.core.signals import setting_changed
@@ -21,6 +27,8 @@ from django.core.signals import setting_changed
 from checks.context import CheckContext
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.errors import debugging, describe
+from toolkit.core.http import fetch
+from toolkit.core.redact import redact_url
 from toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.health")
@@ -39,6 +47,10 @@ class ProbeContext(CheckContext):
         return base.merge(limits) if base is not None else limits
 
 
+class PublicObjectUnavailable(Exception):
+    """The public URL of HEALTH_PUBLIC_OBJECT did not answer 2xx."""
+
+
 class Flight:
     """One probe in the air: its deadline and, once landed, its answer."""
 
@@ -52,7 +64,7 @@ class HealthProbe:
     """Whether the bucket answers, asked at most once per TTL per process."""
 
     def __init__(self, probe=None, ttl=None, timeout=None, prepare=None):
-        self._probe = probe or self.head_bucket
+        self._probe = probe or self.storage_answers
         self._prepare = prepare or (self.context if probe is None else (lambda: None))
         self._ttl = ttl
         self._timeout = timeout
@@ -113,7 +125,7 @@ class HealthProbe:
             flight.healthy = bool(self._probe())
         except Exception as exc:  # any failure is "unavailable"; the reason goes to the log only
             logger.warning(
-                "healthz: the bucket probe failed: %s", describe(exc), exc_info=debugging(logger)
+                "healthz: the storage probe failed: %s", describe(exc), exc_info=debugging(logger)
             )
             flight.healthy = False
         finally:
@@ -130,9 +142,28 @@ class HealthProbe:
                 self._context = context
             return self._context
 
+    def storage_answers(self):
+        """HeadBucket, then the public object's URL when one is configured."""
+        self.head_bucket()
+        key = toolkit_settings.HEALTH_PUBLIC_OBJECT
+        if key:
+            self.head_public_object(key)
+        return True
+
     def head_bucket(self):
         context = self.context()
         context.client().head_bucket(Bucket=context.bucket)
+        return True
+
+    def head_public_object(self, key):
+        """HEAD ``key`` at the URL browsers get for it; raises unless 2xx.
+        Plain HTTP, as a browser would ask: no credentials, redirects followed."""
+        url = self.context().storage().url(key)
+        status, _, _ = fetch(urllib.request.Request(url, method="HEAD"), self.timeout, limit=0)
+        if not 200 <= status < 300:
+            raise PublicObjectUnavailable(
+                f"the public URL {redact_url(url)} of HEALTH_PUBLIC_OBJECT answered HTTP {status}"
+            )
         return True
 
     def forget(self):

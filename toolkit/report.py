@@ -1,12 +1,21 @@
 """Report renderers for check results: text for people, JSON for pipelines,
-JUnit XML for CI test tabs. Every renderer's output passes through
+JUnit XML for CI test tabs, one HTML page for people and CI artifacts (the
+same page /debug/r2/ serves). Every renderer's output passes through
 :func:`toolkit.core.redact.scrub` as its last step."""
 
+import datetime
+import functools
 import json
+from importlib import metadata
+from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from django.template import Context, Engine
+
+from checks.registry import GROUPS, REGISTRY
 from checks.runner import summarize
 from toolkit.core.redact import redact, scrub
+from toolkit.introspect import config_report
 
 SYMBOLS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
@@ -70,4 +79,115 @@ def render_junit(results, fail_on="error"):
     return scrub(ET.tostring(suites, encoding="unicode", xml_declaration=True))
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit}
+# --- HTML --------------------------------------------------------------------
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATUS_TEMPLATE = "r2_toolkit/status.html"
+
+
+@functools.cache
+def engine():
+    """A template engine of the toolkit's own: the page renders the same in
+    any project (whatever its TEMPLATES say, Jinja2 only, no APP_DIRS) and in
+    r2_check, where no request exists. Autoescaping is on."""
+    return Engine(dirs=[str(TEMPLATES)], autoescape=True)
+
+
+def cors_fixes(checks):
+    """The corrected CORS rule sets printed in the failing or warning cors
+    checks' hints, one per storage alias: [{"storage", "rules"}], the rules
+    as indented JSON ready to paste."""
+    fixes = {}
+    for item in checks:
+        if item["group"] != "cors" or item["status"] not in ("fail", "warn"):
+            continue
+        alias = item["details"].get("storage")
+        rules = rules_in(item["hint"])
+        if rules is not None and alias not in fixes:
+            fixes[alias] = json.dumps(rules, indent=2, ensure_ascii=False)
+    return [{"storage": alias, "rules": rules} for alias, rules in fixes.items()]
+
+
+def rules_in(hint):
+    """The JSON list of rules that starts a line of ``hint``, else None."""
+    start = hint.find("\n[")
+    if start < 0:
+        return None
+    try:
+        rules, _ = json.JSONDecoder().raw_decode(hint, start + 1)
+    except ValueError:
+        return None
+    if isinstance(rules, list) and rules and all(isinstance(rule, dict) for rule in rules):
+        return rules
+    return None
+
+
+def shown(value):
+    """A configuration value as one line of text: scalars as they are, the rest as JSON."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def rows(mapping):
+    return [(key, shown(value)) for key, value in mapping.items()]
+
+
+def html_context(results, fail_on, config):
+    doc = document(results, fail_on)
+    config = redact(config)
+    summary = doc["summary"]
+    failing = summary["fail"] + (summary["warn"] if fail_on == "warning" else 0)
+    groups = []
+    for group in GROUPS:
+        items = [
+            {
+                **item,
+                "title": REGISTRY[item["id"]].title if item["id"] in REGISTRY else "",
+                "storage": item["details"].get("storage"),
+                "anchor": f"{item['id']}--{item['details'].get('storage') or 'all'}",
+                "details_json": json.dumps(item["details"], indent=2, ensure_ascii=False)
+                if item["details"]
+                else "",
+            }
+            for item in doc["checks"]
+            if item["group"] == group
+        ]
+        if items:
+            groups.append({"name": group, "checks": items})
+    flagged = [item for group in groups for item in group["checks"]]
+    problems = [item for item in flagged if item["status"] == "fail"]
+    problems += [item for item in flagged if item["status"] == "warn"]
+    try:
+        version = metadata.version("r2-toolkit")
+    except metadata.PackageNotFoundError:
+        version = None
+    return {
+        "ok": doc["ok"],
+        "failing": failing,
+        "summary": summary,
+        "groups": groups,
+        "problems": problems,
+        "fixes": cors_fixes(doc["checks"]),
+        "storages": [rows(report) for report in config.get("storages", [])],
+        "toolkit": rows(config.get("toolkit", {})),
+        "legacy": rows(config.get("legacy_settings", {})),
+        "other_storages": rows(config.get("other_storages", {})),
+        "versions": rows(config.get("versions", {})),
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "version": version,
+    }
+
+
+def render_html(results, fail_on="error", config=None, nonce=None):
+    """One self-contained HTML page: the headline, every check by group with
+    its hint, the CORS fix with a copy button, the redacted configuration and
+    library versions. ``config``: config_report() unless given; ``nonce``:
+    for a Content-Security-Policy that allows only the page's own script."""
+    context = html_context(results, fail_on, config_report() if config is None else config)
+    context["nonce"] = nonce
+    return scrub(engine().get_template(STATUS_TEMPLATE).render(Context(context)))
+
+
+RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit, "html": render_html}

@@ -9,6 +9,7 @@ app_name = "r2_toolkit"
 urlpatterns = [
     # With or without a trailing slash: monitors get configured both ways.
     re_path(r"^healthz/?$", views.healthz, name="healthz"),
+    path("debug/r2/", views.status_page, name="status"),
     path("debug/r2/config", views.config_view, name="config"),
     path("debug/r2/cors", views.cors_view, name="cors"),
     path("debug/r2/schema", views.schema_view, name="schema"),

@@ -8,6 +8,7 @@ trace reaches a response, whatever DEBUG says.
 import functools
 import json
 import logging
+import secrets
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotAllowed
@@ -26,7 +27,7 @@ from toolkit.core.redact import redact, scrub
 from toolkit.core.storage import s3_aliases
 from toolkit.health import probe
 from toolkit.introspect import config_report
-from toolkit.report import document
+from toolkit.report import document, render_html
 
 logger = logging.getLogger("r2_toolkit.views")
 
@@ -150,10 +151,52 @@ def schema_view(request):
     return schema_report()
 
 
+def nonmutating_results():
+    """Every check that writes nothing, run as r2_check would run it."""
+    # Importing any checks module registers them all (see checks/__init__.py).
+    chosen = select(include_mutating=False)
+    return run_checks(chosen, timeout=toolkit_settings.CHECK_TIMEOUT)
+
+
 @report_view
 def checks_view(request):
     """Every non-mutating check, in r2_check's JSON format; HTTP 200 either
     way, the verdict is the document's ``ok``."""
-    # Importing any checks module registers them all (see checks/__init__.py).
-    chosen = select(include_mutating=False)
-    return document(run_checks(chosen, timeout=toolkit_settings.CHECK_TIMEOUT))
+    return document(nonmutating_results())
+
+
+# --- the HTML page -------------------------------------------------------------
+def page_policy(nonce):
+    """Nothing loads but the page's own style and script: a self-contained page
+    needs no more, and injected markup (if escaping ever failed) runs nothing."""
+    return (
+        f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+        "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+
+
+@never_traceback
+@token_or_staff
+def status_page(request):
+    """/debug/r2/: every non-mutating check, the CORS fix and the redacted
+    configuration as one HTML page (the page `r2_check --format html` prints).
+    HTTP 200 whatever the checks say; the headline gives the verdict."""
+    nonce = secrets.token_urlsafe(16)
+    try:
+        response = HttpResponse(
+            render_html(nonmutating_results(), nonce=nonce), content_type="text/html; charset=utf-8"
+        )
+        response["Content-Security-Policy"] = page_policy(nonce)
+        response["Referrer-Policy"] = "no-referrer"
+    except Exception as exc:  # never a traceback, not even with DEBUG=True
+        logger.warning("%s failed: %s", request.path, describe(exc))
+        response = HttpResponse(
+            scrub(f"The status page could not be rendered: {describe(exc)}"),
+            status=500,
+            content_type="text/plain; charset=utf-8",
+        )
+    for name, value in SECURITY_HEADERS.items():
+        response[name] = value
+    if request.method == "HEAD":
+        response.content = b""
+    return response

@@ -90,6 +90,14 @@ def field_map(value):
     return {key: text(name) for key, name in value.items()}
 
 
+def url_path(value):
+    """An absolute URL path, as ``request.path_info`` spells it: "/healthz"."""
+    value = text(value)
+    if not value.startswith("/") or "?" in value or "#" in value:
+        raise InvalidValue('expected an absolute path such as "/healthz"')
+    return value
+
+
 def prefix(value):
     """An object key prefix: no leading slash, exactly one trailing slash."""
     return text(value).strip("/") + "/"
@@ -119,6 +127,11 @@ SETTINGS = {
     # /healthz: seconds a probe result is reused, and the probe's own deadline.
     "HEALTH_TTL": Setting(5.0, number(minimum=0), "5"),
     "HEALTH_TIMEOUT": Setting(2.0, number(minimum=0.1), "2"),
+    # The path toolkit.middleware.HealthCheckMiddleware answers (with and
+    # without a trailing slash), and an object key whose public URL (through
+    # the custom domain) /healthz also HEADs; None probes the bucket only.
+    "HEALTH_PATH": Setting("/healthz", url_path, '"/healthz"'),
+    "HEALTH_PUBLIC_OBJECT": Setting(None, optional_text, '"health/ping.txt"'),
     # r2_check: overall deadline, and where the round-trip writes its probe.
     "CHECK_TIMEOUT": Setting(30.0, number(minimum=0.1), "30"),
     "PROBE_PREFIX": Setting("_r2_toolkit/probe/", prefix, '"_r2_toolkit/probe/"'),
