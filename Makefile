@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 # matrix needs 3.11 and 3.13. 3.11 first: it is what plain python3 then means.
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-3]' | sort -V | tr '\n' ':')
 
-.PHONY: install demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint format docs constraints clean
+.PHONY: install browser bench-tools demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint format docs constraints clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -24,21 +24,33 @@ $(NODE_STAMP): package.json
 	npm install --no-audit --no-fund --silent
 	touch $@
 
+# Debian's Chromium and its ChromeDriver for the browser tests (no browser
+# download: the distribution's packages only). Needs root, as CI has.
+browser:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+# wrk for the health benchmark, where it can be installed (else its Python load generator).
+bench-tools:
+	@command -v wrk >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
+		echo "wrk is not installable here; the health benchmark uses its Python load generator"
+
 demo: install
 	$(PY) -m gallery.demo
 
 # The suite on SQLite and on PostgreSQL, the compatibility matrix (nox), then
 # the wheel installed into fresh foreign sites; fails if any part fails.
-test: install
+test: install browser
 	$(MAKE) --no-print-directory test-sqlite
 	$(MAKE) --no-print-directory test-postgres
 	$(MAKE) --no-print-directory test-matrix
 	$(MAKE) --no-print-directory test-install
 
-test-sqlite: install
+test-sqlite: install browser
 	$(PY) -m pytest -m "not install" $(PYTEST_ARGS)
 
-test-postgres: install
+test-postgres: install browser
 	DATABASE_URL=$(PG_URL) $(PY) -m pytest -m "not sqlite_only and not install" $(PYTEST_ARGS)
 
 # Python 3.13 + newest Django/boto3, Python 3.11 + Django 4.2 + boto3 1.35 (noxfile.py).
@@ -60,7 +72,7 @@ serve: install
 serve-local: install
 	$(PY) -m gallery.serve
 
-bench: install
+bench: install bench-tools
 	$(PY) bench/run_all.py
 
 lint: install

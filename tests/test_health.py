@@ -165,3 +165,56 @@ def test_a_failing_probe_is_unavailable_and_cached(outcome):
     assert probe.is_healthy() is False
     assert probe.is_healthy() is False
     assert len(calls) == 1
+
+
+def test_a_failing_public_domain_turns_healthz_503_while_the_api_answers(moto_server, tmp_path):
+    """HEALTH_PUBLIC_OBJECT: the probe also HEADs that object's public URL,
+    through the custom domain (here a proxy in front of the bucket standing in
+    for the CDN); the domain failing turns /healthz 503 and its recovery 200."""
+    bucket = moto_server.new_bucket_name("pub")
+    client = moto_server.client()
+    emulator.provision(client, bucket, public=True, cors=False)
+    # Public read for HEAD too: moto checks the bucket policy for an action
+    # "s3:HeadObject" that AWS does not have (HEAD needs s3:GetObject), so
+    # the object's own ACL says it.
+    client.put_object(Bucket=bucket, Key="health/ping.txt", Body=b"ok", ACL="public-read")
+    with Proxy(moto_server.endpoint_url) as domain:
+        env = gunicorn_env(
+            moto_server.endpoint_url,
+            bucket,
+            tmp_path,
+            AWS_S3_CUSTOM_DOMAIN=f"{domain.url.split('://', 1)[1]}/{bucket}",
+            TEST_HEALTH_PUBLIC_OBJECT="health/ping.txt",
+            TEST_HEALTH_TTL=str(TTL),
+            TEST_HEALTH_TIMEOUT=str(DEADLINE),
+        )
+        with running_gunicorn(env, workers=1) as server:
+            assert healthz(server)[0].status_code == 200
+            assert domain.counts["HEAD"] >= 1, "the probe did not go through the domain"
+            domain.fault = lambda method, path, n: "503"  # the CDN in front fails
+            down = wait_for_status(server, 503, within=TTL + DEADLINE + MARGIN)
+            assert (down.status_code, down.json()) == (503, {"status": "unavailable"})
+            client.head_bucket(Bucket=bucket)  # the S3 API itself still answers
+            domain.fault = None
+            up = wait_for_status(server, 200, within=TTL + DEADLINE + MARGIN)
+            assert (up.status_code, up.json()) == (200, {"status": "ok"})
+            # A public object that is gone is a broken public side too.
+            client.delete_object(Bucket=bucket, Key="health/ping.txt")
+            gone = wait_for_status(server, 503, within=TTL + DEADLINE + MARGIN)
+            assert gone.status_code == 503
+
+
+def test_a_hanging_public_domain_is_unavailable_within_the_deadline(settings, moto_bucket):
+    moto_bucket.client.put_object(
+        Bucket=moto_bucket.name, Key="health/ping.txt", Body=b"ok", ACL="public-read"
+    )
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PUBLIC_OBJECT": "health/ping.txt"}
+    healthy = HealthProbe(ttl=60, timeout=DEADLINE)
+    assert healthy.is_healthy() is True
+    with servers.HangingServer() as hanging:
+        settings.AWS_S3_CUSTOM_DOMAIN = f"127.0.0.1:{hanging.port}/{moto_bucket.name}"
+        hung = HealthProbe(ttl=60, timeout=DEADLINE)
+        started = time.monotonic()
+        assert hung.is_healthy() is False
+        assert time.monotonic() - started <= DEADLINE + MARGIN
+        assert hanging.held, "the probe never asked the domain"

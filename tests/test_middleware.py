@@ -1,0 +1,62 @@
+"""HealthCheckMiddleware in-process: which paths it answers, under which
+setting, and that everything else still meets host validation. (Through
+gunicorn with a probe's Host header: tests/test_status_page.py.)"""
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.test import Client
+
+from toolkit.core.conf import toolkit_settings
+from toolkit.health import probe
+from toolkit.middleware import health_paths
+
+PROBE = {"HTTP_HOST": "10.0.0.7:8000", "HTTP_ACCEPT": "application/json"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_probe():
+    probe.forget()
+    yield
+    probe.forget()
+
+
+def test_the_reference_settings_put_it_first(settings):
+    assert settings.MIDDLEWARE[0] == "toolkit.middleware.HealthCheckMiddleware"
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/healthz/"])
+def test_healthz_answers_a_host_outside_allowed_hosts(moto_bucket, path):
+    response = Client().get(path, **PROBE)
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_a_configured_health_path_is_answered_and_the_rest_validated(settings, moto_bucket):
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "/ops/live/"}
+    client = Client()
+    for path in ("/ops/live", "/ops/live/"):
+        response = client.get(path, **PROBE)
+        assert (response.status_code, response.json()) == (200, {"status": "ok"}), path
+    # /healthz is now only the URL route, behind host validation.
+    assert client.get("/healthz", **PROBE).status_code == 400
+    assert client.get("/healthz", HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_an_unreachable_bucket_is_503_not_400(settings):
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+    settings.AWS_STORAGE_BUCKET_NAME = "absent"
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_TIMEOUT": 1}
+    response = Client().get("/healthz", **PROBE)
+    assert (response.status_code, response.json()) == (503, {"status": "unavailable"})
+
+
+@pytest.mark.parametrize("value", ["healthz", "", "/healthz?x=1"])
+def test_a_health_path_that_is_not_a_path_is_refused_with_the_fix(settings, value):
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": value}
+    with pytest.raises(ImproperlyConfigured, match=r'R2_TOOLKIT\["HEALTH_PATH"\].*"/healthz"'):
+        toolkit_settings.HEALTH_PATH
+
+
+def test_health_paths_with_and_without_the_slash():
+    assert health_paths("/healthz") == {"/healthz", "/healthz/"}
+    assert health_paths("/healthz/") == {"/healthz", "/healthz/"}
+    assert health_paths("/") == {"/"}
