@@ -53,7 +53,7 @@ def test_an_unreachable_bucket_is_503_not_400(settings):
 def test_a_health_path_that_is_not_a_path_is_refused_with_the_fix(settings, value):
     settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": value}
     with pytest.raises(ImproperlyConfigured, match=r'R2_TOOLKIT\["HEALTH_PATH"\].*"/healthz"'):
-        toolkit_settings.HEALTH_PATH
+        toolkit_settings.cast("HEALTH_PATH")
 
 
 def test_health_paths_with_and_without_the_slash():
