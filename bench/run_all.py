@@ -7,7 +7,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 SCRIPTS = [
     ("r2_check vs django-health-check", "check_bench.py"),
-    ("/healthz vs no-op view and django-health-check", "health_bench.py"),
+    ("/healthz vs a minimal Django site and django-health-check", "health_bench.py"),
     ("r2_backfill vs s5cmd, aws cli, rclone", "backfill_bench.py"),
 ]
 
