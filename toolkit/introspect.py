@@ -114,6 +114,8 @@ def config_report():
                 "cors_origins": list(toolkit_settings.CORS_ORIGINS),
                 "health_ttl": toolkit_settings.HEALTH_TTL,
                 "health_timeout": toolkit_settings.HEALTH_TIMEOUT,
+                "health_path": toolkit_settings.HEALTH_PATH,
+                "health_public_object": toolkit_settings.HEALTH_PUBLIC_OBJECT,
                 "check_timeout": toolkit_settings.CHECK_TIMEOUT,
                 "bearer_auth": "enabled" if toolkit_settings.TOKEN else "disabled",
             },

@@ -170,7 +170,10 @@ def html_context(results, fail_on, config):
         "groups": groups,
         "problems": problems,
         "fixes": cors_fixes(doc["checks"]),
-        "storages": [rows(report) for report in config.get("storages", [])],
+        "storages": [
+            {"alias": report.get("alias"), "rows": rows(report)}
+            for report in config.get("storages", [])
+        ],
         "toolkit": rows(config.get("toolkit", {})),
         "legacy": rows(config.get("legacy_settings", {})),
         "other_storages": rows(config.get("other_storages", {})),

@@ -69,12 +69,15 @@ def clipboard_text(driver):
     )
 
 
-def full_page_png(driver):
-    """The whole page as PNG bytes, not only the window."""
+def full_page_png(driver, max_height=None):
+    """The whole page (or its first ``max_height`` CSS pixels) as PNG bytes,
+    beyond the window."""
     import base64
 
     metrics = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})
-    size = metrics["cssContentSize"]
+    size = dict(metrics["cssContentSize"])
+    if max_height:
+        size["height"] = min(size["height"], max_height)
     shot = driver.execute_cdp_cmd(
         "Page.captureScreenshot",
         {
