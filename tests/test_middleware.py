@@ -60,3 +60,12 @@ def test_health_paths_with_and_without_the_slash():
     assert health_paths("/healthz") == {"/healthz", "/healthz/"}
     assert health_paths("/healthz/") == {"/healthz", "/healthz/"}
     assert health_paths("/") == {"/"}
+
+
+def test_under_a_url_prefix_the_middleware_answers_the_full_path_only(settings, moto_bucket):
+    settings.ROOT_URLCONF = "tests.other_project.urls"
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "/ops/healthz"}
+    client = Client()
+    assert client.get("/ops/healthz", **PROBE).json() == {"status": "ok"}
+    assert client.get("/ops/healthz", HTTP_ACCEPT="application/json").status_code == 200
+    assert client.get("/healthz", HTTP_ACCEPT="application/json").status_code == 404

@@ -23,4 +23,6 @@ R2_TOOLKIT = {
     },
     "IMAGE_FIELD": "file",
     "USERNAME_PATH": "owner__username",
+    # The URLs live under /ops/, so the health middleware answers there too.
+    "HEALTH_PATH": "/ops/healthz",
 }
