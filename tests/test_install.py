@@ -84,6 +84,7 @@ def test_the_wheel_ships_the_library_and_nothing_else(dist):
     names = zipfile.ZipFile(dist).namelist()
     top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
     assert top == LIBRARY
+    assert "toolkit/templates/r2_toolkit/status.html" in names  # the status page's template
     metadata = (
         zipfile.ZipFile(dist)
         .read(next(n for n in names if n.endswith(".dist-info/METADATA")))

@@ -1,19 +1,16 @@
 """The HTML renderer (the /debug/r2/ page and `r2_check --format html`):
-headline, grouping, the CORS fix, escaping and redaction, and that the
-template ships in the wheel. In a browser: tests/test_browser.py; through
+headline, grouping, the CORS fix, escaping and redaction (that the template
+ships in the wheel: tests/test_install.py). In a browser: tests/test_browser.py; through
 gunicorn: tests/test_status_page.py."""
 
 import json
 import re
-import subprocess
-import sys
-import zipfile
 
 import pytest
 
 from checks.registry import Result
 from tests.conftest import ORIGIN
-from tests.support.servers import ROOT, manage_env, run_manage
+from tests.support.servers import manage_env, run_manage
 from tests.test_checks_cors import SEED_RULES
 from toolkit.report import RENDERERS, cors_fixes, render_html
 
@@ -127,17 +124,3 @@ def test_r2_check_prints_the_page_for_ci_artifacts(s3rver_bucket, tmp_path):
     fix = re.search(r'<pre id="cors-rules-1" class="cors-rules">(.*?)</pre>', page, re.S)
     assert "PUT" in json.loads(fix.group(1).replace("&quot;", '"'))[0]["AllowedMethods"]
     assert "Traceback" not in page + done.stderr
-
-
-def test_the_template_ships_in_the_wheel(tmp_path):
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), "."],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert built.returncode == 0, built.stderr[-2000:]
-    (wheel,) = tmp_path.glob("*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    assert "toolkit/templates/r2_toolkit/status.html" in names
