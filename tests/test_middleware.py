@@ -69,3 +69,11 @@ def test_under_a_url_prefix_the_middleware_answers_the_full_path_only(settings, 
     assert client.get("/ops/healthz", **PROBE).json() == {"status": "ok"}
     assert client.get("/ops/healthz", HTTP_ACCEPT="application/json").status_code == 200
     assert client.get("/healthz", HTTP_ACCEPT="application/json").status_code == 404
+
+
+def test_an_invalid_health_path_stops_the_site_at_boot_not_per_request(settings):
+    from toolkit.middleware import HealthCheckMiddleware
+
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "healthz"}
+    with pytest.raises(ImproperlyConfigured, match="HEALTH_PATH"):
+        HealthCheckMiddleware(lambda request: None)

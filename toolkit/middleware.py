@@ -25,6 +25,9 @@ class HealthCheckMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
         self._paths = (None, frozenset())
+        # Django builds middleware when a worker boots: an invalid HEALTH_PATH
+        # stops the boot with the fix, instead of failing every request later.
+        self.paths()
 
     def paths(self):
         # Recomputed only when the setting changes (tests override it).
