@@ -1,8 +1,11 @@
 """The bucket a backfill writes to, built from the project's own storage
 settings: one storage instance (for its location, object parameters and
-public URLs) and one boto3 client shared by every worker thread."""
+public URLs) and one boto3 client shared by every worker thread, built the
+first time something needs it (a run on the native path may never)."""
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from botocore.config import Config
 from django.conf import settings
@@ -12,12 +15,31 @@ from toolkit.core.compat import checksum_options
 from toolkit.core.storage import is_r2_endpoint, s3_aliases
 
 
+AWS_HOST_SUFFIX = ".amazonaws.com"
+
+
+def honours_if_none_match(endpoint_url):
+    """Whether the endpoint is one documented to refuse a conditional PUT of
+    an existing key (R2, and AWS S3 since August 2024): no need to find out."""
+    host = (urlsplit(endpoint_url or "").hostname or "").lower()
+    return endpoint_url is None or is_r2_endpoint(endpoint_url) or host.endswith(AWS_HOST_SUFFIX)
+
+
 @dataclass
 class Bucket:
     storage: object  # an S3Storage with query-string auth off: url() is never signed
-    client: object
     name: str
     is_r2: bool
+    _client: object = None
+    _lock: object = field(default_factory=threading.Lock)
+
+    @property
+    def client(self):
+        # storage.connection is per thread: build one client and share it.
+        with self._lock:
+            if self._client is None:
+                self._client = self.storage.connection.meta.client
+            return self._client
 
     @property
     def location(self):
@@ -75,9 +97,14 @@ def open_bucket(workers):
         raise ValueError(
             "AWS_STORAGE_BUCKET_NAME is not set; set it to the bucket to backfill into."
         )
-    return Bucket(
-        storage,
-        storage.connection.meta.client,
-        storage.bucket_name,
-        is_r2_endpoint(storage.endpoint_url),
-    )
+    if base is None:
+        # django-storages folds these three settings into the Config it makes
+        # itself, which ours replaced: fold them into ours.
+        storage.client_config = storage.client_config.merge(
+            Config(
+                s3={"addressing_style": storage.addressing_style},
+                signature_version=storage.signature_version,
+                proxies=storage.proxies,
+            )
+        )
+    return Bucket(storage, storage.bucket_name, is_r2_endpoint(storage.endpoint_url))

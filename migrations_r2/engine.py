@@ -8,6 +8,7 @@ flat however large the table is. Ctrl-C (SIGINT) stops taking new rows,
 finishes and writes the rows in flight, and returns the summary.
 """
 
+import logging
 import queue
 import signal
 import sys
@@ -21,16 +22,19 @@ from django.conf import settings
 from PIL import Image
 
 from migrations_r2 import selection, writer
-from migrations_r2.bucket import open_bucket
+from migrations_r2.bucket import honours_if_none_match, open_bucket
+from migrations_r2.native import open_native
 from migrations_r2.paths import UnsafePath, media_root_of, resolve_inside
 from migrations_r2.probe import NotAnImage, probe_file
 from migrations_r2.report import Progress, ReportFile, Summary
-from migrations_r2.transport import DirectPut
-from migrations_r2.uploader import Uploader, honours_if_none_match
+from migrations_r2.uploader import IfNoneMatch, Uploader
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.errors import describe
 from toolkit.core.keys import join_location, storage_name
 from toolkit.core.target import ImageTarget, TargetError
+
+
+log = logging.getLogger("r2_toolkit.backfill")
 
 
 class BackfillError(Exception):
@@ -75,6 +79,7 @@ class Result:
     reason: str = ""
     values: writer.Values | None = None
     size: int | None = None
+    error: Exception | None = None  # the request that failed the upload
 
 
 def prepare(model=None, need_media_root=True):
@@ -91,18 +96,22 @@ def prepare(model=None, need_media_root=True):
 
 
 def connect(workers, *, probe_writes=True):
-    """(Bucket, whether the server honours If-None-Match); BackfillError when
-    the bucket cannot be written."""
+    """(Bucket, whether its server is known to honour If-None-Match: True, or
+    None until the run's first upload finds out). Builds clients only: no
+    request is sent, no probe object is written (``probe_writes`` is kept for
+    callers of the old signature). BackfillError when there is no bucket."""
     try:
         bucket = open_bucket(workers)
-        honours = (
-            honours_if_none_match(bucket.client, bucket.name, toolkit_settings.PROBE_PREFIX)
-            if probe_writes
-            else True
-        )
     except Exception as exc:
         raise BackfillError(f"cannot write to the bucket: {describe(exc)}") from None
-    return bucket, honours
+    return bucket, (True if honours_if_none_match(bucket.storage.endpoint_url) else None)
+
+
+def native_client(bucket):
+    """(NativePut or None, why boto3 sends the uploads instead)."""
+    if toolkit_settings.BACKFILL_CLIENT == "boto3":
+        return None, 'R2_TOOLKIT["BACKFILL_CLIENT"] is "boto3"'
+    return open_native(bucket.storage, bucket.name)
 
 
 def process(job, uploader, int_limit):
@@ -127,7 +136,7 @@ def process(job, uploader, int_limit):
         job.key, job.public_url, probed.mime_type, probed.width, probed.height, probed.size
     )
     ok = outcome.status in ("uploaded", "adopted")
-    return Result(outcome.status, outcome.reason, values if ok else None, probed.size)
+    return Result(outcome.status, outcome.reason, values if ok else None, probed.size, outcome.error)
 
 
 @contextmanager
@@ -196,15 +205,22 @@ class Run:
             yield from rows
 
     def start_uploads(self):
-        """Connect on the first row that needs an upload, never before: a run
-        with nothing to do touches no network."""
-        self.bucket, honours = connect(self.options.workers)
+        """Set up on the first row that needs an upload, never before: a run
+        with nothing to do touches no network. Nothing is sent here either:
+        the first upload runs alone and tells whether the bucket can be
+        written (see loop)."""
+        self.bucket, honoured = connect(self.options.workers)
+        native, reason = native_client(self.bucket)
+        if native is None:
+            self.stream.write(f"r2_backfill: uploading through boto3: {reason}\n")
+        else:
+            log.info("uploading through obstore")
         self.uploader = Uploader(
-            self.bucket.client,
+            lambda: self.bucket.client,
             self.bucket.name,
             {},
-            check_first=not honours,
-            direct_put=DirectPut.for_client(self.bucket.client, self.bucket.name),
+            native=native,
+            if_none_match=IfNoneMatch(honoured),
         )
         self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="r2-backfill")
         self.progress = Progress(self.stream, self.count_legacy(), self.options.interactive)
@@ -247,6 +263,10 @@ class Run:
         self.report.write(pk, status, reason, key, size)
 
     def collect(self, job, result):
+        if result.error is not None and not self.uploader.answered.is_set():
+            # The first upload of the run failed in the bucket: every other
+            # would too. Stop before trying them (exit 2, no row touched).
+            raise BackfillError(f"cannot write to the bucket: {describe(result.error)}")
         if result.values is None:
             self.fail(job.row.pk, result.reason, job.key, result.size)
         else:
@@ -265,6 +285,14 @@ class Run:
             self.claims.release(list(self.pending))
         self.pending.clear()
 
+    def capacity(self):
+        """Files in flight: one until the bucket has answered an upload, then
+        two per worker (one uploading, one read and waiting), so memory is
+        bounded by the workers, not by the table."""
+        if self.uploader is not None and not self.uploader.answered.is_set():
+            return 1
+        return 2 * self.options.workers
+
     def loop(self, stop):
         rows = self.rows()
         in_flight = {}
@@ -273,7 +301,7 @@ class Run:
         finished = queue.SimpleQueue()
         exhausted = False
         while True:
-            while not exhausted and not stop.is_set() and len(in_flight) < 2 * self.options.workers:
+            while not exhausted and not stop.is_set() and len(in_flight) < self.capacity():
                 row = next(rows, None)
                 if row is None:
                     exhausted = True

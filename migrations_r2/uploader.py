@@ -1,11 +1,13 @@
 """Putting one file into the bucket without ever overwriting anything.
 
-``PUT`` with ``If-None-Match: *`` and ``Content-MD5``: a 200 whose ETag is
-the file's MD5 *is* the verification (the server checked the digest), so a
-new object costs one request. On 412 the key exists: HEAD it, adopt it when
+``PUT`` with ``If-None-Match: *``: a 200 whose ETag is the file's MD5 *is*
+the verification (the server's digest of what it stored), so a new object
+costs one request. boto3 also sends ``Content-MD5``; the native path
+(native.py) cannot, and relies on that ETag comparison. On 412 the key exists: HEAD it, adopt it when
 it holds the same bytes, record a conflict when it does not. Servers that
-ignore If-None-Match (s3rver 3.7.1 silently overwrites) are found once per
-run with a probe object; on those, every PUT is preceded by a HEAD.
+ignore If-None-Match (s3rver 3.7.1 silently overwrites) are found by the
+run's first upload (see IfNoneMatch); on those, every PUT is preceded by a
+HEAD. Files bigger than probe.STREAM_THRESHOLD go multipart (multipart.py).
 
 Transient answers (429, 5xx, 409, SlowDown, dropped connections) are retried
 with jittered exponential backoff, a bounded number of times; botocore's own
@@ -14,10 +16,11 @@ land meets 412 and is adopted: it is the same file.
 """
 
 import hashlib
+import logging
 import random
 import re
+import threading
 import time
-import uuid
 from dataclasses import dataclass
 
 from botocore.exceptions import (
@@ -27,7 +30,11 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from migrations_r2 import multipart
+from migrations_r2.native import TransportError
 from toolkit.core.errors import describe, error_code, http_status
+
+log = logging.getLogger("r2_toolkit.backfill")
 
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
 RETRY_CODES = {
@@ -46,6 +53,7 @@ MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 class Outcome:
     status: str  # "uploaded" | "adopted" | "failed"
     reason: str = ""
+    error: Exception | None = None  # what failed the upload, when a request did
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class RetryPolicy:
 def is_transient(exc):
     if isinstance(exc, ClientError):
         return http_status(exc) in RETRY_STATUSES or error_code(exc) in RETRY_CODES
-    return isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError))
+    return isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError, TransportError))
 
 
 def is_missing(exc):
@@ -88,31 +96,60 @@ def with_retries(call, policy, sleep=time.sleep):
             sleep(policy.delay(attempt))
 
 
-def honours_if_none_match(client, bucket, prefix, policy=RetryPolicy()):
-    """Whether the server refuses a second PUT of an existing key with
-    If-None-Match: *. Writes one probe object under ``prefix`` and removes it.
-    Raises the client's exception when the bucket cannot be written."""
-    key = f"{prefix}backfill-if-none-match-{uuid.uuid4().hex}"
+class IfNoneMatch:
+    """Whether the server refuses a PUT of an existing key with
+    ``If-None-Match: *``: known for endpoints documented to honour it (R2, AWS
+    S3), else learnt from the run's first real upload, which is sent after a
+    HEAD and then once more, conditionally: a 412 proves it. A server that
+    ignores the header just stores the same bytes again, and every later
+    upload is preceded by a HEAD. No probe object, nothing to clean up."""
 
-    def put(body):
-        return with_retries(
-            lambda: client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch="*"), policy
-        )
+    TRIES = 3  # first uploads that may fail to tell before assuming the worst
 
-    put(b"first")
-    try:
-        put(b"second")
-        return False
-    except ClientError as exc:
-        if is_precondition_failed(exc):
+    def __init__(self, honoured=None):
+        self.honoured = honoured  # True, False or None (not known yet)
+        self.lock = threading.Lock()
+        self.busy = False  # an upload is finding out
+        self.failures = 0
+
+    def claim(self):
+        """Whether this upload should be the one that finds out."""
+        with self.lock:
+            if self.honoured is not None or self.busy:
+                return False
+            self.busy = True
             return True
-        raise
-    finally:
-        with_retries(lambda: client.delete_object(Bucket=bucket, Key=key), policy)
+
+    def learnt(self, honoured):
+        """``honoured``: True or False, or None when the answer told nothing."""
+        with self.lock:
+            self.busy = False
+            if honoured is None:
+                self.failures += 1
+                if self.failures < self.TRIES:
+                    return
+                honoured = False  # the safe assumption: HEAD before every PUT
+            if self.honoured is None:
+                self.honoured = honoured
+                log.info(
+                    "the server %s If-None-Match: *%s",
+                    "honours" if honoured else "ignores",
+                    "" if honoured else "; every upload is preceded by a HEAD",
+                )
+
+    def seen_412(self):
+        """Any 412 to a conditional PUT proves the server honours the header."""
+        if self.honoured is None:
+            with self.lock:
+                self.honoured = True
 
 
 class Uploader:
-    """Uploads probed files to one bucket through one shared client."""
+    """Uploads probed files to one bucket: through ``native`` (a
+    native.NativePut) where it can express the upload, else through the
+    boto3 client; HEAD, GET and multipart always through the client.
+    ``client`` may be a callable returning it, so that a run on the native
+    path never builds a boto3 client it does not need."""
 
     def __init__(
         self,
@@ -122,31 +159,59 @@ class Uploader:
         *,
         check_first=False,
         policy=RetryPolicy(),
-        direct_put=None,
+        native=None,
+        if_none_match=None,
     ):
-        self.client = client
-        self.direct_put = direct_put  # a transport.DirectPut for bodies in memory
+        self._client = client
+        self._client_lock = threading.Lock()
+        self.native = native
         self.bucket = bucket
         self.object_parameters = dict(object_parameters)
-        self.check_first = check_first  # the server ignores If-None-Match
+        self.if_none_match = if_none_match or IfNoneMatch(False if check_first else True)
         self.policy = policy
+        self.answered = threading.Event()  # the bucket answered an upload of this run
+        self.fallbacks = set()  # reasons logged for uploads sent through boto3
+
+    @property
+    def client(self):
+        if not hasattr(self._client, "head_object"):  # a factory, called once
+            with self._client_lock:
+                if not hasattr(self._client, "head_object"):
+                    self._client = self._client()
+        return self._client
 
     def upload(self, key, probed, object_parameters=None):
         """An Outcome for putting ``probed`` at ``key``; never raises for S3 errors.
         ``object_parameters`` (Cache-Control, …) replace the uploader's defaults."""
         params = self.object_parameters if object_parameters is None else object_parameters
         try:
-            if self.check_first:
+            if self.if_none_match.honoured is not True:
                 existing = self.head(key)
                 if existing is not None:
+                    self.answered.set()
                     return self.compare(key, existing, probed, ours=False)
+                outcome = self.put(key, probed, params)
+                if outcome.status == "uploaded" and self.if_none_match.claim():
+                    self.find_out(key, probed, params)
+                return outcome
             return self.put(key, probed, params)
         except Exception as exc:
-            return Outcome("failed", f"upload failed: {describe(exc)}")
+            return Outcome("failed", f"upload failed: {describe(exc)}", error=exc)
 
-    def put(self, key, probed, params):
-        attempts = []
-        fields = dict(
+    def find_out(self, key, probed, params):
+        """Send the object just stored once more with If-None-Match: *."""
+        try:
+            self.send(key, probed, params)
+        except ClientError as exc:
+            self.if_none_match.learnt(True if is_precondition_failed(exc) else None)
+            return
+        except Exception:
+            self.if_none_match.learnt(None)
+            return
+        self.if_none_match.learnt(False)  # stored again: the same bytes, ignored header
+
+    def fields(self, key, probed, params):
+        return dict(
             Bucket=self.bucket,
             Key=key,
             ContentType=probed.mime_type,
@@ -155,31 +220,81 @@ class Uploader:
             IfNoneMatch="*",
             **params,
         )
-        direct = self.direct_put
-        if direct is not None and (probed.body is None or not direct.accepts(params)):
-            direct = None  # streamed from disk, or parameters only the client can send
+
+    def route(self, probed, params):
+        """The NativePut for this upload, or None (with the reason logged once)."""
+        if self.native is None or probed.body is None:
+            return None
+        reason = self.native.refuses(params)
+        if reason is not None and reason not in self.fallbacks:
+            self.fallbacks.add(reason)
+            log.info("uploading through boto3 where the object parameters hold %s", reason)
+        return None if reason else self.native
+
+    def send(self, key, probed, params):
+        """One conditional PUT, retried; the stored ETag. ``attempts`` counts tries."""
+        native = self.route(probed, params)
+        attempts = []
 
         def attempt():
             attempts.append(1)
-            if direct is not None:
-                return direct(Body=probed.body, **fields)
+            if native is not None:
+                return native.put(key, probed.body, probed.mime_type, params)
             with probed.open() as body:
-                return self.client.put_object(Body=body, **fields)
+                answer = self.client.put_object(Body=body, **self.fields(key, probed, params))
+            return answer.get("ETag", "").strip('"')
 
         try:
-            response = with_retries(attempt, self.policy)
+            return with_retries(attempt, self.policy), len(attempts)
+        except ClientError as exc:
+            exc.attempts = len(attempts)
+            raise
+
+    def put(self, key, probed, params):
+        if probed.body is None:
+            return self.put_multipart(key, probed, params)
+        try:
+            etag, _ = self.send(key, probed, params)
         except ClientError as exc:
             if not is_precondition_failed(exc):
                 raise
-            existing = self.head(key)
-            if existing is None:  # deleted between our PUT and HEAD: do not guess
-                return Outcome("failed", "the key answered 412 and then vanished; re-run")
-            return self.compare(key, existing, probed, ours=len(attempts) > 1)
-        etag = response.get("ETag", "").strip('"')
+            return self.taken(key, probed, getattr(exc, "attempts", 1))
+        self.answered.set()
         if MD5_ETAG.match(etag) and etag != probed.md5_hex:
             return Outcome(
                 "failed",
                 f"the server stored different bytes (ETag {etag}, file MD5 {probed.md5_hex})",
+            )
+        return Outcome("uploaded")
+
+    def taken(self, key, probed, attempts):
+        """The PUT met 412: adopt the object or record a conflict."""
+        self.answered.set()
+        self.if_none_match.seen_412()
+        existing = self.head(key)
+        if existing is None:  # deleted between our PUT and HEAD: do not guess
+            return Outcome("failed", "the key answered 412 and then vanished; re-run")
+        return self.compare(key, existing, probed, ours=attempts > 1)
+
+    def put_multipart(self, key, probed, params):
+        fields = {"ContentType": probed.mime_type, **params}
+        try:
+            etag, expected = multipart.upload(
+                self.client,
+                self.bucket,
+                key,
+                probed.path,
+                fields,
+                lambda call: with_retries(call, self.policy),
+            )
+        except ClientError as exc:
+            if not is_precondition_failed(exc):
+                raise
+            return self.taken(key, probed, 1)
+        self.answered.set()
+        if etag and etag != expected:
+            return Outcome(
+                "failed", f"the server stored different parts (ETag {etag}, expected {expected})"
             )
         return Outcome("uploaded")
 

@@ -117,6 +117,7 @@ R2_TOOLKIT = {
     "IMAGE_MODEL": "gallery.UserImage",
     "TOKEN": env("R2_TOOLKIT_TOKEN"),
     "CORS_ORIGINS": env_list("R2_TOOLKIT_CORS_ORIGINS"),
+    "BACKFILL_CLIENT": env("R2_TOOLKIT_BACKFILL_CLIENT", "native"),
 }
 
 LOGGING = {

@@ -3,8 +3,7 @@ behaviour, in one place, so an upgrade breaks one module (and its tests in
 ``tests/test_compat.py``, run at both ends of the supported ranges) instead
 of the whole toolkit.
 
-- botocore: the client's signer credentials and HTTP session (private), and
-  the checksum options that only botocore 1.36+ knows.
+- botocore: the checksum options that only botocore 1.36+ knows.
 - Django: the storages handler's cache of built instances and the
   ``default_storage`` lazy object's wrapped instance (both private), an
   ``OutputWrapper``'s underlying stream, and the response flag that stops
@@ -48,17 +47,6 @@ def checksum_options(**options):
     else nothing: ``Config(**checksum_options(request_checksum_calculation=...))``
     works on every supported botocore."""
     return options if HAS_FLEXIBLE_CHECKSUMS else {}
-
-
-def client_credentials(client):
-    """The credentials the client signs with (refreshed as it would), or None."""
-    signer = getattr(client, "_request_signer", None)
-    return None if signer is None else signer._credentials
-
-
-def client_http_session(client):
-    """The client's HTTP session: its pool, timeouts, proxies and CA bundle."""
-    return client._endpoint.http_session
 
 
 # --- Django ----------------------------------------------------------------

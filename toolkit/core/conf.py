@@ -72,6 +72,16 @@ def number(minimum=None, integer=False, maximum=None):
     return cast
 
 
+def choice(*options):
+    def cast(value):
+        value = text(value).lower()
+        if value not in options:
+            raise InvalidValue(f"expected one of {', '.join(options)}")
+        return value
+
+    return cast
+
+
 def model_label(value):
     value = text(value)
     if value.count(".") != 1 or not all(value.split(".")):
@@ -142,6 +152,9 @@ SETTINGS = {
     # r2_backfill defaults.
     "BACKFILL_BATCH_SIZE": Setting(200, number(minimum=1, maximum=1000, integer=True), "200"),
     "BACKFILL_WORKERS": Setting(16, number(minimum=1, maximum=512, integer=True), "16"),
+    # The client that sends the uploads: "native" (obstore, when it is
+    # installed and can express the settings; else boto3, saying why) or "boto3".
+    "BACKFILL_CLIENT": Setting("native", choice("native", "boto3"), '"boto3"'),
 }
 
 # Keys that were valid once: what replaced them.

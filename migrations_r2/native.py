@@ -1,0 +1,255 @@
+"""The backfill's native upload path: obstore (the Python binding of the Rust
+``object_store`` crate) signs and sends each PutObject off the GIL.
+
+Measured on one machine, 150 KB conditional PUTs, 16 in flight, client CPU
+per PUT: boto3 ``put_object`` 1.9 ms, botocore's signer on its own pool
+0.84 ms, the AWS CRT's S3 client 0.71 ms, obstore 0.38 ms (0.27 ms unsigned
+payload). obstore also says ``If-None-Match: *`` in one word
+(``mode="create"``) and answers 412 with its own exception type.
+
+Its configuration is mapped once, here, from the storage's own settings
+(the ones django-storages gives boto3): endpoint, credentials with their
+session token, region, addressing style, TLS verification and CA bundle,
+proxies and timeouts. What it cannot express (SigV2, SSE-C, an ACL, any
+PutObject parameter without an obstore attribute) stays with boto3:
+:func:`open_native` says why, and :meth:`NativePut.refuses` says why for
+one upload's parameters.
+
+Errors come back in the client's shape (``ClientError`` with the code and
+HTTP status of the S3 answer, :class:`TransportError` when no answer came), so
+the uploader's retry, 412 and conflict logic is the same on both paths.
+"""
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from botocore.exceptions import ClientError
+
+from toolkit.core.errors import describe
+
+# PutObject parameters (boto3's names) -> obstore attribute names. Metadata
+# entries become user attributes (x-amz-meta-*).
+ATTRIBUTES = {
+    "CacheControl": "Cache-Control",
+    "ContentDisposition": "Content-Disposition",
+    "ContentEncoding": "Content-Encoding",
+    "ContentLanguage": "Content-Language",
+    "ContentType": "Content-Type",
+    "StorageClass": "Storage-Class",
+}
+# obstore's own retries are off: the uploader retries with its own bound.
+NO_RETRIES = {
+    "max_retries": 0,
+    "backoff": {
+        "init_backoff": timedelta(milliseconds=100),
+        "max_backoff": timedelta(seconds=1),
+        "base": 2,
+    },
+    "retry_timeout": timedelta(seconds=1),
+}
+STATUS = re.compile(r"status code: (\d{3})")
+CODE = re.compile(r"<Code>([^<]+)</Code>")
+MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+CREDENTIALS_TTL = timedelta(minutes=5)  # how often obstore asks botocore again
+
+
+class Unsupported(Exception):
+    """The native client cannot express this configuration; ``str()`` says what."""
+
+
+class TransportError(Exception):
+    """No answer from the server (connection refused or reset, timeout): transient."""
+
+
+def signature_version(storage):
+    return storage.signature_version or getattr(storage.client_config, "signature_version", None)
+
+
+def addressing_style(storage):
+    s3 = getattr(storage.client_config, "s3", None) or {}
+    return storage.addressing_style or s3.get("addressing_style") or "auto"
+
+
+def store_endpoint(endpoint_url, bucket, virtual):
+    """The endpoint obstore wants: with virtual hosting, the bucket's own host."""
+    if not endpoint_url or not virtual:
+        return endpoint_url
+    parts = urlsplit(endpoint_url)
+    return urlunsplit(parts._replace(netloc=f"{bucket}.{parts.netloc}"))
+
+
+def trust(verify):
+    """obstore client options for botocore's ``verify`` (None, a bool or a CA bundle path).
+    A CA bundle is added to the system roots, as an operator's private CA is meant."""
+    if verify is False:
+        return {"allow_invalid_certificates": True}
+    if isinstance(verify, str | Path):
+        return {"root_certificate": Path(verify).read_text()}
+    return {}
+
+
+def seconds(value):
+    return timedelta(seconds=float(value))
+
+
+class Credentials:
+    """obstore's credential provider over the credentials boto3 would sign
+    with: static keys (and session token) from the settings, else botocore's
+    own chain (profile, environment, instance role), refreshed as botocore
+    refreshes them."""
+
+    def __init__(self, storage):
+        self.static = None
+        if storage.access_key and storage.secret_key and not storage.session_profile:
+            self.static = (storage.access_key, storage.secret_key, storage.security_token or None)
+        self.profile = storage.session_profile
+        self.source = None
+        self.lock = threading.Lock()
+
+    def frozen(self):
+        if self.static is not None:
+            return self.static
+        with self.lock:
+            if self.source is None:
+                import boto3
+
+                self.source = boto3.Session(profile_name=self.profile).get_credentials()
+            if self.source is None:
+                raise Unsupported("no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+        frozen = self.source.get_frozen_credentials()
+        return frozen.access_key, frozen.secret_key, frozen.token
+
+    def __call__(self):
+        key, secret, token = self.frozen()
+        expires = None if self.static else datetime.now(UTC) + CREDENTIALS_TTL
+        return {
+            "access_key_id": key,
+            "secret_access_key": secret,
+            "token": token,
+            "expires_at": expires,
+        }
+
+
+def store_options(storage, bucket):
+    """S3Store keyword arguments for ``storage``; Unsupported with the reason."""
+    version = signature_version(storage)
+    if version not in (None, "s3v4", "v4"):
+        raise Unsupported(f"AWS_S3_SIGNATURE_VERSION is {version!r}; only boto3 signs that")
+    config = storage.client_config
+    endpoint = storage.endpoint_url
+    style = addressing_style(storage)
+    # botocore's "auto": virtual hosts on AWS itself, path style on a custom endpoint.
+    virtual = style == "virtual" or (style == "auto" and not endpoint)
+    scheme = urlsplit(endpoint).scheme if endpoint else "https"
+    client = {
+        "allow_http": scheme == "http",
+        "connect_timeout": seconds(getattr(config, "connect_timeout", None) or 60),
+        "timeout": seconds(max(float(getattr(config, "read_timeout", None) or 60), 60) * 5),
+        "pool_idle_timeout": timedelta(seconds=30),
+        **trust(storage.verify),
+    }
+    proxies = storage.proxies or getattr(config, "proxies", None) or {}
+    proxy = proxies.get(scheme) or proxies.get(f"{scheme}://{urlsplit(endpoint or '').hostname}")
+    if proxy:
+        client["proxy_url"] = proxy
+    s3 = getattr(config, "s3", None) or {}
+    options = {
+        "region": storage.region_name or getattr(config, "region_name", None) or "us-east-1",
+        "virtual_hosted_style_request": virtual,
+        # As botocore: the payload is signed over plain HTTP, not over TLS
+        # (where the ETag check below still proves the bytes).
+        "unsigned_payload": scheme == "https" and not s3.get("payload_signing_enabled"),
+        "client_options": client,
+        "retry_config": NO_RETRIES,
+        "credential_provider": Credentials(storage),
+    }
+    if endpoint:
+        options["endpoint"] = store_endpoint(endpoint, bucket, virtual)
+    return options
+
+
+def client_error(exc):
+    """An obstore error as the ``ClientError`` botocore would raise for the
+    same answer, or TransportError when the server did not answer."""
+    text = str(exc)
+    status = STATUS.search(text)
+    if status is None:
+        return TransportError(text.split("\n\nDebug source:", 1)[0])
+    code = CODE.search(text)
+    message = MESSAGE.search(text)
+    return ClientError(
+        {
+            "Error": {
+                "Code": code.group(1) if code else status.group(1),
+                "Message": message.group(1) if message else "",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": int(status.group(1))},
+        },
+        "PutObject",
+    )
+
+
+class NativePut:
+    """``put(key, body, content_type, params)`` with If-None-Match: * for one bucket."""
+
+    def __init__(self, store):
+        import obstore
+        from obstore.exceptions import BaseError
+
+        self.obstore = obstore
+        self.errors = BaseError
+        self.store = store
+
+    @staticmethod
+    def refuses(params):
+        """Why ``params`` cannot be sent natively, or None."""
+        for name, value in params.items():
+            if name == "Metadata":
+                if not all(str(k).isascii() and str(v).isascii() for k, v in value.items()):
+                    return "metadata that is not ASCII"
+            elif name not in ATTRIBUTES:
+                return f"the object parameter {name}"
+        return None
+
+    @staticmethod
+    def attributes(content_type, params):
+        attributes = {"Content-Type": content_type}
+        for name, value in params.items():
+            if name == "Metadata":
+                attributes.update({str(k): str(v) for k, v in value.items()})
+            else:
+                attributes[ATTRIBUTES[name]] = str(value)
+        return attributes
+
+    def put(self, key, body, content_type, params):
+        """The new object's ETag; ClientError (412 when the key exists) or TransportError."""
+        try:
+            result = self.obstore.put(
+                self.store,
+                key,
+                body,
+                mode="create",
+                attributes=self.attributes(content_type, params),
+                use_multipart=False,
+            )
+        except self.errors as exc:
+            raise client_error(exc) from None
+        return (result.get("e_tag") or "").strip('"')
+
+
+def open_native(storage, bucket):
+    """(NativePut, None) or (None, why boto3 sends the uploads instead)."""
+    try:
+        from obstore.store import S3Store
+    except ImportError:
+        return None, "obstore is not installed (pip install obstore)"
+    try:
+        store = S3Store(bucket, **store_options(storage, bucket))
+    except Unsupported as exc:
+        return None, str(exc)
+    except Exception as exc:  # a CA bundle that cannot be read or parsed, say
+        return None, f"the native client cannot use these settings: {describe(exc)}"
+    return NativePut(store), None
