@@ -136,7 +136,9 @@ def process(job, uploader, int_limit):
         job.key, job.public_url, probed.mime_type, probed.width, probed.height, probed.size
     )
     ok = outcome.status in ("uploaded", "adopted")
-    return Result(outcome.status, outcome.reason, values if ok else None, probed.size, outcome.error)
+    return Result(
+        outcome.status, outcome.reason, values if ok else None, probed.size, outcome.error
+    )
 
 
 @contextmanager

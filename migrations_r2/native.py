@@ -64,13 +64,18 @@ class TransportError(Exception):
     """No answer from the server (connection refused or reset, timeout): transient."""
 
 
+# The effective botocore Config (bucket.open_bucket folds AWS_S3_ADDRESSING_STYLE,
+# AWS_S3_PROXIES and AWS_S3_SIGNATURE_VERSION into it, as django-storages does
+# when the project sets no AWS_S3_CLIENT_CONFIG) says what boto3 would do.
+
+
 def signature_version(storage):
-    return storage.signature_version or getattr(storage.client_config, "signature_version", None)
+    return getattr(storage.client_config, "signature_version", None)
 
 
 def addressing_style(storage):
     s3 = getattr(storage.client_config, "s3", None) or {}
-    return storage.addressing_style or s3.get("addressing_style") or "auto"
+    return s3.get("addressing_style") or "auto"
 
 
 def store_endpoint(endpoint_url, bucket, virtual):
@@ -151,7 +156,7 @@ def store_options(storage, bucket):
         "pool_idle_timeout": timedelta(seconds=30),
         **trust(storage.verify),
     }
-    proxies = storage.proxies or getattr(config, "proxies", None) or {}
+    proxies = getattr(config, "proxies", None) or {}
     proxy = proxies.get(scheme) or proxies.get(f"{scheme}://{urlsplit(endpoint or '').hostname}")
     if proxy:
         client["proxy_url"] = proxy
@@ -200,7 +205,8 @@ class NativePut:
         from obstore.exceptions import BaseError
 
         self.obstore = obstore
-        self.errors = BaseError
+        # obstore's NotFoundError and PermissionDeniedError are also OSErrors.
+        self.errors = (BaseError, OSError)
         self.store = store
 
     @staticmethod

@@ -22,14 +22,16 @@ ACCESS_DENIED = (
 
 
 class ScriptedS3:
-    """``routes`` maps (method, sub-resource) to (status, body), e.g.
-    ``("GET", "cors"): ACCESS_DENIED``; anything else is 200 with no body.
+    """``routes`` maps (method, sub-resource) to (status, body) or (status,
+    body, headers), e.g. ``("GET", "cors"): ACCESS_DENIED``; anything else is
+    200 with no body.
     ``clock_offset`` shifts the Date header, in seconds."""
 
     def __init__(self, routes=None, clock_offset=0):
         self.routes = dict(routes or {})
         self.clock_offset = clock_offset
         self.requests = []
+        self.headers = []  # each request's headers, lower-cased names
         script = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -40,10 +42,13 @@ class ScriptedS3:
                 query = urlsplit(self.path).query
                 resource = query.split("=", 1)[0].split("&", 1)[0]
                 script.requests.append((self.command, self.path))
+                script.headers.append({k.lower(): v for k, v in self.headers.items()})
                 length = int(self.headers.get("Content-Length") or 0)
                 self.rfile.read(length)
-                status, body = script.routes.get((self.command, resource), (200, b""))
+                status, body, *more = script.routes.get((self.command, resource), (200, b""))
                 self.send_response(status)
+                for name, value in (more[0] if more else {}).items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()

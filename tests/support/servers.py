@@ -80,6 +80,30 @@ def self_signed_certificate(directory):
     return certificate, key
 
 
+def certificate_authority(directory):
+    """(CA certificate, server certificate, server key) paths: a throwaway CA
+    and a certificate for 127.0.0.1 that it signed. Clients built on webpki
+    (rustls, obstore) refuse a self-signed CA certificate as a server's own."""
+    directory = Path(directory)
+    ca, ca_key = directory / "ca.pem", directory / "ca-key.pem"
+    certificate, key = directory / "server.pem", directory / "server-key.pem"
+    request, extensions = directory / "server.csr", directory / "server.ext"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n"
+        "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    for command in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=r2-toolkit test CA", "-keyout", ca_key, "-out", ca],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
+         "-keyout", key, "-out", request],
+        ["x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+         "-days", "1", "-extfile", extensions, "-out", certificate],
+    ):  # fmt: skip
+        subprocess.run(["openssl", *map(str, command)], check=True, capture_output=True)
+    return ca, certificate, key
+
+
 def start_s3rver(port=None):
     if not S3RVER_BIN.exists():
         raise RuntimeError("s3rver is not installed: run `npm install` (make install does)")
