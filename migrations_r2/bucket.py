@@ -14,7 +14,6 @@ from django.core.files.storage import storages
 from toolkit.core.compat import checksum_options
 from toolkit.core.storage import is_r2_endpoint, s3_aliases
 
-
 AWS_HOST_SUFFIX = ".amazonaws.com"
 
 

@@ -33,7 +33,6 @@ from toolkit.core.errors import describe
 from toolkit.core.keys import join_location, storage_name
 from toolkit.core.target import ImageTarget, TargetError
 
-
 log = logging.getLogger("r2_toolkit.backfill")
 
 
