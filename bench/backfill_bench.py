@@ -123,6 +123,15 @@ class Condition:
     latency: float  # seconds the proxy adds per request; 0: no proxy
     server_cpus: frozenset = frozenset()  # empty: the server shares every CPU
     tool_cpus: frozenset = frozenset()
+    workers: int | None = None  # None: --workers
+    tools: tuple | None = None  # None: every tool asked for
+
+
+# The R2-like condition: moto refuses a conditional PUT of an existing key
+# with 412 as R2 does, the proxy adds R2's round trip to every request, and
+# s5cmd runs beside the backfill at the same workers and at its own default.
+R2_LIKE_WORKERS = (32, 128)
+R2_LIKE_TOOLS = ("r2_backfill", "s5cmd")
 
 
 def conditions_for(args):
@@ -144,8 +153,18 @@ def conditions_for(args):
     ]
     if len(cpus) < 2:
         isolated = []  # one CPU: nothing to keep apart
+    r2_like = [
+        Condition(
+            f"R2-like, {workers} workers",
+            args.latency,
+            workers=workers,
+            tools=R2_LIKE_TOOLS + (("s5cmd, own default",) if index == 0 else ()),
+        )
+        for index, workers in enumerate(R2_LIKE_WORKERS)
+    ]
     return {
-        "all": shared + isolated,
+        "all": shared + isolated + r2_like,
+        "r2": r2_like,
         "both": shared,
         "loopback": shared[:1],
         "latency": shared[1:],
@@ -264,14 +283,14 @@ def run_r2_backfill(server, endpoint, ctx):
     return measured
 
 
-def run_s5cmd(server, endpoint, ctx):
+def run_s5cmd(server, endpoint, ctx, own_default=False):
+    workers = [] if own_default else ["--numworkers", ctx.workers]
     return run_measured(
         [
             peers.locate("s5cmd"),
             "--endpoint-url",
             endpoint,
-            "--numworkers",
-            ctx.workers,
+            *workers,
             "--log",
             "error",
             "cp",
@@ -355,14 +374,21 @@ TOOLS = [
 ]
 
 
-def upload_matrix(ctx, conditions, tools=TOOLS):
+# Only where a condition names it: s5cmd at its own --numworkers default.
+OWN_DEFAULT = [("s5cmd, own default", lambda *args: run_s5cmd(*args, own_default=True))]
+
+
+def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
     """{(condition, tool): Measured or reason}, printed as one table."""
     expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
     for condition in conditions:
         label, latency = condition.label, condition.latency
         ctx.cpus = condition.tool_cpus
+        ctx.workers = str(condition.workers or ctx.base_workers)
         for tool, run in tools:
+            if tool not in (condition.tools or ctx.tools) or tool.split(",")[0] not in ctx.tools:
+                continue
             try:
                 with fresh_target(condition) as (server, endpoint, proxy):
                     # On one machine the server and the proxy share the cores
@@ -405,7 +431,10 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
                     "-" if proxy_cpu is None else f"{proxy_cpu * 1000 / ctx.count:.1f}",
                 ]
             )
-    print(f"{ctx.count} files, {ctx.total / MB:.0f} MB, concurrency {ctx.workers}")
+    print(
+        f"{ctx.count} files, {ctx.total / MB:.0f} MB, concurrency {ctx.base_workers} "
+        "(R2-like rows: the workers they name; s5cmd's own default is 256)"
+    )
     print("CPU ms/object: the tool's own, the S3 server's and the latency proxy's")
     print_table(
         [
@@ -423,11 +452,14 @@ def upload_matrix(ctx, conditions, tools=TOOLS):
     )
     for label in (condition.label for condition in conditions):
         ours = results.get((label, "r2_backfill"))
-        for peer in ("s5cmd", "aws cli", "rclone"):
-            theirs = results.get((label, peer))
+        for peer in ("s5cmd", "s5cmd, own default", "aws cli", "rclone"):
+            if (label, peer) not in results:
+                continue
+            theirs = results[label, peer]
             print(
                 f"{label:20} r2_backfill/{peer:8} objects/s: "
-                f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}"
+                f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}, CPU per object: "
+                f"{ratio(ours and ours.cpu_seconds, theirs and theirs.cpu_seconds)}"
             )
     print()
     return results
@@ -445,7 +477,8 @@ def rerun_figures(ctx, server):
             cwd=ROOT,
             timeout=RUN_TIMEOUT,
         )
-        ctx.rerun = (measured, sum(proxy.counts.values()))
+        writes = sum(proxy.counts[method] for method in ("PUT", "POST", "DELETE"))
+        ctx.rerun = (measured, sum(proxy.counts.values()), writes)
 
 
 # --- the backfill's own figures
@@ -473,7 +506,8 @@ def memory_scaling(args, base):
 
 class Context:
     def __init__(self, args, media, template, count, total, workdir):
-        self.workers = str(args.workers)
+        self.workers = self.base_workers = str(args.workers)
+        self.tools = [name for name, _ in TOOLS]
         self.media, self.template, self.count, self.total = media, template, count, total
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
@@ -501,10 +535,11 @@ def main():
     )
     parser.add_argument(
         "--conditions",
-        choices=("all", "both", "loopback", "latency", "apart"),
+        choices=("all", "both", "loopback", "latency", "apart", "r2"),
         default="all",
         help="conditions to run: loopback, latency (+latency, CPUs shared), "
-        "apart (+latency, the server on a CPU of its own), both (the first two); default all",
+        "apart (+latency, the server on a CPU of its own), both (the first two), "
+        "r2 (R2-like: +latency, the backfill and s5cmd at 32 and 128 workers); default all",
     )
     parser.add_argument(
         "--quick", action="store_true", help="tiny files, 500 of them, no scaling run: a smoke test"
@@ -526,8 +561,8 @@ def main():
     try:
         ctx = Context(args, media, template, count, total, workdir)
         conditions = conditions_for(args)
-        tools = [(name, run) for name, run in TOOLS if name in args.tools.split(",")]
-        upload_matrix(ctx, conditions, tools)
+        ctx.tools = [name for name, _ in TOOLS if name in args.tools.split(",")]
+        upload_matrix(ctx, conditions)
         report_backfill_figures(args, ctx, base)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -536,10 +571,10 @@ def main():
 
 def report_backfill_figures(args, ctx, base):
     if ctx.rerun:
-        measured, requests = ctx.rerun
+        measured, requests, writes = ctx.rerun
         print(
             f"re-run over {ctx.count} migrated rows: {measured.seconds:.2f}s, "
-            f"{requests} S3 requests, exit {measured.returncode}"
+            f"{requests} S3 requests ({writes} writes), exit {measured.returncode}"
         )
     if ctx.statements is not None:
         size = batch_size()
