@@ -164,9 +164,10 @@ def store_options(storage, bucket):
     options = {
         "region": storage.region_name or getattr(config, "region_name", None) or "us-east-1",
         "virtual_hosted_style_request": virtual,
-        # As botocore: the payload is signed over plain HTTP, not over TLS
-        # (where the ETag check below still proves the bytes).
-        "unsigned_payload": scheme == "https" and not s3.get("payload_signing_enabled"),
+        # The body's SHA-256 is not signed unless the Config asks for it: the
+        # uploader checks the returned ETag against the file's own MD5, which
+        # proves the bytes stored, and skipping it saves a hash per upload.
+        "unsigned_payload": not s3.get("payload_signing_enabled"),
         "client_options": client,
         "retry_config": NO_RETRIES,
         "credential_provider": Credentials(storage),
