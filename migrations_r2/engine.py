@@ -8,13 +8,14 @@ flat however large the table is. Ctrl-C (SIGINT) stops taking new rows,
 finishes and writes the rows in flight, and returns the summary.
 """
 
+import inspect
 import logging
 import queue
 import signal
 import sys
 import threading
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -23,7 +24,7 @@ from PIL import Image
 
 from migrations_r2 import selection, writer
 from migrations_r2.bucket import honours_if_none_match, open_bucket
-from migrations_r2.native import open_native
+from migrations_r2.native import Transport, open_native
 from migrations_r2.paths import UnsafePath, media_root_of, resolve_inside
 from migrations_r2.probe import NotAnImage, probe_file
 from migrations_r2.report import Progress, ReportFile, Summary
@@ -114,7 +115,8 @@ def native_client(bucket):
 
 
 def process(job, uploader, int_limit):
-    """Probe and upload one file (in a worker thread): a Result."""
+    """Probe and upload one file (in a worker thread): a Result, or a
+    coroutine giving it when the upload is one native PUT."""
     try:
         probed = probe_file(job.path)
     except FileNotFoundError:
@@ -131,6 +133,16 @@ def process(job, uploader, int_limit):
             f"the file's size or dimensions exceed the integer columns' maximum {int_limit}",
         )
     outcome = uploader.upload(job.key, probed, job.object_parameters)
+    if inspect.isawaitable(outcome):  # a native PUT, for the transport's loop
+        return finish(job, probed, outcome)
+    return result_of(job, probed, outcome)
+
+
+async def finish(job, probed, pending):
+    return result_of(job, probed, await pending)
+
+
+def result_of(job, probed, outcome):
     values = writer.Values(
         job.key, job.public_url, probed.mime_type, probed.width, probed.height, probed.size
     )
@@ -189,7 +201,7 @@ class Run:
         self.int_limit = min((high for _, high in self.limits.values() if high), default=None)
         self.stream = stream
         self.progress = None
-        self.bucket = self.uploader = self.pool = None
+        self.bucket = self.uploader = self.pool = self.transport = None
         self.pending = {}  # pk -> (Job, Result), verified and waiting for the batch write
 
     def rows(self):
@@ -216,12 +228,14 @@ class Run:
             self.stream.write(f"r2_backfill: uploading through boto3: {reason}\n")
         else:
             log.info("uploading through obstore")
+            self.transport = Transport()
         self.uploader = Uploader(
             lambda: self.bucket.client,
             self.bucket.name,
             {},
             native=native,
             if_none_match=IfNoneMatch(honoured),
+            asynchronous=self.transport is not None,
         )
         self.pool = ThreadPoolExecutor(self.options.workers, thread_name_prefix="r2-backfill")
         self.progress = Progress(self.stream, self.count_legacy(), self.options.interactive)
@@ -307,13 +321,18 @@ class Run:
                 if row is None:
                     exhausted = True
                 elif (job := self.plan(row)) is not None:
-                    future = self.pool.submit(process, job, self.uploader, self.int_limit)
+                    future = self.pool.submit(self.work, job)
                     in_flight[future] = job
                     future.add_done_callback(finished.put)
             if not in_flight:
                 break
             for future in drain(finished, timeout=1.0):
-                self.collect(in_flight.pop(future), future.result())
+                job, result = in_flight.pop(future), future.result()
+                if isinstance(result, Future):  # read, and now uploading natively
+                    in_flight[result] = job
+                    result.add_done_callback(finished.put)
+                else:
+                    self.collect(job, result)
             if len(self.pending) >= self.options.batch_size:
                 self.flush()
             if self.progress:
@@ -322,9 +341,19 @@ class Run:
         rows.close()
         self.summary.interrupted = stop.is_set()
 
+    def work(self, job):
+        """``process`` in a worker thread; a native upload is handed to the
+        transport, and its Future comes back instead of the Result."""
+        result = process(job, self.uploader, self.int_limit)
+        if inspect.isawaitable(result):
+            return self.transport.submit(result)
+        return result
+
     def close(self):
         if self.pool is not None:
             self.pool.shutdown(wait=True)
+        if self.transport is not None:
+            self.transport.close()
         if self.claims:
             self.claims.release_all()
         if self.progress:

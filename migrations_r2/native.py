@@ -20,6 +20,7 @@ HTTP status of the S3 answer, :class:`TransportError` when no answer came), so
 the uploader's retry, 412 and conflict logic is the same on both paths.
 """
 
+import asyncio
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -245,6 +246,45 @@ class NativePut:
         except self.errors as exc:
             raise client_error(exc) from None
         return (result.get("e_tag") or "").strip('"')
+
+    async def put_async(self, key, body, content_type, params):
+        """``put`` as a coroutine: hundreds in flight cost no thread each."""
+        try:
+            result = await self.obstore.put_async(
+                self.store,
+                key,
+                body,
+                mode="create",
+                attributes=self.attributes(content_type, params),
+                use_multipart=False,
+            )
+        except self.errors as exc:
+            raise client_error(exc) from None
+        return (result.get("e_tag") or "").strip('"')
+
+
+class Transport:
+    """An event loop on a thread of its own, where the native uploads wait:
+    the worker threads read and probe files and hand each upload over, so a
+    request in flight holds a coroutine rather than a blocked thread (at 128
+    in flight, blocked threads cost twice the CPU in GIL hand-offs)."""
+
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(
+            target=self.loop.run_forever, name="r2-backfill-transport", daemon=True
+        )
+        self.thread.start()
+
+    def submit(self, coroutine):
+        """A concurrent.futures.Future of the coroutine's result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    def close(self):
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
 
 
 def open_native(storage, bucket):

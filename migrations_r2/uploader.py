@@ -15,6 +15,7 @@ retries are off so the bound is ours. A retried PUT whose first attempt did
 land meets 412 and is adopted: it is the same file.
 """
 
+import asyncio
 import hashlib
 import logging
 import random
@@ -161,10 +162,12 @@ class Uploader:
         policy=RetryPolicy(),
         native=None,
         if_none_match=None,
+        asynchronous=False,
     ):
         self._client = client
         self._client_lock = threading.Lock()
         self.native = native
+        self.asynchronous = asynchronous  # native PUTs as coroutines (see upload)
         self.bucket = bucket
         self.object_parameters = dict(object_parameters)
         self.if_none_match = if_none_match or IfNoneMatch(False if check_first else True)
@@ -182,7 +185,10 @@ class Uploader:
 
     def upload(self, key, probed, object_parameters=None):
         """An Outcome for putting ``probed`` at ``key``; never raises for S3 errors.
-        ``object_parameters`` (Cache-Control, …) replace the uploader's defaults."""
+        ``object_parameters`` (Cache-Control, …) replace the uploader's defaults.
+        With ``asynchronous``, an upload that needs nothing but one native PUT
+        is returned as a coroutine giving the Outcome instead (for a
+        native.Transport to run)."""
         params = self.object_parameters if object_parameters is None else object_parameters
         try:
             if self.if_none_match.honoured is not True:
@@ -194,9 +200,44 @@ class Uploader:
                 if outcome.status == "uploaded" and self.if_none_match.claim():
                     self.find_out(key, probed, params)
                 return outcome
+            native = self.route(probed, params)
+            if self.asynchronous and native is not None:
+                return self.put_natively(native, key, probed, params)
             return self.put(key, probed, params)
         except Exception as exc:
-            return Outcome("failed", f"upload failed: {describe(exc)}", error=exc)
+            return self.failed(exc)
+
+    @staticmethod
+    def failed(exc):
+        return Outcome("failed", f"upload failed: {describe(exc)}", error=exc)
+
+    async def put_natively(self, native, key, probed, params):
+        """``put`` for one in-memory body through ``native``, as a coroutine."""
+        attempts = 0
+        try:
+            for attempt in range(self.policy.attempts):
+                attempts += 1
+                try:
+                    etag = await native.put_async(key, probed.body, probed.mime_type, params)
+                    break
+                except Exception as exc:
+                    if not is_transient(exc) or attempt == self.policy.attempts - 1:
+                        raise
+                    await asyncio.sleep(self.policy.delay(attempt))
+            return self.stored(etag, probed)
+        except ClientError as exc:
+            if not is_precondition_failed(exc):
+                return self.failed(exc)
+            # HEAD (and perhaps GET) through boto3, off the transport's loop.
+            return await asyncio.to_thread(self.taken_or_failed, key, probed, attempts)
+        except Exception as exc:
+            return self.failed(exc)
+
+    def taken_or_failed(self, key, probed, attempts):
+        try:
+            return self.taken(key, probed, attempts)
+        except Exception as exc:
+            return self.failed(exc)
 
     def find_out(self, key, probed, params):
         """Send the object just stored once more with If-None-Match: *."""
@@ -259,6 +300,10 @@ class Uploader:
             if not is_precondition_failed(exc):
                 raise
             return self.taken(key, probed, getattr(exc, "attempts", 1))
+        return self.stored(etag, probed)
+
+    def stored(self, etag, probed):
+        """The Outcome of a PUT the server accepted with ``etag``."""
         self.answered.set()
         if MD5_ETAG.match(etag) and etag != probed.md5_hex:
             return Outcome(
