@@ -20,7 +20,6 @@ HTTP status of the S3 answer, :class:`TransportError` when no answer came), so
 the uploader's retry, 412 and conflict logic is the same on both paths.
 """
 
-import asyncio
 import re
 import threading
 from datetime import UTC, datetime, timedelta
@@ -178,7 +177,7 @@ def store_options(storage, bucket):
     return options
 
 
-def client_error(exc):
+def client_error(exc, operation="PutObject"):
     """An obstore error as the ``ClientError`` botocore would raise for the
     same answer, or TransportError when the server did not answer."""
     text = str(exc)
@@ -195,7 +194,7 @@ def client_error(exc):
             },
             "ResponseMetadata": {"HTTPStatusCode": int(status.group(1))},
         },
-        "PutObject",
+        operation,
     )
 
 
@@ -247,6 +246,17 @@ class NativePut:
             raise client_error(exc) from None
         return (result.get("e_tag") or "").strip('"')
 
+    def head(self, key):
+        """HeadObject's answer as boto3 shapes it (ETag, ContentLength), or
+        None when the key does not exist; ClientError or TransportError."""
+        try:
+            meta = self.obstore.head(self.store, key)
+        except FileNotFoundError:
+            return None
+        except self.errors as exc:
+            raise client_error(exc, "HeadObject") from None
+        return {"ETag": meta.get("e_tag") or "", "ContentLength": meta["size"]}
+
     async def put_async(self, key, body, content_type, params):
         """``put`` as a coroutine: hundreds in flight cost no thread each."""
         try:
@@ -270,6 +280,9 @@ class Transport:
     in flight, blocked threads cost twice the CPU in GIL hand-offs)."""
 
     def __init__(self):
+        import asyncio  # only runs on the native path need it
+
+        self.run_coroutine_threadsafe = asyncio.run_coroutine_threadsafe
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(
             target=self.loop.run_forever, name="r2-backfill-transport", daemon=True
@@ -278,7 +291,7 @@ class Transport:
 
     def submit(self, coroutine):
         """A concurrent.futures.Future of the coroutine's result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return self.run_coroutine_threadsafe(coroutine, self.loop)
 
     def close(self):
         self.loop.call_soon_threadsafe(self.loop.stop)

@@ -15,7 +15,6 @@ retries are off so the bound is ours. A retried PUT whose first attempt did
 land meets 412 and is adopted: it is the same file.
 """
 
-import asyncio
 import hashlib
 import logging
 import random
@@ -213,6 +212,8 @@ class Uploader:
 
     async def put_natively(self, native, key, probed, params):
         """``put`` for one in-memory body through ``native``, as a coroutine."""
+        import asyncio  # imported by the transport already: no start-up cost
+
         attempts = 0
         try:
             for attempt in range(self.policy.attempts):
@@ -345,6 +346,8 @@ class Uploader:
 
     def head(self, key):
         """HeadObject's response, or None when the key does not exist."""
+        if self.native is not None:
+            return with_retries(lambda: self.native.head(key), self.policy)
         try:
             return with_retries(
                 lambda: self.client.head_object(Bucket=self.bucket, Key=key), self.policy
