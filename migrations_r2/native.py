@@ -274,16 +274,21 @@ class NativePut:
 
 
 class Transport:
-    """An event loop on a thread of its own, where the native uploads wait:
-    the worker threads read and probe files and hand each upload over, so a
-    request in flight holds a coroutine rather than a blocked thread (at 128
-    in flight, blocked threads cost twice the CPU in GIL hand-offs)."""
+    """An event loop on a thread of its own, where the uploads of a run on
+    the native path wait: a request in flight holds a coroutine, not a
+    blocked thread (at 128 in flight, blocked threads cost the GIL hand-offs
+    of waking each one). What is not one native PUT (HEAD first, boto3,
+    multipart) runs on the loop's ``workers`` threads."""
 
-    def __init__(self):
+    def __init__(self, workers):
         import asyncio  # only runs on the native path need it
+        from concurrent.futures import ThreadPoolExecutor
 
         self.run_coroutine_threadsafe = asyncio.run_coroutine_threadsafe
         self.loop = asyncio.new_event_loop()
+        self.loop.set_default_executor(
+            ThreadPoolExecutor(workers, thread_name_prefix="r2-backfill")
+        )
         self.thread = threading.Thread(
             target=self.loop.run_forever, name="r2-backfill-transport", daemon=True
         )
@@ -297,6 +302,7 @@ class Transport:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         if not self.loop.is_running():
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
             self.loop.close()
 
 

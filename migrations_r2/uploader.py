@@ -185,10 +185,25 @@ class Uploader:
     def upload(self, key, probed, object_parameters=None):
         """An Outcome for putting ``probed`` at ``key``; never raises for S3 errors.
         ``object_parameters`` (Cache-Control, …) replace the uploader's defaults.
-        With ``asynchronous``, an upload that needs nothing but one native PUT
-        is returned as a coroutine giving the Outcome instead (for a
-        native.Transport to run)."""
+        With ``asynchronous``, a coroutine giving the Outcome instead, for a
+        native.Transport to run: one native PUT waits on its loop, anything
+        else (HEAD first, boto3, multipart) runs on its threads."""
         params = self.object_parameters if object_parameters is None else object_parameters
+        if not self.asynchronous:
+            return self.upload_now(key, probed, params)
+        native = self.route(probed, params) if self.if_none_match.honoured is True else None
+        if native is not None:
+            return self.put_natively(native, key, probed, params)
+        return self.upload_in_thread(key, probed, params)
+
+    async def upload_in_thread(self, key, probed, params):
+        import asyncio
+
+        return await asyncio.get_running_loop().run_in_executor(
+            None, self.upload_now, key, probed, params
+        )
+
+    def upload_now(self, key, probed, params):
         try:
             if self.if_none_match.honoured is not True:
                 existing = self.head(key)
@@ -199,9 +214,6 @@ class Uploader:
                 if outcome.status == "uploaded" and self.if_none_match.claim():
                     self.find_out(key, probed, params)
                 return outcome
-            native = self.route(probed, params)
-            if self.asynchronous and native is not None:
-                return self.put_natively(native, key, probed, params)
             return self.put(key, probed, params)
         except Exception as exc:
             return self.failed(exc)
