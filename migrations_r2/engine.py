@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 
 from migrations_r2 import selection, writer
@@ -109,7 +110,11 @@ def connect(workers, *, probe_writes=True):
 
 def native_client(bucket):
     """(NativePut or None, why boto3 sends the uploads instead)."""
-    if toolkit_settings.BACKFILL_CLIENT == "boto3":
+    try:
+        choice = toolkit_settings.BACKFILL_CLIENT
+    except ImproperlyConfigured as exc:
+        raise BackfillError(str(exc)) from None
+    if choice == "boto3":
         return None, 'R2_TOOLKIT["BACKFILL_CLIENT"] is "boto3"'
     return open_native(bucket.storage, bucket.name)
 

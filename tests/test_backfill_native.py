@@ -276,3 +276,25 @@ def test_timeouts_region_and_plain_http_are_what_boto3_gets(moto_bucket, setting
     assert client["allow_http"] is True
     assert options["region"] == "auto" and options["endpoint"] == moto_bucket.server.endpoint_url
     assert options["virtual_hosted_style_request"] is False
+
+
+@pytest.mark.django_db
+def test_boto3_can_be_chosen_and_a_wrong_choice_is_one_sentence(moto_bucket, media_root, settings):
+    from django.core.management.base import CommandError
+
+    from gallery.legacy import create_legacy_images
+    from tests.support.backfill import backfill, legacy_rows
+
+    create_legacy_images(2, media_root=media_root)
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "BACKFILL_CLIENT": "fastest"}
+    with pytest.raises(CommandError) as raised:
+        backfill()
+    assert raised.value.returncode == 2
+    assert "R2_TOOLKIT[\"BACKFILL_CLIENT\"] is 'fastest'" in str(raised.value)
+    assert "native, boto3" in str(raised.value)
+
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "BACKFILL_CLIENT": "boto3"}
+    result = backfill()
+    assert result.code == 0
+    assert 'uploading through boto3: R2_TOOLKIT["BACKFILL_CLIENT"] is "boto3"' in result.stderr
+    assert legacy_rows() == []
