@@ -383,7 +383,7 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
     expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
     for condition in conditions:
-        label, latency = condition.label, condition.latency
+        label = condition.label
         ctx.cpus = condition.tool_cpus
         ctx.workers = str(condition.workers or ctx.base_workers)
         for tool, run in tools:
@@ -400,7 +400,7 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
                     server_cpu = process_cpu_seconds(server.process.pid) - server_cpu
                     keys = bucket_keys(server)
                     requests = sum(proxy.counts.values()) if proxy else None
-                    if tool == "r2_backfill" and not latency:
+                    if tool == "r2_backfill" and ctx.rerun is None:  # once, the first condition
                         rerun_figures(ctx, server)
             except peers.Unavailable as reason:
                 results[label, tool] = None
