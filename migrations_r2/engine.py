@@ -208,6 +208,7 @@ class Run:
         self.progress = None
         self.bucket = self.uploader = self.pool = self.transport = None
         self.pending = {}  # pk -> (Job, Result), verified and waiting for the batch write
+        self.directories = {}  # MEDIA_ROOT's directories -> their real paths
 
     def rows(self):
         for rows, skipped in selection.pages(
@@ -258,7 +259,7 @@ class Run:
         if row.username is None:
             return self.fail(row.pk, f"the row has no owner: {self.target.username_path} is empty")
         try:
-            path = resolve_inside(self.root, row.name)
+            path = resolve_inside(self.root, row.name, self.directories)
         except UnsafePath as exc:
             return self.fail(row.pk, str(exc))
         if self.bucket is None:

@@ -95,3 +95,25 @@ def test_undecodable_file_names_still_give_valid_keys():
     # A file name read from a non-UTF-8 disk arrives with surrogate escapes.
     assert_valid(object_key("users/alice/images/caf\udce9.jpg", "alice"))
     assert_valid(object_key("x.jpg", "../evil/.."))
+
+
+def test_a_runs_directory_cache_resolves_exactly_as_realpath_does(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "a").mkdir(parents=True)
+    outside.mkdir()
+    (root / "a" / "cat.jpg").write_bytes(b"x")
+    (root / "link").symlink_to(outside)
+    (root / "a" / "escape.jpg").symlink_to(outside / "x.jpg")
+    (root / "a" / "inside.jpg").symlink_to(root / "a" / "cat.jpg")
+    directories = {}
+
+    def outcome(name, cache):
+        try:
+            return resolve_inside(root, name, cache)
+        except UnsafePath as exc:
+            return str(exc)
+
+    names = ["a/cat.jpg", "a/cat.jpg", "link/x.jpg", "a/escape.jpg", "a/inside.jpg", "a/gone.jpg"]
+    for name in names + names:
+        assert outcome(name, directories) == outcome(name, None), name
+    assert outcome("link/x.jpg", directories) == "symlink leads outside MEDIA_ROOT"
