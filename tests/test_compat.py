@@ -30,14 +30,6 @@ def test_botocore_version_is_read_as_numbers():
     assert compat.version_tuple("1.36.0rc1") == (1, 36, 0)
 
 
-def test_client_credentials_and_session_are_the_clients_own(moto_bucket):
-    client = storages["default"].connection.meta.client
-    credentials = compat.client_credentials(client).get_frozen_credentials()
-    assert credentials.access_key == moto_bucket.server.access_key
-    session = compat.client_http_session(client)
-    assert hasattr(session, "send")
-
-
 def test_built_storages_are_seen_once_built(settings):
     storage = storages["default"]
     assert compat.built_storage("default") is storage
