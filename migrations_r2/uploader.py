@@ -147,7 +147,8 @@ class IfNoneMatch:
 class Uploader:
     """Uploads probed files to one bucket: through ``native`` (a
     native.NativePut) where it can express the upload, else through the
-    boto3 client; HEAD, GET and multipart always through the client.
+    boto3 client; HEAD through ``native`` too, GET and multipart through the
+    client.
     ``client`` may be a callable returning it, so that a run on the native
     path never builds a boto3 client it does not need."""
 
@@ -241,7 +242,7 @@ class Uploader:
         except ClientError as exc:
             if not is_precondition_failed(exc):
                 return self.failed(exc)
-            # HEAD (and perhaps GET) through boto3, off the transport's loop.
+            # HEAD (and perhaps GET) on a thread, off the transport's loop.
             return await asyncio.to_thread(self.taken_or_failed, key, probed, attempts)
         except Exception as exc:
             return self.failed(exc)
@@ -286,7 +287,8 @@ class Uploader:
         return None if reason else self.native
 
     def send(self, key, probed, params):
-        """One conditional PUT, retried; the stored ETag. ``attempts`` counts tries."""
+        """One conditional PUT, retried: (the stored ETag, the attempts it took).
+        A ClientError raised carries ``attempts`` too."""
         native = self.route(probed, params)
         attempts = []
 
