@@ -43,3 +43,22 @@ class UserImage(models.Model):
 
     def __str__(self):
         return f"{self.user} / {self.image.name}"
+
+
+def attachment_path(instance, filename):
+    return f"users/{instance.user.username}/files/{filename}"
+
+
+class Attachment(models.Model):
+    """A file a user attached to their profile: a second model with a
+    FileField on the same storage as the images, so the toolkit's audit has
+    references beyond the image model to respect."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=500)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.user} / {self.file.name}"

@@ -76,8 +76,9 @@ def client_config(base, workers):
     return base.merge(ours) if base is not None else ours
 
 
-def open_bucket(workers):
-    """The default S3 storage's bucket; ValueError with the fix when there is none.
+def open_bucket(workers, alias=None):
+    """The bucket of the S3 storage ``alias`` (default: the first S3 alias,
+    ``default`` first); ValueError with the fix when there is none.
     Builds clients only: no request is sent."""
     aliases = s3_aliases()
     if not aliases:
@@ -85,7 +86,11 @@ def open_bucket(workers):
             "STORAGES has no S3 backend to backfill into; set "
             "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'."
         )
-    params = dict(settings.STORAGES[aliases[0]])
+    if alias is not None and alias not in aliases:
+        raise ValueError(
+            f"STORAGES has no S3 alias {alias!r}; the S3 aliases are: {', '.join(aliases)}."
+        )
+    params = dict(settings.STORAGES[alias or aliases[0]])
     options = dict(params.get("OPTIONS") or {})
     base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
     options["client_config"] = client_config(base, workers)

@@ -1,4 +1,4 @@
-"""Helpers shared by the backfill tests: running the command in-process and
+"""Helpers shared by the backfill and audit tests: running the command in-process and
 reading back what a user would look at (rows, objects, public URLs)."""
 
 import io
@@ -20,16 +20,26 @@ class Outcome:
     stderr: str
 
 
-def backfill(*args):
-    """Run ``r2_backfill`` in-process; its exit code and output."""
+def run_command(name, *args):
+    """Run a management command in-process; its exit code and output."""
     out, err = io.StringIO(), io.StringIO()
     reset_storage_cache()
     code = 0
     try:
-        call_command("r2_backfill", *args, stdout=out, stderr=err)
+        call_command(name, *args, stdout=out, stderr=err)
     except SystemExit as exc:
         code = exc.code
     return Outcome(code, out.getvalue(), err.getvalue())
+
+
+def backfill(*args):
+    """Run ``r2_backfill`` in-process; its exit code and output."""
+    return run_command("r2_backfill", *args)
+
+
+def audit(*args):
+    """Run ``r2_audit`` in-process; its exit code and output."""
+    return run_command("r2_audit", *args)
 
 
 def report_lines(path):

@@ -32,8 +32,17 @@ def is_clean_name(name):
 
 
 def join_location(location, name):
+    """``location/name``; with an empty ``name``, the location's key prefix
+    (``"media/"``, or ``""`` for the whole bucket)."""
     location = (location or "").strip("/")
     return f"{location}/{name}" if location else name
+
+
+def name_in_storage(key, location):
+    """The storage name (what ``storage.url()`` takes) of an object key: the
+    key without the storage's location."""
+    prefix = join_location(location, "")
+    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
 def truncate_utf8(text, max_bytes):

@@ -1,0 +1,247 @@
+"""What can be wrong between a row and its object, in the operator's words,
+each kind with the fix (docs/audit.md shows the commands).
+
+One checker serves ``r2_audit`` and ``r2_backfill --verify``: the cheap
+comparisons (presence, size, public URL) run as the merge pairs a row with
+its listed object; the ones that need I/O (the local file's MD5, a HEAD for
+``--metadata``) run in the thread pool.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+
+from migrations_r2.paths import UnsafePath, resolve_inside
+from toolkit.core.keys import name_in_storage
+from toolkit.core.redact import scrub
+
+KINDS = (
+    "missing_object",
+    "size_mismatch",
+    "etag_mismatch",
+    "orphan_object",
+    "public_url_mismatch",
+    "legacy_row",
+    "content_type_mismatch",
+    "cache_control_missing",
+)
+FIXES = {
+    "missing_object": (
+        "re-upload: clear the row's storage_key and run r2_backfill (it needs the local file), "
+        "or restore the object from a backup"
+    ),
+    "size_mismatch": (
+        "the object was replaced behind the database's back: re-upload the right file "
+        "under the key, or correct size_bytes"
+    ),
+    "etag_mismatch": "the object's bytes differ from the local file: re-upload the local file",
+    "orphan_object": (
+        "no row references it: check the list, then r2_audit --delete-orphans --yes deletes it"
+    ),
+    "public_url_mismatch": "run r2_backfill --rewrite-urls",
+    "legacy_row": "run r2_backfill",
+    "content_type_mismatch": "copy the object onto itself with the row's Content-Type",
+    "cache_control_missing": "copy the object onto itself with the configured Cache-Control",
+}
+GENERIC_TYPES = {"binary/octet-stream", "application/octet-stream"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    id: object  # the row's pk, None for an orphan
+    storage_key: str | None
+    detail: dict = field(default_factory=dict)  # "message" first, then the figures
+
+    @property
+    def message(self):
+        return self.detail.get("message", "")
+
+    def as_dict(self):
+        detail = {k: scrub(v) if isinstance(v, str) else v for k, v in self.detail.items()}
+        return {
+            "kind": self.kind,
+            "id": None if self.id is None else str(self.id),
+            "storage_key": self.storage_key,
+            "detail": {**detail, "fix": FIXES[self.kind]},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRow:
+    """A migrated row of the image model, as the checks need it."""
+
+    pk: object
+    name: str  # the image field: the legacy name under MEDIA_ROOT
+    key: str
+    public_url: str | None
+    size_bytes: int | None
+    mime_type: str | None
+
+    COLUMNS = ("storage_key", "pk", "image", "public_url", "size_bytes", "mime_type")
+
+    @classmethod
+    def columns(cls, target):
+        names = {"pk": "pk", "image": target.image_field}
+        return tuple(names.get(c) or target.fields[c] for c in cls.COLUMNS)
+
+    @classmethod
+    def of(cls, values):
+        key, pk, name, url, size, mime = values
+        return cls(pk, str(name or ""), key, url, size, mime)
+
+
+def file_md5(root, name):
+    """The MD5 hex of ``name`` under MEDIA_ROOT, or None when it is gone or unsafe."""
+    try:
+        with open(resolve_inside(root, name), "rb") as stream:
+            return hashlib.file_digest(stream, "md5").hexdigest()
+    except (UnsafePath, OSError):
+        return None
+
+
+def missing(row):
+    return Finding(
+        "missing_object",
+        row.pk,
+        row.key,
+        {"message": f"the object {row.key!r} is missing from the bucket"},
+    )
+
+
+def legacy(pk, name):
+    return Finding(
+        "legacy_row", pk, None, {"message": "not migrated yet (storage_key is empty)", "file": name}
+    )
+
+
+def orphan(obj):
+    return Finding(
+        "orphan_object",
+        None,
+        obj.key,
+        {
+            "message": "no row references this object",
+            "size": obj.size,
+            "etag": obj.etag,
+            "last_modified": obj.last_modified.isoformat(),
+        },
+    )
+
+
+class RowChecker:
+    """The checks of one migrated row against its object."""
+
+    def __init__(self, bucket, root=None, head=None):
+        self.bucket = bucket
+        self.root = root  # MEDIA_ROOT, None when the local files are not at hand
+        self.head = head  # key -> HeadObject response, for --metadata; None: off
+
+    def at_once(self, row, obj):
+        """The findings that need no I/O; ``obj`` is the Listed object or None."""
+        if obj is None:
+            return [missing(row)]
+        found = []
+        if row.size_bytes is not None and obj.size != row.size_bytes:
+            found.append(
+                Finding(
+                    "size_mismatch",
+                    row.pk,
+                    row.key,
+                    {
+                        "message": f"size_bytes is {row.size_bytes} but the object has {obj.size}",
+                        "row_size": row.size_bytes,
+                        "object_size": obj.size,
+                    },
+                )
+            )
+        expected = self.bucket.public_url(name_in_storage(row.key, self.bucket.location))
+        if row.public_url != expected:
+            found.append(
+                Finding(
+                    "public_url_mismatch",
+                    row.pk,
+                    row.key,
+                    {
+                        "message": f"public_url is {row.public_url!r}, "
+                        f"the storage builds {expected!r}",
+                        "public_url": row.public_url,
+                        "expected": expected,
+                    },
+                )
+            )
+        return found
+
+    def needs_io(self, row, obj):
+        return obj is not None and (self.head is not None or self.may_hash(row, obj))
+
+    def may_hash(self, row, obj):
+        """Whether the local file may still be there to compare with a
+        single-part object of the right size (a cheap look, no realpath)."""
+        return (
+            self.root is not None
+            and obj.md5 is not None
+            and (row.size_bytes is None or obj.size == row.size_bytes)
+            and bool(row.name)
+            and os.path.exists(os.path.join(self.root, row.name))
+        )
+
+    def with_io(self, row, obj):
+        """The findings that need the local file or a HEAD (in a worker thread)."""
+        found = []
+        if self.may_hash(row, obj):
+            local = file_md5(self.root, row.name)
+            if local is not None and local != obj.md5:
+                found.append(
+                    Finding(
+                        "etag_mismatch",
+                        row.pk,
+                        row.key,
+                        {
+                            "message": "the object's MD5 differs from the local file",
+                            "etag": obj.etag,
+                            "file_md5": local,
+                            "file": row.name,
+                        },
+                    )
+                )
+        if self.head is not None:
+            found.extend(self.metadata(row, self.head(row.key)))
+        return found
+
+    def metadata(self, row, head):
+        if head is None:  # deleted since it was listed
+            return [missing(row)]
+        found = []
+        content_type = head.get("ContentType") or ""
+        if content_type in GENERIC_TYPES or (row.mime_type and content_type != row.mime_type):
+            found.append(
+                Finding(
+                    "content_type_mismatch",
+                    row.pk,
+                    row.key,
+                    {
+                        "message": f"Content-Type is {content_type!r}, the row says "
+                        f"{row.mime_type!r}",
+                        "content_type": content_type,
+                        "mime_type": row.mime_type,
+                    },
+                )
+            )
+        name = name_in_storage(row.key, self.bucket.location)
+        wanted = self.bucket.object_parameters(name).get("CacheControl")
+        have = head.get("CacheControl")
+        if wanted and have != wanted:
+            found.append(
+                Finding(
+                    "cache_control_missing",
+                    row.pk,
+                    row.key,
+                    {
+                        "message": f"Cache-Control is {have!r}, the settings say {wanted!r}",
+                        "cache_control": have,
+                        "expected": wanted,
+                    },
+                )
+            )
+        return found

@@ -1,0 +1,137 @@
+"""The engine ``r2_audit`` and ``r2_backfill --verify`` share: migrated rows
+of the image model streamed in key order, merged against the bucket's
+listing, each pair checked by a :class:`~migrations_r2.findings.RowChecker`.
+
+    engine = Reconciler(bucket, workers=16, chunk_size=1000, on_row=report)
+    engine.checker = RowChecker(bucket, root)
+    engine.run(engine.image_rows(queryset, target))
+    engine.finish()
+
+``on_row(row, findings)`` is called once per row with all of its findings
+(possibly none), from the main thread. Rows whose key lies outside the
+listed prefix cannot be in the listing: ``run_outside`` HEADs them.
+"""
+
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+from migrations_r2.findings import ImageRow
+from migrations_r2.listing import Lister, merge_join, merged
+from migrations_r2.references import key_refs
+from toolkit.core.keys import join_location
+
+
+class Pool:
+    """Work that needs I/O in threads, at most ``2 × workers`` in flight;
+    each result handed to its ``then`` on the main thread."""
+
+    def __init__(self, workers):
+        self.executor = ThreadPoolExecutor(workers, thread_name_prefix="r2-audit")
+        self.limit = 2 * workers
+        self.in_flight = {}
+
+    def submit(self, then, call, *args):
+        while len(self.in_flight) >= self.limit:
+            self.collect()
+        self.in_flight[self.executor.submit(call, *args)] = then
+
+    def collect(self, everything=False):
+        while self.in_flight:
+            done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self.in_flight.pop(future)(future.result())
+            if not everything:
+                return
+
+    def close(self):
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+class Reconciler:
+    def __init__(self, bucket, *, workers, chunk_size, on_row):
+        self.bucket = bucket
+        self.prefix = join_location(bucket.location, "")
+        self.lister = Lister(bucket.client, bucket.name, self.prefix)
+        self.checker = None  # a RowChecker, set by the caller
+        self.pool = Pool(workers)
+        self.chunk_size = chunk_size
+        self.on_row = on_row
+        self.rows = 0
+
+    @property
+    def objects(self):
+        return self.lister.listed
+
+    @property
+    def requests(self):
+        return self.lister.requests
+
+    def image_rows(self, queryset, target):
+        """Refs carrying an ImageRow for each row of ``queryset`` whose key
+        lies under the listed prefix, in byte order."""
+        return key_refs(
+            queryset,
+            target.fields["storage_key"],
+            "",
+            self.chunk_size,
+            self.prefix,
+            columns=ImageRow.columns(target),
+            row=ImageRow.of,
+        )
+
+    def rows_outside(self, queryset, target):
+        """ImageRows of ``queryset`` whose key lies outside the listed prefix."""
+        if not self.prefix:
+            return iter(())
+        field = target.fields["storage_key"]
+        outside = queryset.exclude(**{f"{field}__startswith": self.prefix})
+        values = outside.values_list(*ImageRow.columns(target)).iterator(self.chunk_size)
+        return (ImageRow.of(v) for v in values)
+
+    def run(self, rows, references=(), on_unreferenced=None, tick=None):
+        """Merge the listing with ``rows`` (Refs carrying ImageRows) and
+        ``references`` (Refs that only protect objects). ``on_unreferenced(obj)``
+        gets each listed object no row references; without it the listing
+        stops after the last row."""
+        joined = merge_join(
+            self.lister, merged(rows, *references), keep_objects=on_unreferenced is not None
+        )
+        for _, obj, group in joined:
+            if obj is not None and not group:
+                on_unreferenced(obj)
+            for ref in group:
+                if ref.row is not None:
+                    self.check(ref.row, obj)
+            if tick is not None:
+                tick()
+
+    def run_outside(self, rows):
+        for row in rows:
+            self.pool.submit(lambda found, row=row: self.done(row, found), self.check_alone, row)
+
+    def check_alone(self, row):
+        """All of one row's findings, its object HEADed (in a worker thread)."""
+        obj = self.lister.head(row.key)
+        found = self.checker.at_once(row, obj)
+        return found + self.checker.with_io(row, obj) if self.checker.needs_io(row, obj) else found
+
+    def check(self, row, obj):
+        found = self.checker.at_once(row, obj)
+        if self.checker.needs_io(row, obj):
+            self.pool.submit(
+                lambda more, row=row, found=found: self.done(row, found + more),
+                self.checker.with_io,
+                row,
+                obj,
+            )
+        else:
+            self.done(row, found)
+
+    def done(self, row, found):
+        self.rows += 1
+        self.on_row(row, found)
+
+    def finish(self):
+        self.pool.collect(everything=True)
+
+    def close(self):
+        self.pool.close()
