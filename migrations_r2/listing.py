@@ -178,10 +178,12 @@ def merge_join(objects, references, *, keep_objects=True):
     key order. Both inputs are sorted by key; references may repeat a key.
     ``keep_objects=False`` stops when the references end (the objects after
     the last reference are not wanted, so they are not listed either)."""
-    objects = iter(objects)
     groups = groupby(references, attrgetter("key"))
-    obj = next(objects, None)
     group = next(groups, None)
+    if group is None and not keep_objects:
+        return  # nothing to pair: not one listing request
+    objects = iter(objects)
+    obj = next(objects, None)
     while obj is not None or group is not None:
         if group is None:
             if not keep_objects:

@@ -1,5 +1,6 @@
 """What the operator sees: the per-row report file (JSON lines), progress
-(a tqdm bar on a terminal, periodic log lines otherwise) and the summary."""
+(a tqdm bar on a terminal, periodic log lines otherwise) and each kind of
+run's own result: Summary (uploads), VerifyResult, RewriteResult."""
 
 import json
 import time
@@ -58,6 +59,55 @@ class Summary:
         if self.failed:
             lines.append("some rows failed: see --report PATH for each row and its reason")
         return "\n".join(lines)
+
+
+@dataclass
+class VerifyResult:
+    """A ``--verify`` run: rows compared with their objects, and how many differ."""
+
+    rows: int = 0
+    mismatched: int = 0
+    requests: int = 0
+    interrupted: bool = False
+    elapsed: float = 0.0
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+    @property
+    def exit_code(self):
+        return 1 if self.mismatched or self.interrupted else 0
+
+    def finish(self):
+        self.elapsed = time.monotonic() - self.started
+        return self
+
+    def text(self):
+        lines = [f"verified {self.rows} rows: {self.mismatched} mismatches"]
+        if self.interrupted:
+            lines.append("interrupted: run the command again to verify every row")
+        if self.mismatched:
+            lines.append("see --report PATH for each row and its reason; docs/audit.md for fixes")
+        return "\n".join(lines)
+
+
+@dataclass
+class RewriteResult:
+    """A ``--rewrite-urls`` run: rows whose public_url was (or would be) rewritten."""
+
+    rewritten: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    dry_run: bool = False
+
+    @property
+    def exit_code(self):
+        return 1 if self.failed else 0
+
+    def text(self):
+        verb = "would rewrite" if self.dry_run else "rewrote"
+        return (
+            f"{verb} public_url of {self.rewritten} rows; "
+            f"{self.unchanged} already right, {self.failed} failed"
+        )
 
 
 class ReportFile:

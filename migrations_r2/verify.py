@@ -1,71 +1,91 @@
 """``--verify`` and ``--rewrite-urls``: re-checking migrated rows.
 
-``--verify`` HEADs every migrated row's object (in the thread pool) and
-compares it with the row and, when the legacy file is still on disk, with
-the file's MD5; ``public_url`` must be what the storage builds today.
-``--rewrite-urls`` recomputes ``public_url`` for rows that hold anything
-else (a private endpoint URL, a signed URL, an old domain).
+``--verify`` pairs every migrated row with its object from the bucket's
+listing (ListObjectsV2 pages, up to 1,000 objects a request, the engine
+``r2_audit`` uses) and compares size, the ETag with the local file's MD5
+when the file is still there, and ``public_url`` with what the storage
+builds today. ``--rewrite-urls`` recomputes ``public_url`` for rows that
+hold anything else (a private endpoint URL, a signed URL, an old domain).
 """
 
-import hashlib
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from itertools import repeat
 
 from migrations_r2 import selection, writer
-from migrations_r2.engine import BackfillError, connect, prepare
-from migrations_r2.paths import UnsafePath, resolve_inside
-from migrations_r2.report import ReportFile, Summary
-from migrations_r2.uploader import Uploader
+from migrations_r2.bucket import open_bucket
+from migrations_r2.engine import BackfillError, prepare
+from migrations_r2.findings import RowChecker
+from migrations_r2.listing import OutOfOrder
+from migrations_r2.reconcile import Reconciler
+from migrations_r2.report import ReportFile, RewriteResult, VerifyResult
 from toolkit.core.errors import describe
+from toolkit.core.keys import name_in_storage
 
 
-def name_in_storage(key, location):
-    """The storage name (what url() takes) of an object key."""
-    prefix = f"{location.strip('/')}/" if location else ""
-    return key[len(prefix) :] if prefix and key.startswith(prefix) else key
-
-
-def file_md5(root, legacy_name):
-    """The legacy file's MD5 hex, or None when it is gone or unsafe."""
+def bucket_for(options):
     try:
-        path = resolve_inside(root, legacy_name)
-        with open(path, "rb") as stream:
-            return hashlib.file_digest(stream, "md5").hexdigest()
-    except (UnsafePath, OSError):
-        return None
+        return open_bucket(options.workers)
+    except ValueError as exc:
+        raise BackfillError(str(exc)) from None
 
 
-def check_row(row, uploader, root, expected_url):
-    """Mismatches between a migrated row, its object and its file: a list of sentences."""
-    pk, legacy_name, key, url, size = row
+def verify_rows(options, *, model=None, stream=None):
+    """Verify the selected migrated rows against the bucket; a VerifyResult."""
+    target, _ = prepare(model, need_media_root=False)
     try:
-        head = uploader.head(key)
-    except Exception as exc:
-        return [f"cannot HEAD the object: {describe(exc)}"]
-    if head is None:
-        return [f"the object {key!r} is missing from the bucket"]
-    problems = []
-    if size is not None and head.get("ContentLength") != size:
-        problems.append(f"size_bytes is {size} but the object has {head.get('ContentLength')}")
-    local = file_md5(root, legacy_name) if root is not None else None
-    if local is not None and uploader.object_md5(key, head) != local:
-        problems.append("the object's MD5 differs from the local file")
-    if url != expected_url:
-        problems.append(f"public_url is {url!r}, the storage builds {expected_url!r}")
-    return problems
+        _, root = prepare(model)
+    except BackfillError:
+        root = None  # without MEDIA_ROOT only the bucket side is checked
+    bucket = bucket_for(options)
+    result, report = VerifyResult(), ReportFile(options.report)
+    stream = stream or sys.stderr
 
+    def on_row(row, found):
+        result.rows += 1
+        result.mismatched += bool(found)
+        reasons = [finding.message for finding in found]
+        status = "failed" if found else "verified"
+        report.write(row.pk, status, "; ".join(reasons), row.key, row.size_bytes)
+        for reason in reasons:
+            stream.write(f"row {row.pk}: {reason}\n")
 
-def migrated_pages(target, options, extra=()):
-    fields = target.fields
-    columns = (
-        "pk",
-        target.image_field,
-        fields["storage_key"],
-        fields["public_url"],
-        fields["size_bytes"],
-        *extra,
+    engine = Reconciler(
+        bucket, workers=options.workers, chunk_size=options.batch_size, on_row=on_row
     )
+    engine.checker = RowChecker(bucket, root)
+    queryset, keep = selection.shard_filter(target.migrated(), options.shard)
+    taken = 0
+
+    def narrowed(items, row_of):
+        """``items`` in the shard, at most ``--limit`` rows over both streams."""
+        nonlocal taken
+        for item in items:
+            if keep is not None and not keep(row_of(item).pk):
+                continue
+            if options.limit is not None and taken >= options.limit:
+                return
+            taken += 1
+            yield item
+
+    try:
+        engine.run(narrowed(engine.image_rows(queryset, target), lambda ref: ref.row))
+        engine.run_outside(narrowed(engine.rows_outside(queryset, target), lambda row: row))
+        engine.finish()
+    except KeyboardInterrupt:
+        result.interrupted = True
+    except OutOfOrder as exc:
+        raise BackfillError(str(exc)) from None
+    except Exception as exc:
+        raise BackfillError(f"cannot verify against the bucket: {describe(exc)}") from None
+    finally:
+        engine.close()
+        report.close()
+    result.requests = engine.requests
+    return result.finish()
+
+
+def migrated_pages(target, options):
+    fields = target.fields
+    columns = ("pk", fields["storage_key"], fields["public_url"])
     for rows, _ in selection.keyset_pages(
         target,
         target.migrated(),
@@ -77,63 +97,35 @@ def migrated_pages(target, options, extra=()):
         yield rows
 
 
-def verify_rows(options, *, model=None, stream=None):
-    target, _ = prepare(model, need_media_root=False)
-    try:
-        _, root = prepare(model)
-    except BackfillError:
-        root = None  # without MEDIA_ROOT only the bucket side is checked
-    summary, report = Summary(), ReportFile(options.report)
-    bucket = uploader = None
-    try:
-        with ThreadPoolExecutor(options.workers) as pool:
-            for page in migrated_pages(target, options):
-                if bucket is None:
-                    bucket, _ = connect(options.workers, probe_writes=False)
-                    uploader = Uploader(bucket.client, bucket.name, {})
-                urls = [bucket.public_url(name_in_storage(r[2], bucket.location)) for r in page]
-                results = pool.map(check_row, page, repeat(uploader), repeat(root), urls)
-                for row, problems in zip(page, results, strict=True):
-                    status = "failed" if problems else "verified"
-                    summary.failed += bool(problems)
-                    summary.skipped += not problems  # counted as "done, nothing to do"
-                    report.write(row[0], status, "; ".join(problems), row[2], row[4])
-                    for problem in problems:
-                        (stream or sys.stderr).write(f"row {row[0]}: {problem}\n")
-    finally:
-        report.close()
-    return summary.finish()
-
-
 def rewrite_urls(options, *, model=None):
-    """Rewrite public_url where it differs from the storage's URL; the Summary
-    (``uploaded`` counts the rows rewritten)."""
+    """Rewrite public_url where it differs from the storage's URL; a RewriteResult."""
     target, _ = prepare(model, need_media_root=False)
-    summary, report = Summary(), ReportFile(options.report)
+    result, report = RewriteResult(dry_run=options.dry_run), ReportFile(options.report)
     limits = writer.column_limits(target)
     field = target.fields["public_url"]
     bucket = None
     try:
         for page in migrated_pages(target, options):
             if bucket is None:
-                bucket, _ = connect(options.workers, probe_writes=False)
+                bucket = bucket_for(options)
             changed = []
-            for pk, _, key, url, _ in page:
+            for pk, key, url in page:
                 expected = bucket.public_url(name_in_storage(key, bucket.location))
                 if url == expected:
+                    result.unchanged += 1
                     continue
                 reason = writer.problem("public_url", expected, limits, target)
                 if reason:
-                    summary.failed += 1
+                    result.failed += 1
                     report.write(pk, "failed", reason, key)
                     continue
                 obj = target.model(pk=pk)
                 setattr(obj, field, expected)
                 changed.append(obj)
-                report.write(pk, "uploaded", "public_url rewritten", key)
+                report.write(pk, "rewritten", f"public_url was {url!r}", key)
             if changed and not options.dry_run:
                 target.manager.bulk_update(changed, [field])
-            summary.uploaded += len(changed)
+            result.rewritten += len(changed)
     finally:
         report.close()
-    return summary.finish()
+    return result

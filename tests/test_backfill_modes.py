@@ -109,7 +109,7 @@ def test_verify_passes_on_a_clean_run_and_names_each_mismatch(moto_bucket, media
     assert "verified 4 rows: 3 mismatches" in result.stdout
     reasons = {line["id"]: line["reason"] for line in report_lines(report)}
     assert "missing from the bucket" in reasons[str(rows[0].pk)]
-    assert "MD5 differs" in reasons[str(rows[1].pk)]
+    assert "size_bytes is" in reasons[str(rows[1].pk)]  # replaced: a different size
     assert "public_url is 'https://elsewhere.test/a.jpg'" in reasons[str(rows[2].pk)]
     assert reasons[str(rows[3].pk)] == ""
 

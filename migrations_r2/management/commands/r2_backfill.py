@@ -66,7 +66,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--verify",
             action="store_true",
-            help="re-check migrated rows against the bucket instead of uploading",
+            help="re-check migrated rows against the bucket's listing instead of uploading",
         )
         parser.add_argument(
             "--rewrite-urls",
@@ -95,7 +95,7 @@ class Command(BaseCommand):
         if summary is None:
             return
         self.stdout.flush()
-        if summary.exit_code:
+        if summary.exit_code:  # every result type knows its own
             sys.exit(summary.exit_code)
 
     def make_migration(self, app_label):
@@ -139,18 +139,13 @@ class Command(BaseCommand):
 
     def dispatch(self, run):
         if run.rewrite_urls:
-            summary = rewrite_urls(run)
-            verb = "would rewrite" if run.dry_run else "rewrote"
-            self.stdout.write(
-                f"{verb} public_url of {summary.uploaded} rows; {summary.failed} failed"
-            )
-            return summary
+            result = rewrite_urls(run)
+            self.stdout.write(result.text())
+            return result
         if run.verify:
-            summary = verify_rows(run, stream=raw_stream(self.stderr))
-            self.stdout.write(
-                f"verified {summary.skipped + summary.failed} rows: {summary.failed} mismatches"
-            )
-            return summary
+            result = verify_rows(run, stream=raw_stream(self.stderr))
+            self.stdout.write(result.text())
+            return result
         if run.dry_run:
             self.stdout.write(plan_backfill(run).text())
             return None
