@@ -13,6 +13,7 @@ from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
 from migrations_r2.operations import BackfillLegacyMedia
 from tests.support.backfill import backfill, keys_in, legacy_rows, report_lines
+from tests.support.netproxy import Proxy
 
 pytestmark = pytest.mark.django_db
 
@@ -164,3 +165,23 @@ def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachabl
     with pytest.raises(CommandError, match="legacy media backfill could not run: cannot write"):
         migration_function()()
     assert len(legacy_rows()) == 1
+
+
+def test_verify_lists_the_bucket_instead_of_one_head_per_row(moto_bucket, media_root, settings):
+
+    create_legacy_images(30, media_root=media_root)
+    assert backfill().code == 0
+    with Proxy(moto_bucket.server.endpoint_url) as proxy:
+        settings.AWS_S3_ENDPOINT_URL = proxy.url
+        result = backfill("--verify")
+        requests = dict(proxy.counts)
+
+    assert result.code == 0, result.stderr
+    assert "verified 30 rows: 0 mismatches" in result.stdout
+    assert requests == {"GET": 1}  # one ListObjectsV2 page for 30 rows, no HEAD
+
+
+def test_verify_with_nothing_migrated_touches_no_network(moto_bucket, settings):
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+    result = backfill("--verify")
+    assert result.code == 0 and "verified 0 rows: 0 mismatches" in result.stdout
