@@ -9,6 +9,7 @@ SCRIPTS = [
     ("r2_check vs django-health-check", "check_bench.py"),
     ("/healthz vs a minimal Django site and django-health-check", "health_bench.py"),
     ("r2_backfill vs s5cmd, aws cli, rclone", "backfill_bench.py"),
+    ("r2_audit vs a HEAD per row and aws s3 ls", "audit_bench.py"),
 ]
 
 

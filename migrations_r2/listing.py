@@ -17,6 +17,7 @@ its own spelling, never with the other.
 """
 
 import heapq
+import queue
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -125,7 +126,8 @@ class Lister:
             params["ContinuationToken"] = token
 
     def __iter__(self):
-        return in_order((item for page in self.pages() for item in page), "the bucket's listing")
+        pages = prefetched(self.pages())
+        return in_order((item for page in pages for item in page), "the bucket's listing")
 
     def head_object(self, key):
         """HeadObject's response, or None when the key does not exist."""
@@ -145,6 +147,48 @@ class Lister:
         if head is None:
             return None
         return Listed(key, head["ContentLength"], head["ETag"].strip('"'), head["LastModified"])
+
+
+def prefetched(pages, depth=2):
+    """``pages`` fetched ahead in a thread, up to ``depth`` pages: the next
+    page's round trip overlaps the merge of this one. Errors arrive in
+    order; closing the generator stops the thread."""
+    ready = queue.Queue(depth)
+    stop = threading.Event()
+    end = object()
+
+    def fetch():
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    try:
+                        ready.put((page, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            item = (end, None)
+        except Exception as exc:
+            item = (end, exc)
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    threading.Thread(target=fetch, name="r2-list", daemon=True).start()
+    try:
+        while True:
+            page, error = ready.get()
+            if error is not None:
+                raise error
+            if page is end:
+                return
+            yield page
+    finally:
+        stop.set()
 
 
 def byte_ordered(queryset, field):
