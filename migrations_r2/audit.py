@@ -51,8 +51,8 @@ class AuditOptions:
     workers: int | None = None
 
     def __post_init__(self):
-        self.batch_size = self.batch_size or int(toolkit_settings.BACKFILL_BATCH_SIZE)
-        self.workers = self.workers or int(toolkit_settings.BACKFILL_WORKERS)
+        self.batch_size = self.batch_size or toolkit_settings.BACKFILL_BATCH_SIZE
+        self.workers = self.workers or toolkit_settings.BACKFILL_WORKERS
         if self.grace < 0:
             raise AuditError(f"--grace must be 0 or more seconds, not {self.grace:g}.")
         if self.yes and not self.delete_orphans:
