@@ -85,8 +85,8 @@ ORDER_FIXES = {
         "so it cannot be audited by listing"
     ),
     "the database's rows": (
-        "the database sorts this column by a collation other than byte order; "
-        "add the database's binary collation to migrations_r2.listing.BYTE_ORDER_COLLATIONS"
+        "the database does not sort this column in byte order; the audit knows the binary "
+        "collations of PostgreSQL, SQLite and MySQL"
     ),
 }
 

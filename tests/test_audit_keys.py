@@ -140,3 +140,13 @@ def test_any_keys_pair_up_and_only_the_real_differences_are_found(
     }
     assert kinds == {kind: keys for kind, keys in expected.items() if keys}
     assert result.rows == len(with_rows) and result.objects == len(with_objects)
+
+
+def test_a_stream_out_of_byte_order_stops_the_merge_in_one_sentence():
+    from migrations_r2.listing import OutOfOrder, in_order
+
+    listed = [Listed("b", 1, "e", None), Listed("a", 1, "e", None)]
+    with pytest.raises(OutOfOrder) as raised:
+        list(in_order(listed, "the bucket's listing"))
+    assert str(raised.value).startswith("the bucket's listing came out of byte order ('b' before")
+    assert "\n" not in str(raised.value)
