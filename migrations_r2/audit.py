@@ -261,15 +261,22 @@ class Audit:
             refs.append(self.all_sources()[-1].refs(chunk, prefix))
         return refs
 
+    def rows(self):
+        """Every row of the image model, hidden by its default manager or not
+        (a soft-deleted row still points at its object)."""
+        return self.target.model._base_manager.using(self.target.db)
+
     def run(self):
         self.setup()
         engine, target = self.engine, self.target
         tick = self.tick if self.progress is not None else None
+        key = target.fields["storage_key"]
+        migrated = self.rows().filter(**{f"{key}__isnull": False})
         try:
-            rows = engine.image_rows(target.migrated(), target) if self.audits_rows else iter(())
+            rows = engine.image_rows(migrated, target) if self.audits_rows else iter(())
             engine.run(rows, self.references(), self.on_unreferenced, tick)
             if self.audits_rows:
-                engine.run_outside(engine.rows_outside(target.migrated(), target))
+                engine.run_outside(engine.rows_outside(migrated, target))
                 self.legacy_rows()
             engine.finish()
             if self.deleter is not None:
@@ -297,7 +304,8 @@ class Audit:
 
     def legacy_rows(self):
         target = self.target
-        rows = target.legacy().order_by("pk").values_list("pk", target.image_field)
+        legacy = self.rows().filter(**{f"{target.fields['storage_key']}__isnull": True})
+        rows = legacy.order_by("pk").values_list("pk", target.image_field)
         for pk, name in rows.iterator(self.options.batch_size):
             self.engine.rows += 1
             self.emit(findings.legacy(pk, str(name or "")))

@@ -55,7 +55,9 @@ class Source:
         return join_location(self.location, "")
 
     def queryset(self):
-        return self.model._default_manager.using(router.db_for_read(self.model))
+        # The base manager: a default manager that hides rows (soft deletes)
+        # must not make their objects look unreferenced.
+        return self.model._base_manager.using(router.db_for_read(self.model))
 
     def refs(self, chunk_size, within=""):
         """Ref per row naming a key under ``within``, in byte order."""
