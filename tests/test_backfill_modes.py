@@ -185,3 +185,15 @@ def test_verify_with_nothing_migrated_touches_no_network(moto_bucket, settings):
     settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
     result = backfill("--verify")
     assert result.code == 0 and "verified 0 rows: 0 mismatches" in result.stdout
+
+
+def test_verify_takes_shards_and_a_limit_as_an_upload_run_does(moto_bucket, media_root):
+    create_legacy_images(6, media_root=media_root)
+    assert backfill().code == 0
+
+    halves = [backfill("--verify", "--shard", f"{k}/2") for k in (1, 2)]
+    limited = backfill("--verify", "--limit", "4")
+
+    counts = [int(run.stdout.split("verified ")[1].split()[0]) for run in halves]
+    assert sum(counts) == 6 and all(run.code == 0 for run in halves)
+    assert "verified 4 rows: 0 mismatches" in limited.stdout
