@@ -78,7 +78,7 @@ def test_every_finding_kind_from_changes_behind_the_databases_back(
     local = (media_root / same_size.image.name).read_bytes()
     flipped = bytes([local[0] ^ 0xFF]) + local[1:]  # same size, other bytes
     client.put_object(Bucket=name, Key=same_size.storage_key, Body=flipped)
-    signed = f"{moved.public_url}?X-Amz-Expires=3600&X-Amz-Signature=abc"  # it expires
+    signed = f"{moved.public_url}?X-Amz-Expires=3600&X-Amz-Signature=s3cr3tsig"  # it expires
     UserImage.objects.filter(pk=moved.pk).update(public_url=signed)
     body = object_bytes(moto_bucket, typed.storage_key)
     client.put_object(
@@ -114,7 +114,7 @@ def test_every_finding_kind_from_changes_behind_the_databases_back(
     (url,) = found["public_url_mismatch"]
     assert url["id"] == str(moved.pk)
     assert url["detail"]["public_url"].startswith(f"{moved.public_url}?X-Amz-Expires=3600")
-    assert "abc" not in json.dumps(doc)  # the signature is redacted, as every secret is
+    assert "s3cr3tsig" not in json.dumps(doc)  # the signature is redacted, as every secret is
     assert url["detail"]["expected"] == moved.public_url
     assert "--rewrite-urls" in url["detail"]["fix"]
     assert [f["id"] for f in found["legacy_row"]] == [str(legacy.pk)]
