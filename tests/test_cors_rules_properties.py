@@ -144,7 +144,11 @@ def test_adding_rules_never_removes_an_allowance(scenario, extra):
     configured, rules = scenario
     for origin in configured:
         before, after = evaluate(rules, origin), evaluate(rules + extra, origin)
-        assert all(after[name] for name in (*ALLOWANCES, "etag_exposed") if before[name])
+        assert all(after[name] for name in ALLOWANCES if before[name])
+        # The upload's ETag is read from the rule that serves the PUT: where no
+        # rule did, a later PUT rule that exposes nothing rightly turns it off.
+        if before["put"] and before["etag_exposed"]:
+            assert after["etag_exposed"]
 
 
 @given(origins())
