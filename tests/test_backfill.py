@@ -104,7 +104,8 @@ def test_database_statements_grow_with_batches_not_rows(moto_bucket, media_root)
     ]
     batches = 40 // 10
     per_batch = 4 if connection.vendor == "postgresql" else 2
-    assert len([sql for sql in statements if sql.startswith("UPDATE")]) == batches
+    # Results that finish together may share an UPDATE: never more than one a batch.
+    assert 1 <= len([sql for sql in statements if sql.startswith("UPDATE")]) <= batches
     assert len(statements) <= per_batch * batches + 1, statements
     assert legacy_rows() == []
 
