@@ -96,7 +96,7 @@ def cors_state(ctx):
     state = read_rules(ctx)
     state.origins = list(toolkit_settings.CORS_ORIGINS)
     state.evaluations = [cors_rules.evaluate(state.rules or [], o) for o in state.origins]
-    state.recommended = cors_rules.recommended_rules(state.rules or [], state.origins)
+    state.recommended = cors_rules.recommended_rules(state.rules or [], state.origins, ctx.is_r2)
     return state
 
 
@@ -316,7 +316,7 @@ def origins_wellformed(ctx):
     configured = [(o, cors_rules.origin_problem(o)) for o in origins]
     configured = [(o, p) for o, p in configured if p]
     in_rules = [
-        (o, cors_rules.origin_problem(o, pattern=True))
+        (o, cors_rules.origin_problem(o, pattern=True, r2=ctx.is_r2))
         for rule in rules or ()
         for o in cors_rules.as_list(rule, "AllowedOrigins")
     ]

@@ -37,16 +37,22 @@ def as_list(rule, key):
 
 
 # --- origins ---------------------------------------------------------------
-def origin_problem(origin, *, pattern=False):
+def origin_problem(origin, *, pattern=False, r2=False):
     """Why ``origin`` is not what a browser sends as its Origin header, in
     words (``None`` when it is fine). ``pattern``: a rule's AllowedOrigin,
-    where ``*`` alone or one ``*`` wildcard inside is allowed."""
+    where ``*`` alone or one ``*`` wildcard inside is allowed (but not, on R2
+    (``r2``), a wildcard port)."""
     if not isinstance(origin, str) or not origin.strip():
         return "is empty"
     if pattern and origin == "*":
         return None
     if origin != origin.strip() or any(ch.isspace() for ch in origin):
         return "contains spaces"
+    if wildcard_port(origin) and (r2 or not pattern):
+        return (
+            "has a wildcard port (a browser sends one concrete port, and R2 rejects a rule "
+            "set containing one with MalformedXML); list each port, e.g. http://localhost:3000"
+        )
     if pattern and origin.count("*") > 1:
         return "has more than one '*' wildcard (S3 allows one per origin)"
     if "*" in origin and not pattern:
@@ -76,6 +82,14 @@ def origin_problem(origin, *, pattern=False):
     if not NETLOC.fullmatch(parts.netloc):
         return "has characters that cannot appear in a host name"
     return None
+
+
+WILDCARD_PORT = re.compile(r"^[^/]*//[^/]*:\*(/|$)")
+
+
+def wildcard_port(origin):
+    """Whether ``origin`` has ``*`` for its port (``http://localhost:*``)."""
+    return isinstance(origin, str) and WILDCARD_PORT.match(origin.strip()) is not None
 
 
 def normalize_origin(origin, *, pattern=False):
@@ -181,12 +195,15 @@ def new_rule(origins):
     }
 
 
-def repair_origins(rule):
+def repair_origins(rule, r2=False):
     """``rule`` with its fixable AllowedOrigins fixed. Hopeless ones are kept
     as they are: S3 may still match them (``*.example.com`` has no scheme
-    but matches), and a correction must never take an allowance away."""
+    but matches), and a correction must never take an allowance away. On R2
+    (``r2``) wildcard ports go: R2 refuses the whole rule set over one."""
     fixed = []
     for origin in as_list(rule, "AllowedOrigins"):
+        if r2 and wildcard_port(origin):
+            continue
         repaired = normalize_origin(origin, pattern=True) or origin
         if repaired not in fixed:
             fixed.append(repaired)
@@ -212,7 +229,7 @@ def cover(rule, origins):
     return rule
 
 
-def recommended_rules(rules, origins):
+def recommended_rules(rules, origins, r2=False):
     """The corrected rule set: existing rules kept (their fixable malformed
     origins repaired), the first rule that serves any of ``origins`` extended to
     cover them all, or a new rule appended when none does. No earlier rule
@@ -224,7 +241,7 @@ def recommended_rules(rules, origins):
         if repaired is not None and repaired not in targets:
             targets.append(repaired)
     targets = targets or ["*"]
-    fixed = [repair_origins(r) for r in rules or () if isinstance(r, dict)]
+    fixed = [repair_origins(r, r2) for r in rules or () if isinstance(r, dict)]
     fixed = [r for r in fixed if r["AllowedOrigins"]]
     for index, rule in enumerate(fixed):
         if any(origin_allowed(rule, t) for t in targets):

@@ -79,3 +79,7 @@ def sentence(text):
     """``text`` as a sentence: capital first letter, full stop."""
     text = text.rstrip(".")
     return text[:1].upper() + text[1:] + "."
+
+
+def dotted(numbers):
+    return ".".join(map(str, numbers))

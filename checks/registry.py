@@ -29,6 +29,9 @@ class Check:
     kind: str = "static"
     per_storage: bool = True  # once per S3 alias, or once per run
     mutating: bool = False  # writes to the bucket (the round-trip)
+    # Where the fault was reported or documented (an issue, a changelog, the
+    # store's documentation), named in docs/checks.md.
+    source: str = ""
 
     @property
     def name(self):
@@ -91,7 +94,7 @@ def skip(message, **details):
 REGISTRY: dict[str, Check] = {}
 
 
-def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=False):
+def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=False, source=""):
     """Register ``fn`` as check ``id`` (``r2.<group>.<name>``)."""
     parts = id.split(".")
     if len(parts) != 3 or parts[0] != "r2" or parts[1] not in GROUPS:
@@ -102,7 +105,9 @@ def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=
     def register(fn):
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
-        REGISTRY[id] = Check(id, parts[1], title, catches, fix, fn, kind, per_storage, mutating)
+        REGISTRY[id] = Check(
+            id, parts[1], title, catches, fix, fn, kind, per_storage, mutating, source
+        )
         return fn
 
     return register

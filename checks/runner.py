@@ -9,8 +9,11 @@ import logging
 import threading
 import time
 
+from django.core.exceptions import ImproperlyConfigured
+
 from checks.context import CheckContext
 from checks.registry import Outcome, Result, Skip
+from toolkit.core.conf import toolkit_settings
 from toolkit.core.errors import describe
 from toolkit.core.storage import s3_aliases
 
@@ -69,13 +72,39 @@ def plan(checks, aliases, timeout, keep=False):
     return pairs
 
 
-def run_checks(checks, *, aliases=None, timeout=30.0, keep=False):
-    """Results of ``checks`` over the S3 aliases, in a stable order."""
+SILENCED_REASON = "Silenced by R2_TOOLKIT['SILENCED']."
+
+
+def not_run(checks, skipped):
+    """Check id -> why it is reported as skipped without running: the ids in
+    ``skipped`` (id -> reason, e.g. ``r2_check --skip``) and those silenced
+    by ``R2_TOOLKIT["SILENCED"]``, as SILENCED_SYSTEM_CHECKS does for Django's."""
+    try:
+        silenced = toolkit_settings.SILENCED
+    except ImproperlyConfigured:  # r2.settings.toolkit reports the bad value
+        silenced = ()
+    reasons = {check_id: SILENCED_REASON for check_id in silenced}
+    reasons.update(skipped or {})
+    return {c.id: reasons[c.id] for c in checks if c.id in reasons}
+
+
+def skipped_result(check, ctx, reason):
+    details = {"storage": ctx.alias} if check.per_storage else {}
+    return Result(check.id, check.group, "skip", reason, "", 0.0, details)
+
+
+def run_checks(checks, *, aliases=None, timeout=30.0, keep=False, skipped=None):
+    """Results of ``checks`` over the S3 aliases, in a stable order.
+    ``skipped``: check id -> the reason it is reported as skipped, unrun."""
     aliases = s3_aliases() if aliases is None else list(aliases)
     pairs = plan(checks, aliases, timeout, keep)
     deadline = time.monotonic() + timeout
     results = [None] * len(pairs)
     done = threading.Condition()
+    unrun = not_run(checks, skipped)
+    for index, (check, ctx) in enumerate(pairs):
+        if check.id in unrun:
+            results[index] = skipped_result(check, ctx, unrun[check.id])
 
     def work(index, check, ctx):
         result = evaluate(check, ctx)
@@ -84,12 +113,12 @@ def run_checks(checks, *, aliases=None, timeout=30.0, keep=False):
             done.notify_all()
 
     for index, (check, ctx) in enumerate(pairs):
-        if check.kind == "network":
+        if check.kind == "network" and results[index] is None:
             threading.Thread(
                 target=work, args=(index, check, ctx), daemon=True, name=f"r2-check-{check.id}"
             ).start()
     for index, (check, ctx) in enumerate(pairs):
-        if check.kind != "network":
+        if check.kind != "network" and results[index] is None:
             results[index] = evaluate(check, ctx)
 
     with done:

@@ -13,13 +13,23 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from checks.options import assignment, configured, sentence, setting_path
+from checks import r2_params
+from checks.options import (
+    assignment,
+    configured,
+    dotted,
+    literal,
+    sentence,
+    setting_path,
+    storage_options,
+)
 from checks.registry import Skip, check, fail, ok, skip, warn
 from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
 from toolkit.core.redact import redact_url
 from toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
 
 SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
+R2_API_EXAMPLE = "https://<account id>.r2.cloudflarestorage.com"
 R2_HOST = re.compile(
     r"^(?P<account>[^.]+)(?:\.(?P<jurisdiction>eu|fedramp))?" + re.escape(R2_HOST_SUFFIX) + "$"
 )
@@ -75,12 +85,21 @@ def has_keys(storage):
     return bool((storage.access_key and storage.secret_key) or storage.session_profile)
 
 
-def dotted(numbers):
-    return ".".join(map(str, numbers))
-
-
 def public_domain_example(ctx):
     return PUBLIC_DOMAIN_HINT.format(assignment(ctx.alias, "custom_domain", "media.example.com"))
+
+
+def public_domain_problem(ctx, parts, host):
+    """What public domain the endpoint is (in words), or None: an r2.dev URL
+    or the bucket's custom domain serve anonymous reads, never the S3 API."""
+    if host == "r2.dev" or host.endswith(".r2.dev"):
+        return "the bucket's public r2.dev development URL"
+    domain = value(ctx, "custom_domain")
+    if isinstance(domain, str) and domain.strip():
+        bare = re.sub(r"^[a-z][a-z0-9+.-]*://", "", domain.strip(), flags=re.I).rstrip("/")
+        if bare.lower() == (parts.netloc + parts.path).rstrip("/").lower():
+            return f"the bucket's public custom domain ({bare}, as in AWS_S3_CUSTOM_DOMAIN)"
+    return None
 
 
 # --- where the storage is -------------------------------------------------
@@ -113,10 +132,15 @@ def bucket_name(ctx):
 @check(
     "r2.settings.endpoint",
     title="The endpoint URL is well-formed",
-    catches="A malformed AWS_S3_ENDPOINT_URL; for R2: not https, no 32-hex account id, "
-    "or the bucket name in the path.",
+    catches="A malformed AWS_S3_ENDPOINT_URL; a public domain (an r2.dev URL or the custom "
+    "domain) where the account's S3 API endpoint belongs, so every signed request fails; "
+    "for R2: not https, no 32-hex account id, or the bucket name in the path.",
     fix='For R2 set AWS_S3_ENDPOINT_URL = "https://<account id>.r2.cloudflarestorage.com" '
-    "(no bucket, no trailing path); the bucket goes in AWS_STORAGE_BUCKET_NAME.",
+    "(no bucket, no trailing path); the bucket goes in AWS_STORAGE_BUCKET_NAME and the "
+    "public domain in AWS_S3_CUSTOM_DOMAIN.",
+    source="Cloudflare R2 docs, Authentication (S3 API tokens: the endpoint is "
+    "https://<ACCOUNT_ID>.r2.cloudflarestorage.com) and Public buckets (r2.dev and custom "
+    "domains serve public reads)",
 )
 def endpoint(ctx):
     url = value(ctx, "endpoint_url")
@@ -131,6 +155,18 @@ def endpoint(ctx):
         return fail(f"The endpoint URL {url!r} is malformed: {exc}.", example)
     if parts.scheme not in ("http", "https") or not host:
         return fail(f"The endpoint URL {url!r} is not an http(s) URL with a host name.", example)
+    public = public_domain_problem(ctx, parts, host)
+    if public:
+        return fail(
+            f"The endpoint URL {url!r} is {public}, not the account's S3 API endpoint: every "
+            "signed request (upload, delete, HeadBucket) fails there.",
+            sentence(
+                f"{assignment(ctx.alias, 'endpoint_url', R2_API_EXAMPLE)} (the S3 API "
+                "endpoint from R2 > Overview > Account details); the public domain belongs in "
+                f"{setting_path(ctx.alias, 'custom_domain')}"
+            ),
+            endpoint=url,
+        )
     if not host.endswith(R2_HOST_SUFFIX):
         return ok(f"The endpoint is {parts.scheme}://{parts.netloc}.", endpoint=url)
     form = R2_HOST.match(host)
@@ -510,4 +546,96 @@ def checksums(ctx):
         "Upload checksums are sent only when required.",
         botocore=dotted(botocore_version),
         s3transfer=dotted(transfer_version),
+    )
+
+
+# --- what uploads carry ------------------------------------------------------
+@check(
+    "r2.settings.object_parameters",
+    title="R2: uploads carry only object parameters R2 takes",
+    catches="AWS_S3_OBJECT_PARAMETERS (or a storage's get_object_parameters) asking for a "
+    "StorageClass other than STANDARD or STANDARD_IA, SSE-KMS or SSE-S3, tagging or object "
+    "lock: R2 answers 501 NotImplemented and every upload fails.",
+    fix="Remove those keys from AWS_S3_OBJECT_PARAMETERS (keep CacheControl, ContentDisposition "
+    "and the like); use StorageClass STANDARD or STANDARD_IA, and R2's own encryption, bucket "
+    "locks and lifecycle rules instead.",
+    source="Cloudflare R2 docs, S3 API compatibility (PutObject and CreateMultipartUpload "
+    "features)",
+)
+def object_parameters(ctx):
+    require_r2(ctx)
+    storage = built(ctx)
+    parameters = storage.get_object_parameters(SAMPLE_KEY)
+    refused = r2_params.problems(parameters)
+    if not refused:
+        return ok("Uploads carry only object parameters R2 takes.")
+    where = setting_path(ctx.alias, "object_parameters")
+    return fail(
+        f"Uploads carry object parameters R2 refuses (501 NotImplemented, so every upload "
+        f"fails): {'; '.join(f'{name} ({reason})' for name, reason in refused)}.",
+        f"{where} = {literal(r2_params.accepted(parameters))} (without "
+        f"{', '.join(name for name, _ in refused)}; a storage subclass that adds them in "
+        "get_object_parameters must stop doing so).",
+        refused=[name for name, _ in refused],
+    )
+
+
+# --- which credential is used --------------------------------------------------
+# django-storages' precedence for each credential (get_default_settings): the
+# alias's OPTIONS, then AWS_S3_*, then AWS_* (the environment only when neither
+# setting exists; the toolkit reads settings, not the environment).
+CREDENTIALS = {
+    "access key id": ("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+    "secret key": ("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+}
+
+
+def credential_sources(alias, option, s3_name, plain_name):
+    """[(where, value)] for each place that sets this credential, winner first."""
+    found = []
+    options = storage_options(alias)
+    if options.get(option):
+        found.append((f'STORAGES["{alias}"]["OPTIONS"]["{option}"]', options[option]))
+    for name in (s3_name, plain_name):
+        if getattr(settings, name, None):
+            found.append((name, getattr(settings, name)))
+    return found
+
+
+@check(
+    "r2.settings.credential_conflict",
+    title="Each credential is set in one place, or the same everywhere",
+    catches="Two settings for one credential that disagree: AWS_S3_SECRET_ACCESS_KEY outranks "
+    "AWS_SECRET_ACCESS_KEY (and AWS_S3_ACCESS_KEY_ID outranks AWS_ACCESS_KEY_ID), so requests "
+    "are signed with the other secret and fail with signature errors.",
+    fix="Keep each credential in one setting: delete the outranking one (AWS_S3_SECRET_ACCESS_KEY, "
+    "AWS_S3_ACCESS_KEY_ID, or the OPTIONS key) or give it the same value.",
+    source="jschneier/django-storages storages/backends/s3.py get_default_settings; CHANGELOG "
+    "1.14.4 (AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY outrank AWS_*)",
+)
+def credential_conflict(ctx):
+    conflicts = []
+    for what, names in CREDENTIALS.items():
+        sources = credential_sources(ctx.alias, *names)
+        if len({value for _, value in sources}) > 1:
+            conflicts.append((what, [where for where, _ in sources]))
+    if not conflicts:
+        return ok("Every credential comes from one place (or agrees wherever it is set).")
+    # Only the names of the settings, never their values.
+    sentences = [
+        f"the {what} is set differently in {' and '.join(places)}; django-storages uses {places[0]}"
+        for what, places in conflicts
+    ]
+    fixes = [
+        f"delete {' and '.join(places[:-1])} (or give it the same value as {places[-1]})"
+        for _, places in conflicts
+    ]
+    return fail(
+        sentence(
+            "Two settings disagree about one credential: "
+            + "; ".join(sentences)
+            + ", so requests are signed with a secret other than the one you think you set"
+        ),
+        sentence("; ".join(fixes)),
+        conflicts={what: places for what, places in conflicts},
     )

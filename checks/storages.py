@@ -11,13 +11,22 @@ import re
 import django
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import storages
 
-from checks.options import backend_class, default_options, literal, sentence
-from checks.registry import check, fail, ok, skip
-from toolkit.core.compat import built_default_storage, built_storage
+from checks.options import (
+    assignment,
+    backend_class,
+    configured,
+    default_options,
+    dotted,
+    literal,
+    sentence,
+)
+from checks.registry import check, fail, ok, skip, warn
+from toolkit.core.compat import built_default_storage, built_storage, installed_version
 from toolkit.core.errors import describe
 from toolkit.core.redact import redact
-from toolkit.core.storage import S3_BACKEND, is_s3_backend
+from toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
 
 S3_DEFAULT_HINT = f'STORAGES["default"] = {{"BACKEND": "{S3_BACKEND}"}}'
 STATICFILES_HINT = (
@@ -237,3 +246,86 @@ def held_instances(alias):
         if wrapped is not None and wrapped is not built:
             held["default_storage"] = wrapped
     return held
+
+
+# --- django-storages' own behaviour ------------------------------------------
+OVERWRITE_SOURCE = (
+    "jschneier/django-storages issue 77 (and 959); storages/backends/s3.py "
+    "get_default_settings: file_overwrite defaults to True"
+)
+
+
+def overwrites(alias, build=None):
+    """Whether ``alias``'s storage overwrites a file of the same name: the built
+    instance's view (a subclass may set ``file_overwrite`` itself), else the settings'."""
+    build = build or (lambda: storages.create_storage(dict(settings.STORAGES[alias])))
+    try:
+        return bool(build().file_overwrite)
+    except Exception:  # r2.storages.options reports a storage that cannot be built
+        return bool(configured(alias, "file_overwrite"))
+
+
+@check(
+    "r2.storages.file_overwrite",
+    title="Uploads never replace another file of the same name",
+    catches="AWS_S3_FILE_OVERWRITE left at django-storages' default (True): a second upload "
+    "named photo.jpg silently replaces another user's image.",
+    fix="Set AWS_S3_FILE_OVERWRITE = False (or OPTIONS['file_overwrite'] = False), so "
+    "django-storages gives a clashing name a suffix instead of overwriting.",
+    source=OVERWRITE_SOURCE,
+)
+def file_overwrite(ctx):
+    if not overwrites(ctx.alias, ctx.storage):
+        return ok("A clashing upload gets a new name; nothing is overwritten.")
+    if ctx.alias == "staticfiles":
+        return ok("STORAGES['staticfiles'] overwrites, as collectstatic needs.")
+    fix = assignment(ctx.alias, "file_overwrite", False)
+    if configured(ctx.alias, "file_overwrite") is False:
+        fix = (
+            f"Set file_overwrite = False on {type(ctx.storage()).__name__} (the class sets "
+            f"it to True; the settings already say {fix})"
+        )
+    outcome = fail if ctx.alias == "default" else warn
+    return outcome(
+        f"STORAGES[{ctx.alias!r}] overwrites files of the same name (file_overwrite is True, "
+        "django-storages' default): a second upload named photo.jpg silently replaces "
+        "another user's image.",
+        sentence(fix),
+        file_overwrite=True,
+    )
+
+
+BROKEN_EXISTS = (1, 14, 4)
+
+
+@check(
+    "r2.storages.storages_version",
+    per_storage=False,
+    title="django-storages is not 1.14.4",
+    catches="django-storages 1.14.4, whose exists() answers False for every name while "
+    "file_overwrite is on: skip-if-exists logic re-uploads and health checks report files "
+    "missing.",
+    fix='pip install "django-storages[s3]>=1.14.5" (1.14.5 restored exists()).',
+    source="jschneier/django-storages issue 1430 and pull request 1484; CHANGELOG 1.14.5 "
+    "('Revert exists() behavior to pre-1.14.4 semantics')",
+)
+def storages_version(ctx):
+    installed = installed_version("django-storages")
+    if installed != BROKEN_EXISTS:
+        return ok(f"django-storages {dotted(installed) or 'is not installed'}.")
+    affected = [alias for alias in s3_aliases() if overwrites(alias)]
+    upgrade = 'pip install "django-storages[s3]>=1.14.5" (and pin it in your requirements).'
+    if not affected:
+        return ok(
+            "django-storages 1.14.4 is installed; its broken exists() only bites with "
+            "file_overwrite on, which no S3 storage here has.",
+            version=dotted(installed),
+        )
+    return fail(
+        f"django-storages 1.14.4 is installed and STORAGES {', '.join(map(repr, affected))} "
+        "overwrite files: its exists() then answers False for every name, so "
+        "skip-if-exists logic re-uploads and health checks report files missing.",
+        upgrade,
+        version=dotted(installed),
+        storages=affected,
+    )

@@ -5,7 +5,7 @@ from django.core import checks as django_checks
 
 from checks import registry
 from checks.runner import run_checks
-from toolkit.core.conf import toolkit_settings
+from checks.toolkit_settings import problems
 from toolkit.core.storage import s3_aliases
 
 LEVELS = {"warn": django_checks.Warning, "fail": django_checks.Error}
@@ -17,10 +17,7 @@ ALWAYS = "r2.settings.toolkit"
 @django_checks.register("r2")
 def r2_toolkit_settings(app_configs=None, **kwargs):
     """Unknown, removed and invalid R2_TOOLKIT keys, on every command."""
-    return [
-        PROBLEM_LEVELS[p.level](p.message, hint=p.hint or None, id=p.id)
-        for p in toolkit_settings.problems()
-    ]
+    return [PROBLEM_LEVELS[p.level](p.message, hint=p.hint or None, id=p.id) for p in problems()]
 
 
 @django_checks.register("r2", deploy=True)

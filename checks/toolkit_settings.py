@@ -1,27 +1,62 @@
-"""The toolkit's own settings: every ``R2_TOOLKIT`` key known, current and castable."""
+"""The toolkit's own settings: every ``R2_TOOLKIT`` key known, current and castable,
+and every id ``R2_TOOLKIT["SILENCED"]`` names a check that exists."""
 
-from checks.registry import check, fail, ok, warn
-from toolkit.core.conf import toolkit_settings
+import difflib
+
+from django.core.exceptions import ImproperlyConfigured
+
+from checks.registry import REGISTRY, check, fail, ok, warn
+from toolkit.core.conf import Problem, toolkit_settings
+
+
+def silenced_problems():
+    """A warning for each id in SILENCED that names no check: it silences nothing."""
+    try:
+        silenced = toolkit_settings.SILENCED
+    except ImproperlyConfigured:  # reported by toolkit_settings.problems()
+        return []
+    found = []
+    for check_id in silenced:
+        if check_id in REGISTRY:
+            continue
+        close = difflib.get_close_matches(check_id, REGISTRY, n=1)
+        guess = f"Did you mean {close[0]!r}? " if close else ""
+        found.append(
+            Problem(
+                "warning",
+                "r2.settings.unknown_silenced",
+                f'R2_TOOLKIT["SILENCED"] names {check_id!r}, which is no check id; '
+                "it silences nothing",
+                guess + "`python manage.py r2_check --list` shows every check id.",
+            )
+        )
+    return found
+
+
+def problems():
+    """Everything wrong with R2_TOOLKIT, for this check and Django's system checks."""
+    return toolkit_settings.problems() + silenced_problems()
 
 
 @check(
     "r2.settings.toolkit",
     title="R2_TOOLKIT keys are known and their values usable",
     catches="A misspelt R2_TOOLKIT key that is silently ignored, a key that is no longer "
-    "used, or a value of the wrong kind (a word where seconds are expected).",
+    "used, a value of the wrong kind (a word where seconds are expected), or a SILENCED "
+    "entry that names no check.",
     fix="Rename the key to the one suggested, follow the replacement named for a removed "
-    "key, or write the value as the message shows.",
+    "key, write the value as the message shows, or correct the SILENCED id.",
     per_storage=False,
 )
 def toolkit_keys(ctx):
-    problems = toolkit_settings.problems()
-    if not problems:
+    found = problems()
+    if not found:
         return ok("Every R2_TOOLKIT key is known and its value usable.")
-    errors = [p for p in problems if p.level == "error"]
+    errors = [p for p in found if p.level == "error"]
     outcome = fail if errors else warn
-    shown = errors or problems
+    shown = errors or found
     return outcome(
         "; ".join(p.message for p in shown) + ".",
         " ".join(p.hint for p in shown if p.hint) or shown[0].message,
-        problems=[{"id": p.id, "level": p.level, "message": p.message} for p in problems],
+        problems=[{"id": p.id, "level": p.level, "message": p.message} for p in found],
     )

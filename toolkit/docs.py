@@ -44,6 +44,8 @@ def render_checks_markdown():
             lines.append(f"*{KINDS[check.kind]}, {scope}{extra}*\n")
             lines.append(f"**Catches:** {check.catches}\n")
             lines.append(f"**Fix:** {check.fix}\n")
+            if check.source:
+                lines.append(f"**Source:** {check.source}\n")
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -146,7 +146,7 @@ SETTINGS = {
     "CHECK_TIMEOUT": Setting(30.0, number(minimum=0.1), "30"),
     "PROBE_PREFIX": Setting("_r2_toolkit/probe/", prefix, '"_r2_toolkit/probe/"'),
     # Check ids reported as skipped everywhere (as SILENCED_SYSTEM_CHECKS).
-    "SILENCED": Setting((), text_list, '["r2.settings.public_domain"]'),
+    "SILENCED": Setting((), text_list, '["r2.storages.file_overwrite"]'),
     # Highest allowed clock skew against the server's Date header, seconds.
     "MAX_CLOCK_SKEW": Setting(300.0, number(minimum=0), "300"),
     # r2_backfill defaults.

@@ -16,6 +16,8 @@ from toolkit.core.redact import scrub
 from toolkit.core.storage import s3_aliases
 from toolkit.report import RENDERERS
 
+SKIPPED_REASON = "Skipped by r2_check --skip."
+
 
 def csv(value):
     return [item.strip() for item in value.split(",") if item.strip()]
@@ -42,8 +44,9 @@ class Command(BaseCommand):
             "--skip",
             type=csv,
             default=[],
-            metavar="GROUP[,GROUP...]",
-            help=f"skip these groups: {', '.join(GROUPS)}",
+            metavar="GROUP|ID[,...]",
+            help=f"skip these groups ({', '.join(GROUPS)}) or check ids; skipped ids are "
+            "reported as skip",
         )
         parser.add_argument("--fail-on", choices=["error", "warning"], default="error")
         parser.add_argument(
@@ -70,14 +73,21 @@ class Command(BaseCommand):
             for check in select():
                 self.stdout.write(f"{check.id:40} {check.title}")
             return
-        chosen = select(self.validated_only(options["only"]), self.validated_skip(options["skip"]))
+        skip = self.validated_skip(options["skip"])
+        groups = [item for item in skip if item in GROUPS]
+        skipped = {item: SKIPPED_REASON for item in skip if item not in GROUPS}
+        chosen = select(self.validated_only(options["only"]), groups)
         timeout = options["timeout"]
         if timeout is None:
             timeout = toolkit_settings.CHECK_TIMEOUT
         if timeout <= 0:
             raise CommandError("--timeout must be a positive number of seconds.", returncode=2)
         results = run_checks(
-            chosen, aliases=self.aliases(options["storage"]), timeout=timeout, keep=options["keep"]
+            chosen,
+            aliases=self.aliases(options["storage"]),
+            timeout=timeout,
+            keep=options["keep"],
+            skipped=skipped,
         )
         render = RENDERERS[options["format"]]
         kwargs = {"verbose": options["verbose_details"]} if options["format"] == "text" else {}
@@ -100,7 +110,12 @@ class Command(BaseCommand):
         return known(only, REGISTRY, "check id", "`r2_check --list` shows them all")
 
     def validated_skip(self, skip):
-        return known(skip, GROUPS, "group", f"the groups are {', '.join(GROUPS)}")
+        return known(
+            skip,
+            {*GROUPS, *REGISTRY},
+            "group or check id",
+            f"the groups are {', '.join(GROUPS)}; `r2_check --list` shows the check ids",
+        )
 
     def aliases(self, alias):
         aliases = s3_aliases()
