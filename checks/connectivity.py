@@ -8,6 +8,7 @@ without permission, skewed clock) is asked once more with a read-only
 ListObjectsV2, whose error body names it.
 """
 
+import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -22,6 +23,8 @@ from botocore.exceptions import (
     SSLError,
 )
 
+from checks.context import once
+from checks.options import literal
 from checks.registry import Skip, check, fail, ok, warn
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.errors import describe, error_code, http_status
@@ -129,7 +132,133 @@ def diagnose_forbidden(ctx):
     return cause.format(bucket=ctx.bucket), fix.format(bucket=ctx.bucket, new=NEW_R2_TOKEN)
 
 
+# --- jurisdictions ---------------------------------------------------------------
+R2_ENDPOINT = re.compile(
+    r"^(?P<scheme>https?)://(?P<account>[^./]+)(?:\.(?P<jurisdiction>eu|fedramp))?"
+    r"(?P<rest>\.r2\.cloudflarestorage\.com(?::\d+)?)/?$",
+    re.I,
+)
+JURISDICTIONS = (None, "eu", "fedramp")
+JURISDICTION_NAMES = {
+    None: "the default jurisdiction",
+    "eu": "the EU jurisdiction",
+    "fedramp": "FedRAMP",
+}
+
+
+def jurisdiction_endpoints(endpoint_url):
+    """{jurisdiction: endpoint URL} of the same account in the other jurisdictions,
+    or {} when ``endpoint_url`` is not an R2 account endpoint."""
+    found = R2_ENDPOINT.match(endpoint_url or "")
+    if not found:
+        return {}
+    return {
+        j: f"{found['scheme']}://{found['account']}{'.' + j if j else ''}{found['rest']}"
+        for j in JURISDICTIONS
+        if j != endpoint_jurisdiction(endpoint_url)
+    }
+
+
+def endpoint_jurisdiction(endpoint_url):
+    """ "eu", "fedramp" or None (the default) for an R2 endpoint URL."""
+    found = R2_ENDPOINT.match(endpoint_url or "")
+    return (found["jurisdiction"] or "").lower() or None if found else None
+
+
+def bucket_answers_at(ctx, endpoint_url):
+    """Whether the bucket answers HeadBucket at ``endpoint_url`` (200, or 403: it
+    exists there, the token may lack access), with this run's client settings."""
+    storage = ctx.storage()
+    client = storage.connection.meta.client
+    probe = boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=client.meta.region_name,
+        aws_access_key_id=storage.access_key,
+        aws_secret_access_key=storage.secret_key,
+        aws_session_token=storage.security_token,
+        config=client.meta.config,
+    )
+    try:
+        probe.head_bucket(Bucket=ctx.bucket)
+        return True
+    except ClientError as exc:
+        return http_status(exc) == 403
+    except Exception:
+        return False
+
+
+@once
+def elsewhere(ctx):
+    """(jurisdiction, endpoint) where the missing bucket answers instead, or None.
+    Asked only after a 404 from an R2 endpoint: one HeadBucket per other jurisdiction."""
+    try:
+        ctx.head_bucket()
+        return None
+    except ClientError as exc:
+        if http_status(exc) != 404 and error_code(exc) != "NoSuchBucket":
+            return None
+    others = jurisdiction_endpoints(ctx.endpoint_url)
+    for jurisdiction, url in others.items():
+        if bucket_answers_at(ctx, url):
+            return jurisdiction, url
+    return None
+
+
+@check(
+    "r2.connectivity.jurisdiction",
+    kind="network",
+    title="R2: the endpoint is the bucket's jurisdiction",
+    catches="A bucket created in a jurisdiction (EU, FedRAMP) reached through the default "
+    "endpoint (or the reverse): R2 answers 404 NoSuchBucket although the keys are valid.",
+    fix="Set AWS_S3_ENDPOINT_URL to the bucket's jurisdiction endpoint: "
+    "https://<account id>.eu.r2.cloudflarestorage.com (EU) or "
+    "https://<account id>.fedramp.r2.cloudflarestorage.com (FedRAMP).",
+    source="Cloudflare R2 docs, Data location (jurisdictional restrictions: 'you must specify "
+    "the jurisdiction in your S3 endpoint') and Authentication",
+)
+def jurisdiction(ctx):
+    if not ctx.is_r2:
+        raise Skip(f"not an R2 endpoint ({scrub(ctx.endpoint_url or 'Amazon S3')})")
+    if not ctx.bucket:
+        raise Skip("AWS_STORAGE_BUCKET_NAME is not set")
+    current = endpoint_jurisdiction(ctx.endpoint_url)
+    try:
+        ctx.head_bucket()
+    except ClientError as exc:
+        if http_status(exc) != 404 and error_code(exc) != "NoSuchBucket":
+            raise Skip("the bucket did not answer 404; see r2.connectivity.head_bucket") from exc
+        found = elsewhere(ctx)
+        if found is None:
+            return ok(
+                f"Bucket {ctx.bucket} is in no jurisdiction of this account either "
+                "(see r2.connectivity.head_bucket)."
+            )
+        where, url = found
+        return fail(
+            f"Bucket {ctx.bucket} is in {JURISDICTION_NAMES[where]}, but the endpoint is "
+            f"{JURISDICTION_NAMES[current]}'s, where R2 answers 404 NoSuchBucket.",
+            f"AWS_S3_ENDPOINT_URL = {literal(scrub(url))} (a bucket's jurisdiction is fixed "
+            "when it is created and only its own endpoint reaches it).",
+            jurisdiction=where or "default",
+        )
+    except Skip:
+        raise
+    except Exception as exc:
+        raise Skip("the bucket did not answer; see r2.connectivity.head_bucket") from exc
+    return ok(
+        f"Bucket {ctx.bucket} answers at {JURISDICTION_NAMES[current]}'s endpoint.",
+        jurisdiction=current or "default",
+    )
+
+
 def missing_bucket_fix(ctx):
+    found = elsewhere(ctx) if ctx.is_r2 else None
+    if found:
+        return (
+            f"Set AWS_S3_ENDPOINT_URL = {literal(scrub(found[1]))}: the bucket is in "
+            f"{JURISDICTION_NAMES[found[0]]} (see r2.connectivity.jurisdiction)."
+        )
     if ctx.is_r2:
         return (
             f"Create it (`wrangler r2 bucket create {ctx.bucket}` or the dashboard) or "

@@ -29,6 +29,10 @@ SET_ORIGINS = (
     "pages are served from, comma-separated, e.g. https://app.example.com"
 )
 RULES_UNREADABLE = "the bucket's CORS rules could not be read; see r2.cors.rules_readable"
+TOKEN_SCOPE = (
+    "the token may read objects but not bucket configuration (its scope, not the rules); "
+    "see r2.cors.rules_readable"
+)
 DENIED_CODES = {"AccessDenied", "Forbidden", "403"}
 FETCH_FIX = (
     "Set the bucket's CORS rules to the JSON in the hint (it keeps your other rules); "
@@ -175,20 +179,28 @@ def rules_hint(ctx, state):
     kind="network",
     title="The bucket's CORS rules can be read",
     catches="A bucket without CORS rules (browsers cannot upload or read with script), "
-    "keys that may not read bucket configuration, or an answer that is not a "
-    "CORS configuration.",
+    "a 403 that is the token's scope rather than wrong keys (an object-only token cannot "
+    "read bucket configuration such as CORS), or an answer that is not a CORS configuration.",
     fix=FETCH_FIX,
+    source="Cloudflare R2 docs, Authentication (permissions: Object Read & Write tokens "
+    "cannot view bucket configuration)",
 )
 def rules_readable(ctx):
     state = cors_state(ctx)
     if state.denied:
+        # cors_state() only runs once HeadBucket succeeded with the same keys: the keys
+        # are right, the token's scope stops at objects.
         return warn(
-            f"The keys may not read bucket {ctx.bucket}'s CORS rules ({state.error}), so they "
-            "cannot be verified here.",
-            "Give the token permission to read bucket configuration: on R2 an API token with "
-            "'Admin Read' (Object Read & Write tokens cannot read CORS); on S3 "
+            f"The token may not read bucket {ctx.bucket}'s configuration ({state.error}), "
+            "although the same keys reach the bucket: that is the token's scope (on R2 an "
+            "'Object Read & Write' token cannot read CORS rules), not wrong keys or wrong "
+            "rules. The rules cannot be verified here; r2.cors.preflight_live still tests "
+            "what browsers get.",
+            "Keep the object-only token for the app, and let the gate read the rules with a "
+            "token that has 'Admin Read' (R2 > Manage R2 API Tokens); on S3 allow "
             "s3:GetBucketCORS. Or check the rules yourself in the dashboard (R2 > bucket > "
             f"Settings > CORS Policy) or with `wrangler r2 bucket cors list {ctx.bucket}`.",
+            token_scope="objects",
         )
     if state.error:
         return fail(
@@ -208,6 +220,8 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
     """Shared by the per-origin checks: ``allowed(evaluation)`` for each
     configured origin; fail (or warn) naming the origins that lack it."""
     state = cors_state(ctx)
+    if state.denied:
+        raise Skip(TOKEN_SCOPE)
     if state.rules is None:
         raise Skip(RULES_UNREADABLE)
     if not state.origins:
@@ -299,9 +313,13 @@ def etag_exposed(ctx):
     title="CORS origins are well-formed",
     catches="Origins with a path, a trailing slash, upper-case letters or no scheme, in "
     "R2_TOOLKIT_CORS_ORIGINS or in the bucket's AllowedOrigins: they never match "
-    "what a browser sends.",
+    "what a browser sends; and wildcard ports (http://localhost:*), for which R2 rejects "
+    "the whole rule set with MalformedXML.",
     fix="Write every origin as scheme://host[:port], lower case, without path or "
-    "trailing slash, both in R2_TOOLKIT_CORS_ORIGINS and in the bucket's rules.",
+    "trailing slash, each port listed (http://localhost:3000), both in "
+    "R2_TOOLKIT_CORS_ORIGINS and in the bucket's rules.",
+    source="Cloudflare R2 docs, Configure CORS (origins are scheme://host[:port]); "
+    "cloudflare/cloudflare-docs issue 32888 (http://localhost:* rejected with 400 MalformedXML)",
 )
 def origins_wellformed(ctx):
     try:
