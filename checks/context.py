@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from checks.registry import Skip
+from toolkit.core.compat import share_connections
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.storage import is_r2_endpoint
 
@@ -89,7 +90,9 @@ class CheckContext:
         # use (its own default, with signature version, addressing style and
         # proxies, when none is configured); add the timeouts to that.
         storage.client_config = self.client_config(storage.client_config)
-        return storage
+        # One client for every thread of the run (the checks and the round-trip's
+        # concurrent requests), as the app's own threads would share it.
+        return share_connections(storage)
 
     @once
     def client(self):

@@ -381,25 +381,21 @@ def error_words(body):
     return scrub(": ".join(part for part in s3_error(body) if part))
 
 
-def send_preflight(url, origin, timeout):
-    """The server's answer to a browser's PUT preflight: (status, headers, body)."""
-    request = urllib.request.Request(
-        url,
-        method="OPTIONS",
-        headers={
-            "Origin": origin,
-            "Access-Control-Request-Method": "PUT",
-            "Access-Control-Request-Headers": cors_rules.UPLOAD_HEADER,
-        },
-    )
-    status, headers, body = fetch(request, timeout, limit=4096)
-    return status, dict(headers), body
+def send_preflight(url, origin, timeout, method="PUT", request_headers=(cors_rules.UPLOAD_HEADER,)):
+    """The server's answer to a browser's preflight (a PUT with Content-Type unless
+    told otherwise): (status, headers, body)."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if request_headers:
+        headers["Access-Control-Request-Headers"] = ",".join(request_headers)
+    request = urllib.request.Request(url, method="OPTIONS", headers=headers)
+    status, answer, body = fetch(request, timeout, limit=4096)
+    return status, dict(answer), body
 
 
-def live_verdict(url, origin, timeout):
-    """(allowed, reason) for a real PUT preflight from ``origin``."""
-    status, headers, body = send_preflight(url, origin, timeout)
-    allowed, reason = cors_rules.preflight_verdict(status, headers, origin)
+def live_verdict(url, origin, timeout, method="PUT", request_headers=(cors_rules.UPLOAD_HEADER,)):
+    """(allowed, reason) for a real preflight from ``origin``."""
+    status, headers, body = send_preflight(url, origin, timeout, method, request_headers)
+    allowed, reason = cors_rules.preflight_verdict(status, headers, origin, method, request_headers)
     words = error_words(body) if not allowed else ""
     return allowed, f"{reason} ({words})" if words else reason
 

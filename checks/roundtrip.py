@@ -14,6 +14,8 @@ import contextlib
 import dataclasses
 import hashlib
 import io
+import mimetypes
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,8 +24,12 @@ import uuid
 from django.core.files.base import ContentFile
 from PIL import Image, PngImagePlugin
 
-from checks.registry import check, fail, ok, skip, warn
+from checks import cors_rules
+from checks.cors import live_verdict, object_url
+from checks.options import installed_version
+from checks.registry import Skip, check, fail, ok, skip, warn
 from checks.schema import object_key
+from checks.storages import BROKEN_EXISTS
 from toolkit.core.errors import describe, error_code
 from toolkit.core.http import fetch, s3_error
 from toolkit.core.redact import redact_url, scrub
@@ -68,19 +74,51 @@ def sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
+def concurrently(calls):
+    """Run the zero-argument ``calls`` (name -> callable) at once, each on a
+    daemon thread (a hung request must not hold the process at exit); wait for
+    all and return name -> (succeeded, value or exception)."""
+    results = {}
+
+    def run(name, call):
+        try:
+            results[name] = (True, call())
+        except Exception as exc:  # handed to the step that reads it
+            results[name] = (False, exc)
+
+    threads = [
+        threading.Thread(target=run, args=item, daemon=True, name=f"r2-roundtrip-{item[0]}")
+        for item in calls.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 class RoundTrip:
-    """One probe of one storage alias; ``outcomes`` maps step -> Outcome."""
+    """One probe of one storage alias; ``outcomes`` maps step -> Outcome.
+
+    The requests that do not depend on each other go out together, so the probe
+    costs four round trips, not a dozen: (1) the upload and the presigned PUT;
+    (2) everything that reads the uploaded probe back (exists, size, read, its
+    headers, the public URL, the public domain's CORS answers) and the presigned
+    object's HEAD; (3) the deletes; (4) the check that both are gone.
+    """
 
     def __init__(self, ctx):
         self.ctx = ctx
         self.storage = ctx.storage()
+        ctx.client()  # built once, here, before the threads that share it
         self.token = uuid.uuid4().hex
         self.png = probe_png(self.token)
         self.name = f"{ctx.toolkit.PROBE_PREFIX}{self.token}.png"
+        self.presigned_name = f"{ctx.toolkit.PROBE_PREFIX}{self.token}-presigned.png"
         self.created = []  # storage names that may exist in the bucket
-        self.reachable = False
         self.timings = {}
         self.outcomes = {}
+        self.fetched = {}  # request name -> (succeeded, value or exception)
 
     # --- plumbing ------------------------------------------------------
     @contextlib.contextmanager
@@ -90,6 +128,20 @@ class RoundTrip:
             yield
         finally:
             self.timings[label] = round((time.perf_counter() - started) * 1000, 1)
+
+    def timed_call(self, label, call):
+        def run():
+            with self.timed(label):
+                return call()
+
+        return run
+
+    def got(self, name):
+        """What request ``name`` answered; re-raises what it raised."""
+        succeeded, value = self.fetched[name]
+        if not succeeded:
+            raise value
+        return value
 
     def step(self, name, run, after=()):
         """Run one step unless a step it needs did not pass; never raises."""
@@ -111,13 +163,58 @@ class RoundTrip:
 
     def run(self):
         try:
+            # Recorded before writing: a write that fails half-way may still land.
+            self.created = [self.name, self.presigned_name]
+            self.fetched = concurrently(
+                {
+                    "save": self.timed_call("save_ms", self.save),
+                    "presigned_put": self.timed_call("presigned_put_ms", self.send_presigned_put),
+                }
+            )
+            self.fetched.update(concurrently(self.reads()))
             self.step("upload", self.upload)
             self.step("headers", self.headers, after=["upload"])
             self.step("public_url", self.public_url, after=["upload"])
+            self.step("public_cors", self.public_cors, after=["upload"])
             self.step("presigned_put", self.presigned_put)
         finally:
             self.step("cleanup", self.cleanup)
         return self
+
+    def reads(self):
+        """The requests of phase 2: whatever can be asked once the writes answered."""
+        calls = {}
+        if self.fetched["save"][0]:
+            saved = self.got("save")
+            client, bucket, key = self.ctx.client(), self.storage.bucket_name, self.key(saved)
+            calls.update(
+                exists=self.timed_call("exists_ms", lambda: self.storage.exists(saved)),
+                size=self.timed_call("size_ms", lambda: self.storage.size(saved)),
+                read=self.timed_call("read_ms", lambda: self.read(saved)),
+                head=self.timed_call("head_ms", lambda: client.head_object(Bucket=bucket, Key=key)),
+                public=self.timed_call("public_get_ms", lambda: self.public_get(saved)),
+            )
+            for origin in self.public_origins():
+                calls[f"cors {origin}"] = self.timed_call(
+                    "public_cors_ms", lambda origin=origin: self.cors_answers(saved, origin)
+                )
+        if self.fetched["presigned_put"][0] and self.got("presigned_put")[0] in (200, 201, 204):
+            presigned_key = self.key(self.presigned_name)
+            calls["presigned_head"] = self.timed_call(
+                "presigned_head_ms",
+                lambda: self.ctx.client().head_object(
+                    Bucket=self.storage.bucket_name, Key=presigned_key
+                ),
+            )
+        return calls
+
+    def reachable(self):
+        """Whether the bucket answers HeadBucket (asked once per run, shared)."""
+        try:
+            self.ctx.head_bucket()
+            return True
+        except Exception:
+            return False
 
     def result(self, step):
         """The outcome of ``step`` with the probe's timings in its details."""
@@ -126,33 +223,108 @@ class RoundTrip:
             outcome, details={**outcome.details, "steps": dict(self.timings)}
         )
 
-    # --- the steps -----------------------------------------------------
-    def upload(self):
-        try:
-            self.ctx.head_bucket()
-        except Exception as exc:
-            return fail(
-                f"No round-trip: the bucket {self.storage.bucket_name!r} cannot be "
-                f"reached: {describe(exc)}",
-                BUCKET_HINT,
+    # --- the requests --------------------------------------------------
+    def save(self):
+        saved = self.storage.save(self.name, ContentFile(self.png))
+        self.created[0] = self.name = saved
+        return saved
+
+    def read(self, name):
+        with self.storage.open(name, "rb") as stored:
+            return stored.read()
+
+    def public_get(self, name):
+        url = self.storage.url(name)
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        return fetch(request, self.ctx.timeout)
+
+    def send_presigned_put(self):
+        url = self.ctx.client().generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.storage.bucket_name,
+                "Key": self.key(self.presigned_name),
+                "ContentType": PNG,
+            },
+            ExpiresIn=PRESIGN_SECONDS,
+        )
+        headers = {"Content-Type": PNG, "User-Agent": USER_AGENT}
+        if self.origin:
+            headers["Origin"] = self.origin  # as the browser sends it
+        request = urllib.request.Request(url, data=self.png, method="PUT", headers=headers)
+        return fetch(request, self.ctx.timeout)
+
+    @property
+    def origin(self):
+        return next(iter(self.ctx.toolkit.CORS_ORIGINS), None)
+
+    def public_origins(self):
+        """The browser origins whose view of the public domain is compared with
+        the S3 host's: only with a custom domain in front of the bucket."""
+        if not self.storage.custom_domain:
+            return []
+        found = (cors_rules.normalize_origin(o) for o in self.ctx.toolkit.CORS_ORIGINS)
+        return [o for o in dict.fromkeys(found) if o]
+
+    def cors_answers(self, name, origin):
+        """What a browser on ``origin`` gets from the public domain and from the S3
+        host, all asked at once: (allowed, reason) of a GET preflight to each (at a
+        key that need not exist, as cors.object_url does: some servers refuse
+        preflights of existing objects to anonymous callers) and the
+        Access-Control-Allow-Origin of a GET of the probe through the public domain."""
+        public_url = self.storage.url(name)
+        public_preflight = self.storage.url(f"{self.ctx.toolkit.PROBE_PREFIX}cors-preflight")
+        s3_preflight = object_url(self.ctx)
+        timeout = self.ctx.timeout
+
+        def public_get():
+            request = urllib.request.Request(
+                public_url, headers={"User-Agent": USER_AGENT, "Origin": origin}
             )
-        self.reachable = True
-        # Recorded before saving: a save that fails half-way may still land.
-        self.created.append(self.name)
-        with self.timed("save_ms"):
-            saved = self.storage.save(self.name, ContentFile(self.png))
-        self.created[-1] = self.name = saved
+            status, headers, _ = fetch(request, timeout, limit=0)
+            return status, headers.get("Access-Control-Allow-Origin")
+
+        answers = concurrently(
+            {
+                "public": lambda: live_verdict(public_preflight, origin, timeout, "GET", ()),
+                "s3": lambda: live_verdict(s3_preflight, origin, timeout, "GET", ()),
+                "get": public_get,
+            }
+        )
+
+        def verdict(name):
+            succeeded, value = answers[name]
+            return value if succeeded else (False, f"the request failed: {describe(value)}")
+
+        succeeded, got = answers["get"]
+        return {
+            "public": verdict("public"),
+            "s3": verdict("s3"),
+            "get": got if succeeded else (None, None),
+        }
+
+    # --- the steps: verdicts on what the requests answered ---------------
+    def upload(self):
+        if not self.fetched["save"][0] and not self.reachable():
+            self.created = []  # nothing can have landed in a bucket that does not answer
+            try:
+                self.ctx.head_bucket()
+            except Exception as exc:
+                return fail(
+                    f"No round-trip: the bucket {self.storage.bucket_name!r} cannot be "
+                    f"reached: {describe(exc)}",
+                    BUCKET_HINT,
+                )
+        saved = self.got("save")
         details = {"object": self.key(saved), "bytes": len(self.png)}
-        with self.timed("exists_ms"):
-            found = self.storage.exists(saved)
-        if not found:
+        if not self.got("exists"):
             return fail(
-                f"The probe was saved as {details['object']}, but exists() does not find it",
+                f"The probe was saved as {details['object']}, but exists() does not find it"
+                + exists_cause(self.storage),
                 WRITE_HINT,
                 **details,
             )
-        with self.timed("size_ms"):
-            size = self.storage.size(saved)
+        size = self.got("size")
         if size != len(self.png):
             return fail(
                 f"The probe was saved with {len(self.png)} bytes, but size() says {size}",
@@ -160,9 +332,7 @@ class RoundTrip:
                 "proxy, a transform): check object_parameters and the endpoint.",
                 **details,
             )
-        with self.timed("read_ms"), self.storage.open(saved, "rb") as stored:
-            data = stored.read()
-        if sha256(data) != sha256(self.png):
+        if sha256(self.got("read")) != sha256(self.png):
             return fail(
                 "The probe read back differs from what was saved (SHA-256 mismatch)",
                 "Check for gzip in the storage options (AWS_IS_GZIPPED) or a proxy that "
@@ -177,14 +347,14 @@ class RoundTrip:
 
     def headers(self):
         key = self.key(self.name)
-        with self.timed("head_ms"):
-            head = self.ctx.client().head_object(Bucket=self.storage.bucket_name, Key=key)
+        head = self.got("head")
         stored_type = head.get("ContentType")
         stored_cache = head.get("CacheControl")
-        wanted_cache = self.storage.get_object_parameters(self.name).get("CacheControl")
+        parameters = self.storage.get_object_parameters(self.name)
+        wanted_cache = parameters.get("CacheControl")
         details = {"object": key, "content_type": stored_type, "cache_control": stored_cache}
         if stored_type != PNG:
-            forced = self.storage.get_object_parameters(self.name).get("ContentType")
+            forced = parameters.get("ContentType")
             cause = (
                 f"object_parameters force ContentType {forced!r}"
                 if forced
@@ -214,12 +384,9 @@ class RoundTrip:
         )
 
     def public_url(self):
-        url = self.storage.url(self.name)
-        details = {"url": redact_url(url)}
-        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+        details = {"url": redact_url(self.storage.url(self.name))}
         try:
-            with self.timed("public_get_ms"):
-                status, _, body = fetch(request, self.ctx.timeout)
+            status, headers, body = self.got("public")
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             return fail(
@@ -260,27 +427,84 @@ class RoundTrip:
                 "this bucket and bypass caching for missing objects.",
                 **details,
             )
+        served_type = (headers.get("Content-Type") or "").split(";")[0].strip()
+        details["content_type"] = served_type
+        if served_type and served_type != PNG:
+            return fail(
+                f"url() ({details['url']}) serves the probe PNG as {served_type!r}, although "
+                f"the bucket stores it as {PNG!r}: something in front of the bucket rewrites "
+                "Content-Type, and browsers download images instead of showing them",
+                "Look for a Transform Rule, Worker or proxy on the custom domain that sets "
+                "Content-Type, and remove it.",
+                **details,
+            )
         return ok(f"Fetched the probe anonymously from {details['url']} (bytes match).", **details)
 
-    def presigned_put(self):
-        if not self.reachable:
-            return skip("Not tried: the bucket cannot be reached (see r2.roundtrip.upload).")
-        name = f"{self.ctx.toolkit.PROBE_PREFIX}{self.token}-presigned.png"
-        key = self.key(name)
-        self.created.append(name)
-        url = self.ctx.client().generate_presigned_url(
-            "put_object",
-            Params={"Bucket": self.storage.bucket_name, "Key": key, "ContentType": PNG},
-            ExpiresIn=PRESIGN_SECONDS,
+    def public_cors(self):
+        origins = self.public_origins()
+        if not self.storage.custom_domain:
+            return skip("No custom domain is set; the S3 host's CORS is r2.cors's concern.")
+        if not origins:
+            return skip(
+                "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no origin to compare the "
+                "custom domain's CORS answers for."
+            )
+        domain = self.storage.custom_domain
+        differ, refused, agreed = [], [], []
+        for origin in origins:
+            answers = self.got(f"cors {origin}")
+            (public_ok, public_why), (s3_ok, _) = answers["public"], answers["s3"]
+            _, allow_origin = answers["get"]
+            get_ok = allow_origin in (origin, "*")
+            if s3_ok and not (public_ok and get_ok):
+                why = (
+                    public_why
+                    if not public_ok
+                    else (
+                        f"a GET with Origin {origin} got Access-Control-Allow-Origin {allow_origin!r}"
+                    )
+                )
+                differ.append(f"{origin}: the S3 host allows GET, but on {domain} {why}")
+            elif not s3_ok and not public_ok:
+                refused.append(origin)
+            else:
+                agreed.append(origin)
+        details = {"custom_domain": domain, "origins": origins}
+        if differ:
+            return fail(
+                f"The custom domain answers browsers differently from the S3 host: "
+                f"{'; '.join(differ)}.",
+                f"Compare `curl -i -H 'Origin: {origins[0]}' <url() of an object>` with the "
+                "same request to the S3 host. Then: purge the domain's cache (an edge cache "
+                "may hold a response cached without CORS headers; cache rules should vary on "
+                "Origin); wait 30 seconds after changing CORS rules (R2 applies them up to 30 s "
+                "late); turn off Hotlink Protection or a WAF/Transform Rule on the zone that "
+                "blocks or rewrites cross-origin requests.",
+                **details,
+            )
+        if refused:
+            return skip(
+                f"The bucket's CORS rules let neither host serve GET to {', '.join(refused)}; "
+                "see r2.cors.get_allowed.",
+                **details,
+            )
+        return ok(
+            f"The custom domain {domain} answers browsers on {', '.join(agreed)} as the S3 "
+            "host does (preflight and GET).",
+            **details,
         )
-        origin = next(iter(self.ctx.toolkit.CORS_ORIGINS), None)
-        headers = {"Content-Type": PNG, "User-Agent": USER_AGENT}
-        if origin:
-            headers["Origin"] = origin  # as the browser sends it
-        details = {"object": key, "origin": origin}
-        request = urllib.request.Request(url, data=self.png, method="PUT", headers=headers)
-        with self.timed("presigned_put_ms"):
-            status, answer_headers, body = fetch(request, self.ctx.timeout)
+
+    def presigned_put(self):
+        key = self.key(self.presigned_name)
+        details = {"object": key, "origin": self.origin}
+        try:
+            status, answer_headers, body = self.got("presigned_put")
+        except Exception:
+            if not self.reachable():
+                return skip("Not tried: the bucket cannot be reached (see r2.roundtrip.upload).")
+            raise
+        if status not in (200, 201, 204) and not self.reachable():
+            return skip("Not tried: the bucket cannot be reached (see r2.roundtrip.upload).")
         details["status"] = status
         if status not in (200, 201, 204):
             code = s3_error(body)[0]
@@ -290,8 +514,7 @@ class RoundTrip:
                 SIGNATURE_HINT if code == "SignatureDoesNotMatch" else WRITE_HINT,
                 **details,
             )
-        with self.timed("presigned_head_ms"):
-            head = self.ctx.client().head_object(Bucket=self.storage.bucket_name, Key=key)
+        head = self.got("presigned_head")
         if head.get("ContentLength") != len(self.png) or head.get("ContentType") != PNG:
             return fail(
                 f"The presigned PUT answered {status}, but the object holds "
@@ -303,6 +526,7 @@ class RoundTrip:
             )
         allowed = answer_headers.get("Access-Control-Allow-Origin")
         details["allow_origin"] = allowed
+        origin = self.origin
         if origin and allowed not in (origin, "*"):
             return warn(
                 f"The presigned PUT from {origin} landed, but the answer carries no "
@@ -319,23 +543,25 @@ class RoundTrip:
         )
 
     def cleanup(self):
-        keys = [self.key(name) for name in self.created]
-        if not keys:
+        if not self.created:
             return skip("Nothing was written, so nothing to delete.")
+        keys = [self.key(name) for name in self.created]
         if self.ctx.keep:
             return skip(
                 f"--keep: left {', '.join(keys) or 'nothing'} in the bucket for inspection.",
                 kept=keys,
             )
-        errors = {}
         with self.timed("delete_ms"):
-            for name in self.created:
-                try:
-                    self.storage.delete(name)
-                except Exception as exc:  # best effort: try every object, report each
-                    errors[self.key(name)] = describe(exc)
+            deleted = concurrently(
+                {name: lambda n=name: self.storage.delete(n) for name in self.created}
+            )
+        # Best effort: every object is tried, each failure reported.
+        errors = {self.key(n): describe(v) for n, (ok_, v) in deleted.items() if not ok_}
         with self.timed("gone_ms"):
-            left = [self.key(name) for name in self.created if self.still_there(name)]
+            there = concurrently(
+                {name: lambda n=name: self.still_there(n) for name in self.created}
+            )
+        left = [self.key(n) for n in self.created if there[n][1] is not False]
         details = {"deleted": [k for k in keys if k not in left], "left_behind": left}
         if left:
             why = "; ".join(f"{key}: {reason}" for key, reason in errors.items())
@@ -357,14 +583,31 @@ class RoundTrip:
             return error_code(exc) not in ("404", "NoSuchKey")
 
 
+def exists_cause(storage):
+    """Why exists() may deny a file that is there, when the installed version says."""
+    if installed_version("django-storages") == BROKEN_EXISTS and storage.file_overwrite:
+        return (
+            " (django-storages 1.14.4 answers False for every name while file_overwrite is "
+            "on; see r2.storages.storages_version)"
+        )
+    return ""
+
+
 def probe(ctx):
     """This alias's round-trip, run once however many checks ask for it."""
     return ctx.shared("roundtrip.probe", lambda: RoundTrip(ctx).run())
 
 
-def step_check(id, step, title, catches, fix):
+def step_check(id, step, title, catches, fix, source=""):
     @check(
-        id, kind="network", per_storage=True, mutating=True, title=title, catches=catches, fix=fix
+        id,
+        kind="network",
+        per_storage=True,
+        mutating=True,
+        title=title,
+        catches=catches,
+        fix=fix,
+        source=source,
     )
     def run(ctx):
         return probe(ctx).result(step)
@@ -398,6 +641,20 @@ public_url = step_check(
     fix="Connect the custom domain to the bucket (R2 public access) or grant public read, and "
     "point AWS_S3_CUSTOM_DOMAIN at it.",
 )
+public_cors = step_check(
+    "r2.roundtrip.public_cors",
+    "public_cors",
+    title="The custom domain answers browsers as the S3 host does",
+    catches="A custom domain that answers differently from the S3 host (an edge cache holding "
+    "a response without CORS headers, CORS rules applied up to 30 s late, hotlink protection "
+    "or a WAF rule): the public URL fails in the browser while the API works.",
+    fix="Purge the custom domain's cache and let cache rules vary on Origin, wait 30 s after "
+    "changing CORS rules, and turn off Hotlink Protection or rules that block cross-origin "
+    "requests on the zone.",
+    source="Cloudflare R2 docs, Configure CORS ('CORS rule propagation can, in rare cases, "
+    "take up to 30 seconds') and Public buckets (custom domains go through the zone's cache "
+    "and security settings)",
+)
 presigned_put = step_check(
     "r2.roundtrip.presigned_put",
     "presigned_put",
@@ -414,3 +671,103 @@ cleanup = step_check(
     catches="Probe objects that could not be deleted (a key without delete permission).",
     fix="Give the access key permission to delete objects, and remove the objects it names.",
 )
+
+
+# --- objects already in the bucket (read-only) ---------------------------------
+SAMPLE_SIZE = 5
+GENERIC_TYPES = {None, "", "binary/octet-stream", "application/octet-stream"}
+
+
+def recent_objects(ctx, storage):
+    """The newest objects under the storage's location (one ListObjectsV2 page),
+    the round-trip's own probes left out."""
+    location = (storage.location or "").strip("/")
+    prefix = f"{location}/" if location else ""
+    probe_prefix = object_key(storage, ctx.toolkit.PROBE_PREFIX)
+    page = ctx.client().list_objects_v2(Bucket=storage.bucket_name, Prefix=prefix, MaxKeys=1000)
+    found = [
+        item
+        for item in page.get("Contents", [])
+        if not item["Key"].startswith(probe_prefix) and not item["Key"].endswith("/")
+    ]
+    found.sort(key=lambda item: item["LastModified"], reverse=True)
+    return [item["Key"] for item in found[:SAMPLE_SIZE]], prefix
+
+
+def metadata_problems(storage, name, head):
+    """What is wrong with one stored object's headers, in words."""
+    problems = []
+    expected = mimetypes.guess_type(name)[0]
+    stored = head.get("ContentType")
+    if expected and stored in GENERIC_TYPES:
+        problems.append(f"Content-Type {stored!r} instead of {expected!r}")
+    wanted_cache = storage.get_object_parameters(name).get("CacheControl")
+    if wanted_cache and head.get("CacheControl") != wanted_cache:
+        problems.append(f"Cache-Control {head.get('CacheControl')!r} instead of {wanted_cache!r}")
+    return problems, expected, wanted_cache
+
+
+@check(
+    "r2.roundtrip.object_metadata",
+    kind="network",
+    title="Recent objects carry the Content-Type and Cache-Control the settings promise",
+    catches="Objects uploaded by hand or by an old script without a Content-Type (browsers "
+    "download images instead of showing them) or without the Cache-Control of "
+    "AWS_S3_OBJECT_PARAMETERS (the CDN re-fetches them every time).",
+    fix="Rewrite the objects' metadata in place (the hint has the command), and upload "
+    "through the storage (or set ContentType and CacheControl yourself) from now on.",
+    source="Cloudflare R2 docs, Cache (Cache-Control of the object drives the edge cache); "
+    "jschneier/django-storages issue 451",
+)
+def object_metadata(ctx):
+    """A HEAD of the few newest objects: read-only, a sample, not an audit."""
+    ctx.require_bucket()
+    storage = ctx.storage()
+    keys, prefix = recent_objects(ctx, storage)
+    if not keys:
+        return ok(f"Bucket {storage.bucket_name} has no objects yet; none can lack metadata.")
+    client, bucket = ctx.client(), storage.bucket_name
+    heads = concurrently(
+        {key: lambda k=key: client.head_object(Bucket=bucket, Key=k) for key in keys}
+    )
+    wrong, unanswered = {}, []
+    fix_type, fix_cache = None, None
+    for key in keys:
+        succeeded, head = heads[key]
+        if not succeeded:
+            unanswered.append(key)
+            continue
+        problems, expected, wanted_cache = metadata_problems(storage, key[len(prefix) :], head)
+        if problems:
+            wrong[key] = problems
+            fix_type = fix_type or expected or head.get("ContentType")
+            fix_cache = fix_cache or wanted_cache
+    details = {"sampled": keys}
+    if not wrong:
+        if unanswered:
+            raise Skip(f"HeadObject did not answer for {', '.join(unanswered)}")
+        return ok(
+            f"The {len(keys)} newest object(s) carry the Content-Type and Cache-Control the "
+            "settings promise.",
+            **details,
+        )
+    first = next(iter(wrong))
+    command = (
+        f"aws s3 cp s3://{bucket}/{first} s3://{bucket}/{first} --metadata-directive REPLACE"
+        + (f" --content-type {fix_type}" if fix_type else "")
+        + (f' --cache-control "{fix_cache}"' if fix_cache else "")
+        + (f" --endpoint-url {storage.endpoint_url}" if storage.endpoint_url else "")
+    )
+    shown = "; ".join(f"{key}: {', '.join(problems)}" for key, problems in wrong.items())
+    return warn(
+        f"{len(wrong)} of the {len(keys)} newest objects lack what the settings promise "
+        f"({shown}): browsers download images without a Content-Type, and the CDN "
+        "re-fetches objects without Cache-Control.",
+        scrub(
+            f"Rewrite each object's metadata in place, e.g. `{command}`; "
+            "`python manage.py r2_audit --metadata` lists every object that needs it. Upload "
+            "through the storage from now on: it sets both."
+        ),
+        wrong=wrong,
+        **details,
+    )

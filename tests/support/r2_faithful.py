@@ -278,7 +278,11 @@ class R2Faithful:
             found = unimplemented_header(request.headers)
             if found:
                 name, value = found
-                return 501, "NotImplemented", f"Header '{name}' with value '{value}' not implemented"
+                return (
+                    501,
+                    "NotImplemented",
+                    f"Header '{name}' with value '{value}' not implemented",
+                )
         if method == "POST" and "uploadId" in resources:
             return self.multipart_refusal(request)
         return None

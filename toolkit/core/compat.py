@@ -4,6 +4,7 @@ behaviour, in one place, so an upgrade breaks one module (and its tests in
 of the whole toolkit.
 
 - botocore: the checksum options that only botocore 1.36+ knows.
+- django-storages: the storage's per-thread connections (private).
 - Django: the storages handler's cache of built instances and the
   ``default_storage`` lazy object's wrapped instance (both private), an
   ``OutputWrapper``'s underlying stream, and the response flag that stops
@@ -11,6 +12,7 @@ of the whole toolkit.
 """
 
 import re
+import types
 from importlib.metadata import PackageNotFoundError, version
 
 import botocore
@@ -78,3 +80,15 @@ def mark_logged(response):
     probe during an outage would otherwise be logged once per poll)."""
     response._has_been_logged = True
     return response
+
+
+# --- django-storages ---------------------------------------------------------
+
+
+def share_connections(storage):
+    """Let every thread use the storage's one boto3 connection: django-storages
+    keeps one per thread (a ``threading.local``), and building one costs a boto3
+    session and client, far more than the request it is built for."""
+    storage._connections = types.SimpleNamespace()
+    storage._unsigned_connections = types.SimpleNamespace()
+    return storage
