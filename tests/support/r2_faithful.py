@@ -145,6 +145,7 @@ class Request:
         self.body = body
         parts = urlsplit(target)
         host = (parts.hostname or headers.get("Host", "").rsplit(":", 1)[0]).lower()
+        self.host = host
         found = R2_HOST.match(host)
         self.jurisdiction = (found["jurisdiction"] if found else None) or "default"
         path = unquote(parts.path)
@@ -185,6 +186,7 @@ class R2Faithful:
         self.jurisdictions = {}  # bucket -> "eu" | "fedramp" (absent: "default")
         self.parts = {}  # upload id -> {part number: size}
         self.refused = []  # (method, code) of every refusal, for tests to read
+        self.requests = []  # (method, host, bucket) of every request
         self._lock = threading.Lock()
         self._local = threading.local()
         server = self
@@ -234,6 +236,8 @@ class R2Faithful:
     def serve(self, handler):
         body = self.read_body(handler)
         request = Request(handler.command, handler.path, handler.headers, body)
+        with self._lock:
+            self.requests.append((request.method, request.host, request.bucket))
         refusal = self.refusal(request)
         if refusal:
             status, code, message = refusal
@@ -384,3 +388,56 @@ class R2Faithful:
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(body)
+
+
+class CustomDomain:
+    """A bucket's custom domain on loopback: forwards every request to ``upstream``
+    (path-style, ``/<bucket>/<key>``) as Cloudflare's edge does, and with
+    ``drop_cors`` answers without the Access-Control-* headers, as an edge cache
+    holding a response cached without them, a Transform Rule or hotlink protection
+    does. ``paths`` records (method, path) of every request."""
+
+    def __init__(self, upstream_url, drop_cors=False):
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname, parts.port or 80)
+        self.drop_cors = drop_cors
+        self.paths = []
+        domain = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def handle_any(self):
+                domain.paths.append((self.command, self.path))
+                body = R2Faithful.read_body(self)
+                conn = http.client.HTTPConnection(*domain.upstream, timeout=30)
+                try:
+                    headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                    conn.request(self.command, self.path, body=body or None, headers=headers)
+                    response = conn.getresponse()
+                    data = response.read()
+                    answer = [
+                        (name, value)
+                        for name, value in response.getheaders()
+                        if not (domain.drop_cors and name.lower().startswith("access-control-"))
+                    ]
+                finally:
+                    conn.close()
+                R2Faithful.answer(self, response.status, answer, data)
+
+            do_GET = do_HEAD = do_OPTIONS = handle_any
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = f"127.0.0.1:{self.httpd.server_port}"
+
+    def __enter__(self):
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.httpd.shutdown()
+        self.httpd.server_close()
