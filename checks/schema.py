@@ -9,9 +9,11 @@ created.
 """
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.loader import MigrationLoader
@@ -25,7 +27,15 @@ from toolkit.core.conf import R2_FIELDS, toolkit_settings
 from toolkit.core.errors import describe
 from toolkit.core.keys import storage_name
 from toolkit.core.redact import scrub
-from toolkit.core.target import TargetError, image_field, image_model, r2_fields, username_path
+from toolkit.core.storage import is_r2_endpoint
+from toolkit.core.target import (
+    ImageTarget,
+    TargetError,
+    image_field,
+    image_model,
+    r2_fields,
+    username_path,
+)
 
 MIGRATE = "python manage.py migrate"
 TEXT_TYPES = {"CharField", "TextField"}
@@ -544,3 +554,96 @@ def public_url_length(ctx):
 )
 def storage_key_length(ctx):
     return length_check(ctx, "storage_key", object_key, "object keys")
+
+
+# --- Unicode normalization -------------------------------------------------------
+NON_ASCII = r"[^\x01-\x7f]"  # only such names can change under NFC (a regex every backend runs)
+SHOWN_PAIRS = 3
+
+
+def unicode_keys(target):
+    """{object key: [row pk, ...]} for every row with a non-ASCII name: the key a
+    legacy row will get (the backfill's key scheme) and a migrated row's storage_key."""
+    fields = target.fields
+    keys = {}
+    legacy = target.legacy().filter(**{f"{target.image_field}__regex": NON_ASCII})
+    for pk, name, username in legacy.values_list("pk", target.image_field, target.username_path):
+        keys.setdefault(storage_name(name, username), []).append(pk)
+    migrated = target.migrated().filter(**{f"{fields['storage_key']}__regex": NON_ASCII})
+    for pk, key in migrated.values_list("pk", fields["storage_key"]):
+        keys.setdefault(key, []).append(pk)
+    return keys
+
+
+def normal_form(text):
+    return next(
+        (f for f in ("NFC", "NFD") if unicodedata.is_normalized(f, text)), "neither NFC nor NFD"
+    )
+
+
+def collapsing_groups(keys):
+    """The groups of distinct keys in ``keys`` (key -> anything) that R2 stores as one
+    object because they are equal in NFC, each group in ``keys``' order."""
+    by_nfc = {}
+    for key, value in keys.items():
+        by_nfc.setdefault(unicodedata.normalize("NFC", key), []).append((key, value))
+    return [group for group in by_nfc.values() if len(group) > 1]
+
+
+@check(
+    "r2.schema.unicode_names",
+    kind="db",
+    per_storage=False,
+    title="R2: no two file names collapse into one key under Unicode normalization",
+    catches="File names in NFD (as a Mac's disk writes them) beside the same names in NFC: "
+    "R2 normalizes keys to NFC, so the two become one object and one image replaces, or "
+    "blocks, the other.",
+    fix="Rename one file of each pair the message names, on disk and in its row, so no two "
+    "names are equal once normalized to NFC; then run the backfill.",
+    source="Cloudflare R2 docs, Unicode interoperability ('we have chosen to NFC-normalize "
+    "key names before storing')",
+)
+def unicode_names(ctx):
+    try:
+        endpoint = ctx.storage().endpoint_url
+    except ImproperlyConfigured as exc:
+        raise Skip("the storage cannot be built; see r2.storages.options") from exc
+    if not is_r2_endpoint(endpoint):
+        raise Skip("not an R2 endpoint: the store keeps keys byte for byte")
+    require_database(ctx)
+    try:
+        target = ImageTarget.resolve()
+    except TargetError as exc:
+        raise Skip(f"{exc}; see r2.schema.image_model") from exc
+    keys = unicode_keys(target)
+    collapsing = collapsing_groups(keys)
+    not_nfc = sum(1 for key in keys if not unicodedata.is_normalized("NFC", key))
+    if not collapsing:
+        return ok(
+            "No two file names collapse into one key under NFC"
+            + (f" ({not_nfc} name(s) are not NFC; R2 stores them as NFC)." if not_nfc else "."),
+            not_nfc=not_nfc,
+        )
+    shown = []
+    for group in collapsing[:SHOWN_PAIRS]:
+        forms = [f"row {pks[0]} {key!r} ({normal_form(key)})" for key, pks in group]
+        shown.append(" and ".join(forms))
+    group = collapsing[0]
+    first_key, first_pks = next(
+        ((k, p) for k, p in group if not unicodedata.is_normalized("NFC", k)), group[-1]
+    )
+    name = (
+        target.manager.filter(pk=first_pks[0]).values_list(target.image_field, flat=True).first()
+        or first_key
+    )
+    stem, dot, extension = name.rpartition(".")
+    renamed = unicodedata.normalize("NFC", f"{stem}-2.{extension}" if dot else f"{name}-2")
+    return warn(
+        f"{len(collapsing)} group(s) of file names differ only in Unicode normalization "
+        f"({'; '.join(shown)}): R2 stores keys in NFC, so each group is one object, and the "
+        "backfill can upload only one of them (the others are reported as conflicts).",
+        f"Rename one file of each group on disk and in its row, e.g. {target.label} row "
+        f"{first_pks[0]}: move the file to {renamed!r} and set its "
+        f"{target.image_field} to the same name; then run the backfill.",
+        groups=[[key for key, _ in group] for group in collapsing],
+    )
