@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import boto3
 from botocore.exceptions import (
     ClientError,
     ConnectTimeoutError,
@@ -87,6 +86,8 @@ def credentials(ctx):
                 f"was created, not the token value; or {NEW_R2_TOKEN}.",
             )
         return ok("An access key and a secret key are set in the settings.", source="settings")
+    import boto3  # here: every manage.py command imports this module
+
     session = boto3.Session(profile_name=storage.session_profile or None)
     found = session.get_credentials()
     if found is None or not found.access_key or not found.secret_key:
@@ -170,6 +171,8 @@ def bucket_answers_at(ctx, endpoint_url):
     exists there, the token may lack access), with this run's client settings."""
     storage = ctx.storage()
     client = storage.connection.meta.client
+    import boto3
+
     probe = boto3.session.Session().client(
         "s3",
         endpoint_url=endpoint_url,

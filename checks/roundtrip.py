@@ -22,7 +22,6 @@ import urllib.request
 import uuid
 
 from django.core.files.base import ContentFile
-from PIL import Image, PngImagePlugin
 
 from checks import cors_rules
 from checks.cors import live_verdict, object_url
@@ -63,6 +62,8 @@ WRITE_HINT = (
 def probe_png(token):
     """A real, tiny PNG whose bytes are unique to this run (a text chunk holds
     the token), so a stale cache in front of url() cannot pass for it."""
+    from PIL import Image, PngImagePlugin  # here: a plain manage.py command needs no Pillow
+
     info = PngImagePlugin.PngInfo()
     info.add_text("r2-toolkit-probe", token)
     buffer = io.BytesIO()

@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
-from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import AddField, AlterField, CreateModel
-from django.db.migrations.writer import OperationWriter
 from django.db.models.functions import Length
 from storages.utils import clean_name, safe_join
 
@@ -128,6 +124,9 @@ def require_database(ctx):
 
 def migration_plan():
     """Unapplied migrations, in the order `migrate` would apply them."""
+    # Imported here, not at start-up: every manage.py command imports this module.
+    from django.db.migrations.executor import MigrationExecutor
+
     executor = MigrationExecutor(connection)
     targets = executor.loader.graph.leaf_nodes()
     return [migration for migration, backwards in executor.migration_plan(targets) if not backwards]
@@ -140,6 +139,9 @@ def pending_migrations():
 def migrations_creating(model, field_names=None):
     """'app.migration' names that create ``model``'s table, or (with
     ``field_names``) any of those fields, in migration order."""
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.operations import AddField, CreateModel
+
     model_name = model._meta.model_name
     found = []
     for (app_label, name), migration in sorted(MigrationLoader(None).disk_migrations.items()):
@@ -465,6 +467,9 @@ def alter_field_fix(model, field_, max_length):
     """The migration operation that widens ``field_``, as makemigrations writes it."""
     name, path, args, kwargs = field_.deconstruct()
     widened = type(field_)(*args, **{**kwargs, "max_length": max_length})
+    from django.db.migrations.operations import AlterField
+    from django.db.migrations.writer import OperationWriter
+
     operation = AlterField(model_name=model._meta.model_name, name=field_.name, field=widened)
     text, _ = OperationWriter(operation, indentation=0).serialize()
     return re.sub(r"\s*\n\s*", " ", text).replace("( ", "(").replace(", )", ")").rstrip(",")
