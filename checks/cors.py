@@ -191,7 +191,7 @@ def rules_readable(ctx):
         # cors_state() only runs once HeadBucket succeeded with the same keys: the keys
         # are right, the token's scope stops at objects.
         return warn(
-            f"The token may not read bucket {ctx.bucket}'s configuration ({state.error}), "
+            f"The token may not read bucket {ctx.bucket}'s CORS rules ({state.error}), "
             "although the same keys reach the bucket: that is the token's scope (on R2 an "
             "'Object Read & Write' token cannot read CORS rules), not wrong keys or wrong "
             "rules. The rules cannot be verified here; r2.cors.preflight_live still tests "

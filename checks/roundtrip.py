@@ -717,8 +717,9 @@ def metadata_problems(storage, name, head):
     "AWS_S3_OBJECT_PARAMETERS (the CDN re-fetches them every time).",
     fix="Rewrite the objects' metadata in place (the hint has the command), and upload "
     "through the storage (or set ContentType and CacheControl yourself) from now on.",
-    source="Cloudflare R2 docs, Cache (Cache-Control of the object drives the edge cache); "
-    "jschneier/django-storages issue 451",
+    source="Cloudflare R2 docs, Public buckets and Cache (the object's Cache-Control drives the "
+    "edge cache); jschneier/django-storages issues 451, 24 and 321 (objects stored as "
+    "application/octet-stream)",
 )
 def object_metadata(ctx):
     """A HEAD of the few newest objects: read-only, a sample, not an audit."""

@@ -610,8 +610,9 @@ def credential_sources(alias, option, s3_name, plain_name):
     "are signed with the other secret and fail with signature errors.",
     fix="Keep each credential in one setting: delete the outranking one (AWS_S3_SECRET_ACCESS_KEY, "
     "AWS_S3_ACCESS_KEY_ID, or the OPTIONS key) or give it the same value.",
-    source="jschneier/django-storages storages/backends/s3.py get_default_settings; CHANGELOG "
-    "1.14.4 (AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY outrank AWS_*)",
+    source="jschneier/django-storages storages/backends/s3.py get_default_settings "
+    "(AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY are read before AWS_*); CHANGELOG 1.12 "
+    "(#1026, the AWS_S3_* names) and 1.14.3 (#1336, their environment lookup)",
 )
 def credential_conflict(ctx):
     conflicts = []

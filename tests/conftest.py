@@ -1,6 +1,7 @@
 """Shared fixtures: real S3 servers on loopback and settings pointing at a
 fresh bucket on them."""
 
+import urllib.request
 import uuid
 from dataclasses import dataclass
 
@@ -140,6 +141,7 @@ def point_settings_at_r2(settings, monkeypatch, server, bucket, origins=(ORIGIN,
         monkeypatch.setenv(name, server.url)
     for name in ("NO_PROXY", "no_proxy"):
         monkeypatch.setenv(name, "127.0.0.1,localhost")
+    urllib.request.install_opener(None)  # urlopen's opener reads the proxies anew
     settings.AWS_S3_ENDPOINT_URL = server.r2_endpoint()
     settings.AWS_STORAGE_BUCKET_NAME = bucket
     settings.AWS_ACCESS_KEY_ID = server.access_key
@@ -160,3 +162,5 @@ def r2_bucket(settings, monkeypatch, r2_server):
     point_settings_at_r2(settings, monkeypatch, r2_server, bucket.name)
     yield bucket
     reset_storage_cache()
+    monkeypatch.undo()  # the proxy variables go before the opener is rebuilt without them
+    urllib.request.install_opener(None)
