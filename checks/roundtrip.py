@@ -25,10 +25,10 @@ from django.core.files.base import ContentFile
 
 from checks import cors_rules
 from checks.cors import live_verdict, object_url
-from checks.options import installed_version
 from checks.registry import Skip, check, fail, ok, skip, warn
 from checks.schema import object_key
 from checks.storages import BROKEN_EXISTS
+from toolkit.core.compat import installed_version
 from toolkit.core.errors import describe, error_code
 from toolkit.core.http import fetch, s3_error
 from toolkit.core.redact import redact_url, scrub
