@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 
 from checks import cors_rules
@@ -316,7 +317,16 @@ class RoundTrip:
                     f"reached: {describe(exc)}",
                     BUCKET_HINT,
                 )
-        saved = self.got("save")
+        try:
+            saved = self.got("save")
+        except ClientError as exc:
+            if error_code(exc) != "NotImplemented":
+                raise
+            return fail(
+                f"The store refused the upload: {describe(exc)}",
+                "The upload carries a parameter the store does not implement: remove it from "
+                "AWS_S3_OBJECT_PARAMETERS (see r2.settings.object_parameters).",
+            )
         details = {"object": self.key(saved), "bytes": len(self.png)}
         if not self.got("exists"):
             return fail(

@@ -46,7 +46,11 @@ def test_object_parameters_r2_refuses_fail_with_the_dict_to_write(
         upload()
     assert refused.value.response["Error"]["Code"] == "NotImplemented"
 
-    result = run("r2.settings.object_parameters")["r2.settings.object_parameters"]
+    results = run("r2.settings.object_parameters", "r2.roundtrip.upload")
+    result = results["r2.settings.object_parameters"]
+    probe = results["r2.roundtrip.upload"]
+    assert probe.status == "fail" and "NotImplemented" in probe.message
+    assert "r2.settings.object_parameters" in probe.hint
 
     assert result.status == "fail"
     assert named in result.message and "501 NotImplemented" in result.message
