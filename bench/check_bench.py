@@ -4,7 +4,8 @@ Both run as an operator runs them (a fresh ``manage.py`` process), against the
 same local S3 emulator, on plain loopback and behind a proxy that adds 50 ms
 to every request (a real R2 round trip). The peer's ``health_check --no-http``
 runs only its Storage check (save, exists, read, delete: one probe); r2_check
-runs every group, round-trip included.
+runs every group, round-trip included. The two run in alternation, so load
+from elsewhere on a shared machine falls on both alike.
 
     .venv/bin/python bench/check_bench.py [--repeat 5]
 """
@@ -33,19 +34,27 @@ def timed(args, env):
     return time.perf_counter() - started, result
 
 
-def measure(args, env, repeat, proxy):
-    times, requests = [], []
-    for _ in range(repeat):
-        proxy.reset_counts()
-        seconds, result = timed(args, env)
-        if result.returncode != 0:
-            raise SystemExit(
-                f"{' '.join(args)} failed ({result.returncode}):\n"
-                f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
-            )
-        times.append(seconds)
-        requests.append(sum(proxy.counts.values()))
-    return statistics.median(times), statistics.median(requests)
+def measure_pair(ours, theirs, env, repeat, proxy):
+    """Median wall time and request count of each command, run in alternation
+    (ours, theirs, theirs, ours, ...) so a burst of load on a shared machine
+    falls on both sides alike."""
+    figures = {"ours": ([], []), "theirs": ([], [])}
+    for round_ in range(repeat):
+        order = [("ours", ours), ("theirs", theirs)]
+        for side, args in order if round_ % 2 == 0 else order[::-1]:
+            proxy.reset_counts()
+            seconds, result = timed(args, env)
+            if result.returncode != 0:
+                raise SystemExit(
+                    f"{' '.join(args)} failed ({result.returncode}):\n"
+                    f"{result.stdout[-2000:]}\n{result.stderr[-2000:]}"
+                )
+            figures[side][0].append(seconds)
+            figures[side][1].append(sum(proxy.counts.values()))
+    return {
+        side: (statistics.median(times), statistics.median(requests))
+        for side, (times, requests) in figures.items()
+    }
 
 
 def main():
@@ -67,8 +76,8 @@ def main():
                 # Every request, the anonymous public-URL read included, goes through the proxy.
                 env = site_env(proxy.url, bucket, workdir, server.access_key, server.secret_key)
                 run_manage("migrate", "-v0", env=env)
-                ours, our_reqs = measure(["r2_check", "--format", "json"], env, args.repeat, proxy)
-                peer, peer_reqs = measure(
+                measured = measure_pair(
+                    ["r2_check", "--format", "json"],
                     [
                         "health_check",
                         "peer_storage_health",
@@ -80,6 +89,7 @@ def main():
                     args.repeat,
                     proxy,
                 )
+                (ours, our_reqs), (peer, peer_reqs) = measured["ours"], measured["theirs"]
             ratio = ours / peer
             print(
                 f"{label:16} {ours:9.2f}s {peer:9.2f}s {ratio:6.2f}x {our_reqs:8.0f} {peer_reqs:9.0f}"
