@@ -8,6 +8,7 @@ Importing this package registers them all, in group order.
 from checks import (  # noqa: F401  (registration by import)
     connectivity,
     cors,
+    objects,
     roundtrip,
     schema,
     settings,

@@ -149,3 +149,26 @@ def summarize(results, fail_on="error"):
         summary[result.status] += 1
     failed = summary["fail"] or (fail_on == "warning" and summary["warn"])
     return {"ok": not failed, "summary": summary}
+
+
+def concurrently(calls):
+    """Run the zero-argument ``calls`` (name -> callable) at once, each on a
+    daemon thread (a hung request must not hold the process at exit); wait for
+    all and return name -> (succeeded, value or exception)."""
+    results = {}
+
+    def run(name, call):
+        try:
+            results[name] = (True, call())
+        except Exception as exc:  # handed to the step that reads it
+            results[name] = (False, exc)
+
+    threads = [
+        threading.Thread(target=run, args=item, daemon=True, name=f"r2-request-{item[0]}")
+        for item in calls.items()
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

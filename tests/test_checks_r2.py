@@ -208,7 +208,7 @@ def test_objects_uploaded_by_hand_without_metadata_warn_with_the_command(setting
         Bucket=r2_bucket.name, Key="users/bob/images/by-hand.jpg", Body=b"\xff\xd8\xff"
     )
 
-    result = run("r2.roundtrip.object_metadata")["r2.roundtrip.object_metadata"]
+    result = run("r2.connectivity.object_metadata")["r2.connectivity.object_metadata"]
 
     assert result.status == "warn"
     assert "users/bob/images/by-hand.jpg" in result.message
@@ -223,7 +223,7 @@ def test_objects_uploaded_by_hand_without_metadata_warn_with_the_command(setting
 def test_object_metadata_writes_nothing(r2_bucket):
     upload()
     before = [m for m, _, _ in r2_bucket.server.requests]
-    run("r2.roundtrip.object_metadata")
+    run("r2.connectivity.object_metadata")
     after = [m for m, _, _ in r2_bucket.server.requests[len(before) :]]
     assert set(after) <= {"GET", "HEAD"}
 

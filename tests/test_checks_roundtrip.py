@@ -84,7 +84,6 @@ def test_missing_bucket_fails_the_upload_and_skips_the_rest(settings, moto_bucke
         "public_cors": "skip",
         "presigned_put": "skip",
         "cleanup": "skip",
-        "object_metadata": "skip",
     }
     assert "see r2.roundtrip.upload" in results["headers"].message
 
