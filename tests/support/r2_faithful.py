@@ -337,11 +337,12 @@ class R2Faithful:
         return self._local.conn
 
     def forward(self, request):
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Host"] = f"{self.upstream[0]}:{self.upstream[1]}"
+        # Header names in one case: clients differ (botocore Title-Case, obstore lower).
+        headers = {k.lower(): v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["host"] = f"{self.upstream[0]}:{self.upstream[1]}"
         # R2 has one region, "auto" (empty and us-east-1 alias it); moto wants an AWS one.
-        if "Authorization" in headers:
-            headers["Authorization"] = AUTO_REGION.sub(r"\1us-east-1/s3/", headers["Authorization"])
+        if "authorization" in headers:
+            headers["authorization"] = AUTO_REGION.sub(r"\1us-east-1/s3/", headers["authorization"])
         body = request.body
         if request.method == "POST" and "delete" in request.resources and body:
             body = re.sub(
@@ -350,9 +351,9 @@ class R2Faithful:
                 body,
             )
         if body != request.body:  # keys normalized: the digest no longer matches
-            headers = {k: v for k, v in headers.items() if k.lower() != "content-md5"}
+            headers.pop("content-md5", None)
         if body or request.method in ("PUT", "POST"):
-            headers["Content-Length"] = str(len(body))
+            headers["content-length"] = str(len(body))
         for attempt in (0, 1):
             conn = self.connection()
             try:
