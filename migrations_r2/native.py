@@ -231,17 +231,21 @@ class NativePut:
                 attributes[ATTRIBUTES[name]] = str(value)
         return attributes
 
+    def put_arguments(self, key, body, content_type, params):
+        """What obstore's put and put_async take for one conditional PUT."""
+        return {
+            "store": self.store,
+            "path": key,
+            "file": body,
+            "mode": "create",  # If-None-Match: *
+            "attributes": self.attributes(content_type, params),
+            "use_multipart": False,
+        }
+
     def put(self, key, body, content_type, params):
         """The new object's ETag; ClientError (412 when the key exists) or TransportError."""
         try:
-            result = self.obstore.put(
-                self.store,
-                key,
-                body,
-                mode="create",
-                attributes=self.attributes(content_type, params),
-                use_multipart=False,
-            )
+            result = self.obstore.put(**self.put_arguments(key, body, content_type, params))
         except self.errors as exc:
             raise client_error(exc) from None
         return (result.get("e_tag") or "").strip('"')
@@ -259,15 +263,9 @@ class NativePut:
 
     async def put_async(self, key, body, content_type, params):
         """``put`` as a coroutine: hundreds in flight cost no thread each."""
+        arguments = self.put_arguments(key, body, content_type, params)
         try:
-            result = await self.obstore.put_async(
-                self.store,
-                key,
-                body,
-                mode="create",
-                attributes=self.attributes(content_type, params),
-                use_multipart=False,
-            )
+            result = await self.obstore.put_async(**arguments)
         except self.errors as exc:
             raise client_error(exc) from None
         return (result.get("e_tag") or "").strip('"')
