@@ -258,3 +258,24 @@ def test_secret_pairs_in_free_text_are_masked():
 def test_a_malformed_url_is_scrubbed_not_raised():
     with override_settings(AWS_SECRET_ACCESS_KEY="malformed-url-secret"):
         assert redact_url("http://[::1/malformed-url-secret") == f"http://[::1/{MASK}"
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("EMAIL_HOST_PASSWORD", "smtp-password-0123456789"),
+        ("MAILERS", {"default": {"OPTIONS": {"password": "smtp-password-0123456789"}}}),
+    ],
+)
+def test_mail_passwords_are_masked_from_either_setting(settings, name, value):
+    """EMAIL_HOST_PASSWORD where the project sets it, or MAILERS' OPTIONS
+    (Django 6.1's replacement); an unset one is not read, so no warning."""
+    import warnings
+
+    from toolkit.core.redact import scrub
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        assert scrub("nothing to hide here") == "nothing to hide here"
+    setattr(settings, name, value)
+    assert "smtp-password" not in scrub("login with smtp-password-0123456789")

@@ -13,6 +13,7 @@ of the whole toolkit.
 
 import re
 import types
+import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import botocore
@@ -67,6 +68,21 @@ def built_default_storage():
 
     wrapped = storage.default_storage._wrapped
     return None if wrapped is empty else wrapped
+
+
+def mail_secrets(settings):
+    """The mail password the project sets and its MAILERS entries' OPTIONS:
+    Django 6.1 deprecates the EMAIL_* settings for MAILERS, and reading an
+    EMAIL_* setting the project never wrote would warn on every redaction."""
+    found = []
+    if settings.is_overridden("EMAIL_HOST_PASSWORD"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            found.append(settings.EMAIL_HOST_PASSWORD)
+    mailers = getattr(settings, "MAILERS", None) or {}
+    if isinstance(mailers, dict):
+        found.extend(m.get("OPTIONS") for m in mailers.values() if isinstance(m, dict))
+    return found
 
 
 def raw_stream(output_wrapper):

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from django.conf import settings
 
+from toolkit.core.compat import mail_secrets
+
 MASK = "[redacted]"
 
 # Words that make a name secret wherever they appear in it, and words that do
@@ -100,9 +102,10 @@ def known_secrets():
         "AWS_S3_ACCESS_KEY_ID",
         "AWS_SECURITY_TOKEN",
         "AWS_CLOUDFRONT_KEY",
-        "EMAIL_HOST_PASSWORD",
     ):
         found.append(getattr(settings, name, None))
+    for value in mail_secrets(settings):
+        found.extend(secret_values(value) if isinstance(value, dict) else [value])
     found.extend(getattr(settings, "SECRET_KEY_FALLBACKS", None) or [])
     found.extend(secret_values(getattr(settings, "R2_TOOLKIT", None)))
     for db in getattr(settings, "DATABASES", {}).values():
