@@ -2,13 +2,16 @@
 gunicorn, a real S3 server behind it, a real database with a staff user."""
 
 import json
-import uuid
 
 import pytest
 import requests
 
 from gallery import emulator
 from tests.support.endpoints import (
+    BEARER,
+    DB_PASSWORD,
+    SENTINELS,
+    TOKEN,
     gunicorn_env,
     prepare_database,
     running_gunicorn,
@@ -18,14 +21,6 @@ from tests.support.endpoints import (
 from tests.support.servers import postgres_database
 from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
 
-TOKEN = f"tok-{uuid.uuid4().hex}"
-SENTINELS = {
-    "AWS_ACCESS_KEY_ID": f"AKIA{uuid.uuid4().hex[:16].upper()}",
-    "AWS_SECRET_ACCESS_KEY": f"sk-{uuid.uuid4().hex}",
-    "DJANGO_SECRET_KEY": f"dj-{uuid.uuid4().hex}",
-    "R2_TOOLKIT_TOKEN": TOKEN,
-}
-DB_PASSWORD = f"pw{uuid.uuid4().hex}"
 DEBUG_PATHS = [
     "/debug/r2/config",
     "/debug/r2/cors",
@@ -34,7 +29,6 @@ DEBUG_PATHS = [
     "/api/debug-storage-config/",
     "/api/debug-database-schema/",
 ]
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
 OTHER_METHODS = ["POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 

@@ -4,7 +4,6 @@ the middleware first), a real S3 server, a real database with a staff user,
 sentinel secrets, and one check that crashes with secrets in its exception."""
 
 import re
-import uuid
 
 import pytest
 import requests
@@ -12,6 +11,10 @@ import requests
 from gallery import emulator
 from tests.crashing_check.apps import CRASH_ID
 from tests.support.endpoints import (
+    BEARER,
+    DB_PASSWORD,
+    SENTINELS,
+    TOKEN,
     gunicorn_env,
     prepare_database,
     running_gunicorn,
@@ -20,15 +23,6 @@ from tests.support.endpoints import (
 )
 from tests.support.servers import postgres_database
 
-TOKEN = f"tok-{uuid.uuid4().hex}"
-SENTINELS = {
-    "AWS_ACCESS_KEY_ID": f"AKIA{uuid.uuid4().hex[:16].upper()}",
-    "AWS_SECRET_ACCESS_KEY": f"sk-{uuid.uuid4().hex}",
-    "DJANGO_SECRET_KEY": f"dj-{uuid.uuid4().hex}",
-    "R2_TOOLKIT_TOKEN": TOKEN,
-}
-DB_PASSWORD = f"pw{uuid.uuid4().hex}"
-BEARER = {"Authorization": f"Bearer {TOKEN}"}
 # A Kubernetes probe or a load balancer addresses the pod by its IP. The
 # request still goes to 127.0.0.1; only the Host header names the IP.
 PROBE_HOST = {"Host": "10.0.0.7:8000"}

@@ -5,12 +5,25 @@ import contextlib
 import os
 import subprocess
 import sys
+import uuid
 
 import requests
 
 from gallery.emulator import free_port
 from gallery.serve import Gunicorn
 from tests.support.servers import ROOT, site_env
+
+# Secrets the endpoint tests plant in a site's environment and then look for
+# in every answer: random per run, so no output can contain them by chance.
+TOKEN = f"tok-{uuid.uuid4().hex}"
+SENTINELS = {
+    "AWS_ACCESS_KEY_ID": f"AKIA{uuid.uuid4().hex[:16].upper()}",
+    "AWS_SECRET_ACCESS_KEY": f"sk-{uuid.uuid4().hex}",
+    "DJANGO_SECRET_KEY": f"dj-{uuid.uuid4().hex}",
+    "R2_TOOLKIT_TOKEN": TOKEN,
+}
+DB_PASSWORD = f"pw{uuid.uuid4().hex}"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
 
 # Migrates, creates a staff and a plain user, and prints a real session key of
 # the plain user (the admin login form only lets staff in).
