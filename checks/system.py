@@ -1,5 +1,5 @@
-"""The static checks, registered with Django's system check framework under
-the tag ``r2``: ``manage.py check --deploy --tag r2`` runs them."""
+"""The static checks in Django's system check framework, under the tag ``r2``
+(``manage.py check --deploy --tag r2``); ``toolkit.apps`` registers them."""
 
 from django.core import checks as django_checks
 
@@ -14,13 +14,11 @@ PROBLEM_LEVELS = {"warning": django_checks.Warning, "error": django_checks.Error
 ALWAYS = "r2.settings.toolkit"
 
 
-@django_checks.register("r2")
 def r2_toolkit_settings(app_configs=None, **kwargs):
     """Unknown, removed and invalid R2_TOOLKIT keys, on every command."""
     return [PROBLEM_LEVELS[p.level](p.message, hint=p.hint or None, id=p.id) for p in problems()]
 
 
-@django_checks.register("r2", deploy=True)
 def r2_static_checks(app_configs=None, **kwargs):
     static = [c for c in registry.select() if c.kind == "static" and c.id != ALWAYS]
     messages = []

@@ -1,4 +1,20 @@
 from django.apps import AppConfig
+from django.core import checks as django_checks
+
+
+# Registered here and imported when Django runs its system checks, not when
+# the app loads: every manage.py command (r2_backfill's start-up included)
+# would otherwise import the whole check catalogue.
+def r2_toolkit_settings(app_configs=None, **kwargs):
+    from checks.system import r2_toolkit_settings
+
+    return r2_toolkit_settings(app_configs, **kwargs)
+
+
+def r2_static_checks(app_configs=None, **kwargs):
+    from checks.system import r2_static_checks
+
+    return r2_static_checks(app_configs, **kwargs)
 
 
 class ToolkitConfig(AppConfig):
@@ -6,6 +22,7 @@ class ToolkitConfig(AppConfig):
     verbose_name = "R2 Toolkit"
 
     def ready(self):
-        # Registers the static checks with Django's system check framework
-        # under the tag "r2" (`manage.py check --deploy --tag r2`).
-        from checks import system  # noqa: F401
+        # Unknown, removed and invalid R2_TOOLKIT keys on every command; the
+        # static checks under `manage.py check --deploy --tag r2`.
+        django_checks.register(r2_toolkit_settings, "r2")
+        django_checks.register(r2_static_checks, "r2", deploy=True)
