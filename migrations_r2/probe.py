@@ -1,10 +1,13 @@
 """What a legacy file really is: MIME type from its first bytes (never the
 extension), width and height from its header via Pillow with the
-decompression-bomb guard on, size, and MD5 (for Content-MD5 and for
-comparing with an object already in the bucket).
+decompression-bomb guard on, and size. The MD5 (for boto3's Content-MD5
+and for comparing with an object already in the bucket) is computed only
+when one of those asks for it: the native path signs the body's SHA-256
+instead, which the server checks (see native.py), and MD5 was the largest
+CPU cost of probing.
 
 Files up to STREAM_THRESHOLD are returned in memory so the upload sends
-exactly the bytes that were hashed; bigger ones are re-read from disk.
+exactly the bytes that were probed; bigger ones are re-read from disk.
 """
 
 import base64
@@ -13,11 +16,11 @@ import io
 import os
 import stat
 from dataclasses import dataclass
+from functools import cached_property
 
 from PIL import Image, UnidentifiedImageError
 
 STREAM_THRESHOLD = 8 * 1024 * 1024
-CHUNK = 1024 * 1024
 # Pillow's own default, used when a project switched the guard off.
 DEFAULT_MAX_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
 
@@ -50,8 +53,16 @@ class ProbedFile:
     width: int
     height: int
     size: int
-    md5_hex: str
     body: bytes | None  # the bytes, when small enough to keep
+
+    @cached_property
+    def md5_hex(self):
+        if self.body is not None:
+            return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
+        with open(self.path, "rb") as stream:
+            return hashlib.file_digest(
+                stream, lambda: hashlib.md5(usedforsecurity=False)
+            ).hexdigest()
 
     @property
     def content_md5(self):
@@ -84,25 +95,16 @@ def is_complete(fmt, data_tail, size, head):
 
 
 def read_file(path):
-    """(size, md5 hex, body or None, first bytes, last bytes)."""
+    """(size, body or None, first bytes, last bytes): a big file's head and
+    tail only, since its upload reads it again part by part."""
     with open(path, "rb") as stream:
-        if os.fstat(stream.fileno()).st_size <= STREAM_THRESHOLD:
+        size = os.fstat(stream.fileno()).st_size
+        if size <= STREAM_THRESHOLD:
             body = stream.read()
-            return (
-                len(body),
-                hashlib.md5(body, usedforsecurity=False).hexdigest(),
-                body,
-                body[:32],
-                body[-64:],
-            )
-        digest = hashlib.md5(usedforsecurity=False)
-        size, head, tail = 0, b"", b""
-        while chunk := stream.read(CHUNK):
-            head = head or chunk[:32]
-            tail = (tail + chunk)[-64:]
-            digest.update(chunk)
-            size += len(chunk)
-        return size, digest.hexdigest(), None, head, tail
+            return len(body), body, body[:32], body[-64:]
+        head = stream.read(32)
+        stream.seek(-64, os.SEEK_END)
+        return size, None, head, stream.read(64)
 
 
 def dimensions(path, fmt, body, decode=False):
@@ -133,7 +135,7 @@ def probe_file(path):
     """A ProbedFile for ``path``; NotAnImage or FileNotFoundError otherwise."""
     if not stat.S_ISREG(os.stat(path).st_mode):  # a directory or FIFO would hang or fail
         raise NotAnImage("the name points at a directory or special file, not a regular file")
-    size, md5_hex, body, head, tail = read_file(path)
+    size, body, head, tail = read_file(path)
     if size == 0:
         raise NotAnImage("empty file (0 bytes)")
     fmt, mime = sniff(head)
@@ -146,4 +148,4 @@ def probe_file(path):
         if complete or isinstance(exc, DecompressionBomb):
             raise
         raise NotAnImage(f"truncated {fmt} file: {exc}") from None
-    return ProbedFile(str(path), mime, width, height, size, md5_hex, body)
+    return ProbedFile(str(path), mime, width, height, size, body)

@@ -1,10 +1,11 @@
 """Putting one file into the bucket without ever overwriting anything.
 
-``PUT`` with ``If-None-Match: *``: a 200 whose ETag is the file's MD5 *is*
-the verification (the server's digest of what it stored), so a new object
-costs one request. boto3 also sends ``Content-MD5``; the native path
-(native.py) cannot, and relies on that ETag comparison. On 412 the key exists: HEAD it, adopt it when
-it holds the same bytes, record a conflict when it does not. Servers that
+``PUT`` with ``If-None-Match: *``, one request per new object, whose
+answer is the verification: the native path (native.py) signs the body's
+SHA-256, which R2 and S3 check before storing anything; boto3 sends
+``Content-MD5``, and a 200 whose ETag is not the file's MD5 fails the row
+(for servers that ignore Content-MD5). On 412 the key exists: HEAD it,
+adopt it when it holds the same bytes, record a conflict when it does not. Servers that
 ignore If-None-Match (s3rver 3.7.1 silently overwrites) are found by the
 run's first upload (see IfNoneMatch); on those, every PUT is preceded by a
 HEAD. Files bigger than probe.STREAM_THRESHOLD go multipart (multipart.py).
@@ -238,7 +239,7 @@ class Uploader:
                     if not is_transient(exc) or attempt == self.policy.attempts - 1:
                         raise
                     await asyncio.sleep(self.policy.delay(attempt))
-            return self.stored(etag, probed)
+            return self.stored(etag, probed, native)
         except ClientError as exc:
             if not is_precondition_failed(exc):
                 return self.failed(exc)
@@ -256,7 +257,7 @@ class Uploader:
     def find_out(self, key, probed, params):
         """Send the object just stored once more with If-None-Match: *."""
         try:
-            self.send(key, probed, params)
+            self.send(key, probed, params, self.route(probed, params))
         except ClientError as exc:
             self.if_none_match.learnt(True if is_precondition_failed(exc) else None)
             return
@@ -286,10 +287,10 @@ class Uploader:
             log.info("uploading through boto3 where the object parameters hold %s", reason)
         return None if reason else self.native
 
-    def send(self, key, probed, params):
-        """One conditional PUT, retried: (the stored ETag, the attempts it took).
-        A ClientError raised carries ``attempts`` too."""
-        native = self.route(probed, params)
+    def send(self, key, probed, params, native):
+        """One conditional PUT through ``native`` (or boto3 when None), retried:
+        (the stored ETag, the attempts it took). A ClientError raised carries
+        ``attempts`` too."""
         attempts = []
 
         def attempt():
@@ -309,17 +310,23 @@ class Uploader:
     def put(self, key, probed, params):
         if probed.body is None:
             return self.put_multipart(key, probed, params)
+        native = self.route(probed, params)
         try:
-            etag, _ = self.send(key, probed, params)
+            etag, _ = self.send(key, probed, params, native)
         except ClientError as exc:
             if not is_precondition_failed(exc):
                 raise
             return self.taken(key, probed, getattr(exc, "attempts", 1))
-        return self.stored(etag, probed)
+        return self.stored(etag, probed, native)
 
-    def stored(self, etag, probed):
-        """The Outcome of a PUT the server accepted with ``etag``."""
+    def stored(self, etag, probed, native):
+        """The Outcome of a PUT the server accepted with ``etag``. A body sent
+        with its SHA-256 signed was checked by the server itself; otherwise an
+        MD5 ETag must be the file's (one that is not an MD5, from SSE-KMS or
+        SSE-C, proves nothing either way)."""
         self.answered.set()
+        if native is not None and native.signs_payload:
+            return Outcome("uploaded")
         if MD5_ETAG.match(etag) and etag != probed.md5_hex:
             return Outcome(
                 "failed",

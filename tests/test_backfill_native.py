@@ -142,6 +142,8 @@ class Probed:
 
 
 class Recorder:
+    signs_payload = True
+
     def __init__(self):
         self.calls = []
 

@@ -135,3 +135,31 @@ def test_a_multipart_upload_never_replaces_an_object_that_appeared_meanwhile(
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
     assert client.get_object(Bucket=moto_bucket.name, Key=key)["Body"].read() == b"theirs"
     assert not client.list_multipart_uploads(Bucket=moto_bucket.name).get("Uploads")
+
+
+@pytest.mark.parametrize("client", ["native", "boto3"])
+def test_workers_is_the_number_of_requests_in_flight(moto_server, media_root, settings, client):
+    # Files are read ahead of the uploads, but never more than --workers
+    # requests are sent at once: on the native path as with boto3's threads.
+    bucket = moto_server.new_bucket_name()
+    moto_server.client().create_bucket(Bucket=bucket)
+    create_legacy_images(24, media_root=media_root)
+    with Proxy(moto_server.endpoint_url, latency=0.05) as proxy:
+        settings.AWS_S3_ENDPOINT_URL = (
+            "http://acct.r2.cloudflarestorage.com"  # honours If-None-Match
+        )
+        settings.AWS_STORAGE_BUCKET_NAME = bucket
+        settings.AWS_ACCESS_KEY_ID = moto_server.access_key
+        settings.AWS_SECRET_ACCESS_KEY = moto_server.secret_key
+        settings.AWS_S3_CLIENT_CONFIG = Config(
+            signature_version="s3v4",
+            s3={"addressing_style": "virtual"},
+            proxies={"http": proxy.url},
+        )
+        settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "BACKFILL_CLIENT": client}
+        reset_storage_cache()
+        result = backfill("--workers", "3")
+    assert result.code == 0, result.stderr
+    assert proxy.counts["PUT"] == 24
+    assert proxy.peak_in_flight == 3
+    assert legacy_rows() == []

@@ -212,6 +212,9 @@ class Proxy:
         self.fault = fault
         self.counts = collections.Counter()
         self.requests = []
+        self.in_flight = 0
+        self.peak_in_flight = 0  # the most requests that were ever being served at once
+        self.first_seen = self.last_answered = None  # time.perf_counter() readings
         self.port = None
         self.url = None
         self._lock = threading.Lock()
@@ -263,6 +266,8 @@ class Proxy:
         with self._lock:
             self.counts.clear()
             self.requests.clear()
+            self.peak_in_flight = self.in_flight
+            self.first_seen = self.last_answered = None
 
     # --- serving
 
@@ -275,6 +280,18 @@ class Proxy:
             threading.Thread(
                 target=self._serve, args=(tuned(client),), name="netproxy-conn", daemon=True
             ).start()
+
+    def _started(self):
+        with self._lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+            if self.first_seen is None:
+                self.first_seen = time.perf_counter()
+
+    def _answered(self):
+        with self._lock:
+            self.in_flight -= 1
+            self.last_answered = time.perf_counter()
 
     def _record(self, request):
         with self._lock:
@@ -292,8 +309,12 @@ class Proxy:
                 request = read_request(reader)
                 if request is None:
                     return
-                if not self._handle(request, reader, client, upstream):
-                    return
+                self._started()
+                try:
+                    if not self._handle(request, reader, client, upstream):
+                        return
+                finally:
+                    self._answered()
         except (OSError, ValueError):
             pass  # the client or upstream went away; nothing to answer
         finally:
