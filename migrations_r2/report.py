@@ -6,8 +6,6 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
 from toolkit.core.redact import scrub
 
 STATUSES = ("uploaded", "adopted", "skipped", "failed")
@@ -140,11 +138,11 @@ class Progress:
         self.stream = stream
         self.clock = clock
         interactive = stream.isatty() if interactive is None else interactive
-        self.bar = (
-            tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True, smoothing=0.1)
-            if interactive
-            else None
-        )
+        self.bar = None
+        if interactive:
+            from tqdm import tqdm  # only a terminal shows the bar
+
+            self.bar = tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True, smoothing=0.1)
         self.last_log = clock()
 
     def update(self, summary):

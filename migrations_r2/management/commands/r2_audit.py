@@ -9,10 +9,11 @@ Exit status: 0 no finding but legacy rows, 1 findings (or interrupted),
 import argparse
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from migrations_r2.audit import AuditError, AuditOptions, run_audit
 from migrations_r2.audit_report import AuditProgress, FindingsFile, render_json, render_text
+from toolkit.core.command import ToolkitCommand
 from toolkit.core.compat import raw_stream
 
 
@@ -26,7 +27,7 @@ def seconds(value):
     return number
 
 
-class Command(BaseCommand):
+class Command(ToolkitCommand):
     help = "Reconcile the database with the bucket: missing, changed and orphaned objects."
     requires_system_checks = []  # report problems in our own words, exit 2
 

@@ -9,14 +9,11 @@ was interrupted), 2 it could not run.
 import argparse
 import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from migrations_r2 import migration_file
 from migrations_r2.engine import BackfillError, Options, run_backfill
-from migrations_r2.migration_file import MigrationFileError
-from migrations_r2.plan import plan_backfill
 from migrations_r2.selection import Shard
-from migrations_r2.verify import rewrite_urls, verify_rows
+from toolkit.core.command import ToolkitCommand
 from toolkit.core.compat import raw_stream
 
 
@@ -30,7 +27,7 @@ def positive(value):
     return number
 
 
-class Command(BaseCommand):
+class Command(ToolkitCommand):
     help = "Upload legacy images from MEDIA_ROOT to the bucket and fill their R2 fields."
     requires_system_checks = []  # report problems in our own words, exit 2
 
@@ -98,10 +95,15 @@ class Command(BaseCommand):
         if summary.exit_code:  # every result type knows its own
             sys.exit(summary.exit_code)
 
+    # The other modes' modules load when asked for: an upload run's start-up
+    # is part of every small backfill's time.
+
     def make_migration(self, app_label):
+        from migrations_r2 import migration_file
+
         try:
             path = migration_file.write(app_label)
-        except MigrationFileError as exc:
+        except migration_file.MigrationFileError as exc:
             raise CommandError(str(exc), returncode=2) from None
         self.stdout.write(
             f"wrote {path}\n`python manage.py migrate` runs the backfill once; commit the file."
@@ -139,14 +141,20 @@ class Command(BaseCommand):
 
     def dispatch(self, run):
         if run.rewrite_urls:
+            from migrations_r2.verify import rewrite_urls
+
             result = rewrite_urls(run)
             self.stdout.write(result.text())
             return result
         if run.verify:
+            from migrations_r2.verify import verify_rows
+
             result = verify_rows(run, stream=raw_stream(self.stderr))
             self.stdout.write(result.text())
             return result
         if run.dry_run:
+            from migrations_r2.plan import plan_backfill
+
             self.stdout.write(plan_backfill(run).text())
             return None
         summary = run_backfill(run, stream=raw_stream(self.stderr))

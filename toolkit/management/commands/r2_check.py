@@ -6,11 +6,12 @@ Exit status: 0 no check failed, 1 a check failed, 2 the run could not start.
 import sys
 import traceback
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 import checks  # noqa: F401  (registers every check)
 from checks.registry import GROUPS, REGISTRY, select
 from checks.runner import run_checks, summarize
+from toolkit.core.command import ToolkitCommand
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.redact import scrub
 from toolkit.core.storage import s3_aliases
@@ -31,7 +32,7 @@ def known(values, allowed, what, help_text):
     return values
 
 
-class Command(BaseCommand):
+class Command(ToolkitCommand):
     help = "Verify storage settings, bucket CORS, image schema and a real round-trip upload."
     requires_system_checks = []  # the gate reports problems itself, in its own format
 
