@@ -300,8 +300,10 @@ class Run:
 
     def collect(self, job, result):
         if result.error is not None and not self.uploader.answered.is_set():
-            # The first upload of the run failed in the bucket: every other
-            # would too. Stop before trying them (exit 2, no row touched).
+            # An upload failed before the bucket accepted any: every other
+            # would too. Stop without trying the rest (exit 2, no row touched;
+            # an object that one of the first uploads did store is adopted by
+            # the next run).
             raise BackfillError(f"cannot write to the bucket: {describe(result.error)}")
         if result.values is None:
             self.fail(job.row.pk, result.reason, job.key, result.size)
@@ -322,11 +324,11 @@ class Run:
         self.pending.clear()
 
     def capacity(self):
-        """Files in flight: one until the bucket has answered an upload, then
-        two per worker (one uploading, one read and waiting), so memory is
-        bounded by the workers, not by the table."""
-        if self.uploader is not None and not self.uploader.answered.is_set():
-            return 1
+        """Files in flight: two per worker (one uploading, one read and
+        waiting), so memory is bounded by the workers, not by the table. The
+        first uploads go out together rather than one alone: if the bucket
+        cannot be written, ``workers`` requests fail instead of one, and the
+        run stops at the first answer all the same (see collect)."""
         return 2 * self.options.workers
 
     def loop(self, stop):
@@ -373,7 +375,7 @@ class Run:
 
     def close(self):
         if self.pool is not None:
-            self.pool.shutdown(wait=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)  # none is queued unless it stopped
         if self.transport is not None:
             self.transport.close()
         if self.claims:

@@ -3,6 +3,8 @@ documented to honour If-None-Match (R2, AWS S3) nothing but the uploads is
 sent, elsewhere the first upload finds out; files too big for one PUT in
 memory go multipart with equal parts."""
 
+import collections
+
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -58,12 +60,16 @@ def test_elsewhere_the_first_upload_finds_out_and_leaves_no_probe_object(
         reset_storage_cache()
         result = backfill("--workers", "4")
     assert result.code == 0, result.stderr
-    methods = [method for method, _ in proxy.requests]
-    # HEAD and PUT the first file, PUT it once more: moto answers 412, so the
-    # other four go out as one conditional PUT each.
-    assert methods[:3] == ["HEAD", "PUT", "PUT"]
-    assert proxy.requests[1] == proxy.requests[2]
-    assert sorted(methods[3:]) == ["PUT"] * 4
+    # Until the server is known, an upload HEADs its key first. One of the
+    # first uploads PUTs its file once more: moto answers 412, which proves it
+    # honours If-None-Match, so the rest go out as one conditional PUT each.
+    puts = collections.Counter(target for method, target in proxy.requests if method == "PUT")
+    assert sorted(puts.values()) == [1, 1, 1, 1, 2]
+    (found_out,) = [target for target, count in puts.items() if count == 2]
+    assert proxy.requests.index(("HEAD", found_out)) < proxy.requests.index(("PUT", found_out))
+    for method, target in proxy.requests:
+        if method == "HEAD":  # never after that key's own PUT
+            assert proxy.requests.index((method, target)) < proxy.requests.index(("PUT", target))
     assert not [key for key in keys_in(moto_bucket) if key.startswith(PROBE_PREFIX)]
     assert legacy_rows() == []
 
@@ -163,3 +169,25 @@ def test_workers_is_the_number_of_requests_in_flight(moto_server, media_root, se
     assert proxy.counts["PUT"] == 24
     assert proxy.peak_in_flight == 3
     assert legacy_rows() == []
+
+
+def test_a_bucket_that_cannot_be_written_stops_the_run_after_one_round(
+    moto_server, media_root, settings
+):
+    from django.core.management.base import CommandError
+
+    create_legacy_images(20, media_root=media_root)
+    with Proxy(moto_server.endpoint_url) as proxy:
+        settings.AWS_S3_ENDPOINT_URL = proxy.url
+        settings.AWS_STORAGE_BUCKET_NAME = moto_server.new_bucket_name()  # never created
+        settings.AWS_ACCESS_KEY_ID = moto_server.access_key
+        settings.AWS_SECRET_ACCESS_KEY = moto_server.secret_key
+        reset_storage_cache()
+        with pytest.raises(CommandError) as raised:
+            backfill("--workers", "3")
+    assert raised.value.returncode == 2
+    assert "cannot write to the bucket" in str(raised.value)
+    assert "NoSuchBucket" in str(raised.value)
+    # At most the files in flight (two per worker) were tried, not every file.
+    assert 1 <= proxy.counts["PUT"] <= 6
+    assert len(legacy_rows()) == 20
