@@ -325,10 +325,14 @@ class Run:
 
     def capacity(self):
         """Files in flight: two per worker (one uploading, one read and
-        waiting), so memory is bounded by the workers, not by the table. The
-        first uploads go out together rather than one alone: if the bucket
-        cannot be written, ``workers`` requests fail instead of one, and the
-        run stops at the first answer all the same (see collect)."""
+        waiting), so memory is bounded by the workers, not by the table.
+        Only while the first upload finds out whether the server honours
+        If-None-Match does it go alone (the others would each need a HEAD
+        first); where that is known (R2, AWS S3) the first uploads go out
+        together, and if the bucket cannot be written the run stops at the
+        first answer all the same (see collect)."""
+        if self.uploader is not None and self.uploader.if_none_match.honoured is None:
+            return 1
         return 2 * self.options.workers
 
     def loop(self, stop):
