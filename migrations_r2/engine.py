@@ -14,6 +14,7 @@ import queue
 import signal
 import sys
 import threading
+import time
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ from toolkit.core.keys import join_location, storage_name
 from toolkit.core.target import ImageTarget, TargetError
 
 log = logging.getLogger("r2_toolkit.backfill")
+REFILL_LINGER = 0.01  # seconds the main thread waits to gather finished uploads
 
 
 class BackfillError(Exception):
@@ -193,15 +195,25 @@ def quick_handoffs(interval=0.0005):
         sys.setswitchinterval(previous)
 
 
-def drain(finished, timeout):
-    """What ``finished`` holds: at least one item, unless ``timeout`` passes first."""
+def drain(finished, timeout, at_least=1, linger=0.0):
+    """What ``finished`` holds: at least one item, unless ``timeout`` passes
+    first; then more, for up to ``linger`` seconds, until ``at_least``."""
     try:
         items = [finished.get(timeout=timeout)]
     except queue.Empty:
         return []
+    deadline = time.monotonic() + linger
     while True:
         try:
             items.append(finished.get_nowait())
+            continue
+        except queue.Empty:
+            pass
+        remaining = deadline - time.monotonic()
+        if len(items) >= at_least or remaining <= 0:
+            return items
+        try:
+            items.append(finished.get(timeout=remaining))
         except queue.Empty:
             return items
 
@@ -353,7 +365,11 @@ class Run:
                     future.add_done_callback(finished.put)
             if not in_flight:
                 break
-            for future in drain(finished, timeout=1.0):
+            # Woken in batches, not once per upload: the files read ahead keep
+            # every worker busy meanwhile, and each wake-up of this thread
+            # takes the interpreter lock from the ones sending requests.
+            batch = min(self.options.workers // 4, len(in_flight)) if self.capacity() > 1 else 1
+            for future in drain(finished, timeout=1.0, at_least=batch, linger=REFILL_LINGER):
                 self.collect(in_flight.pop(future), future.result())
             if len(self.pending) >= self.options.batch_size:
                 self.flush()
