@@ -603,7 +603,9 @@ def report_backfill_figures(args, ctx, base):
         measured, requests, writes = ctx.rerun
         print(
             f"re-run over {ctx.count} migrated rows: {measured.seconds:.2f}s, "
-            f"{requests} S3 requests ({writes} writes), exit {measured.returncode}"
+            f"{measured.cpu_seconds:.2f}s CPU (a run's fixed cost: Python, Django, "
+            f"the selection), {requests} S3 requests ({writes} writes), "
+            f"exit {measured.returncode}"
         )
     if ctx.statements is not None:
         size = batch_size()
