@@ -23,7 +23,9 @@ the uploader's retry, 412 and conflict logic is the same on both paths.
 
 import re
 import threading
+from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -274,6 +276,16 @@ class NativePut:
         return (result.get("e_tag") or "").strip('"')
 
 
+def settle(future, task):
+    """Give ``future`` (a concurrent.futures.Future) what ``task`` ended with."""
+    if task.cancelled():
+        future.cancel()
+    elif task.exception() is not None:
+        future.set_exception(task.exception())
+    else:
+        future.set_result(task.result())
+
+
 class Transport:
     """An event loop on a thread of its own, where the uploads of a run on
     the native path wait: a request in flight holds a coroutine, not a
@@ -287,7 +299,6 @@ class Transport:
         import asyncio  # only runs on the native path need it
         from concurrent.futures import ThreadPoolExecutor
 
-        self.run_coroutine_threadsafe = asyncio.run_coroutine_threadsafe
         self.slots = asyncio.Semaphore(workers)  # bound to the loop on first use
         self.loop = asyncio.new_event_loop()
         self.loop.set_default_executor(
@@ -298,10 +309,20 @@ class Transport:
         )
         self.thread.start()
 
-    def submit(self, coroutine):
-        """A concurrent.futures.Future of the coroutine's result, run when
-        one of the ``workers`` slots is free."""
-        return self.run_coroutine_threadsafe(self.in_slot(coroutine), self.loop)
+    def submit_all(self, coroutines):
+        """A concurrent.futures.Future of each coroutine's result; each runs
+        when one of the ``workers`` slots is free. One wake-up of the loop
+        for them all: each wake-up is a write to its self-pipe and a hand-off
+        of the interpreter lock."""
+        futures = [Future() for _ in coroutines]
+        if coroutines:
+            self.loop.call_soon_threadsafe(self.start_all, coroutines, futures)
+        return futures
+
+    def start_all(self, coroutines, futures):
+        for coroutine, future in zip(coroutines, futures, strict=True):
+            task = self.loop.create_task(self.in_slot(coroutine))
+            task.add_done_callback(partial(settle, future))
 
     async def in_slot(self, coroutine):
         async with self.slots:
