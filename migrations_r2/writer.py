@@ -69,9 +69,59 @@ def first_problem(values, limits, target):
 
 def update_sql(target, results):
     """One UPDATE setting the six fields of every row in ``results`` by
-    primary key, as ``bulk_update`` would, without building an ORM expression
-    per value (which cost more CPU than the uploads it follows)."""
+    primary key, without building an ORM expression per value (which cost
+    more CPU than the uploads it follows): joined to a VALUES list where the
+    database can (SQLite 3.33+, PostgreSQL), else as ``bulk_update`` writes
+    it, one CASE per column, which the database walks for every row."""
     connection = connections[target.db]
+    if joins_values(connection):
+        return update_from_values_sql(target, results, connection)
+    return update_case_sql(target, results, connection)
+
+
+def joins_values(connection):
+    if connection.vendor == "postgresql":
+        return True
+    return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33)
+
+
+def update_from_values_sql(target, results, connection):
+    """``UPDATE t SET f = v.columnN … FROM (VALUES (pk, …), …) AS v WHERE
+    t.pk = v.column1``: a primary-key lookup per row, where a CASE per column
+    costs the database a comparison per row and per WHEN (0.1 ms of CPU per
+    row at 200 rows a batch)."""
+    meta = target.model._meta
+    quote = connection.ops.quote_name
+    fields = [meta.pk] + [target.field(name) for name in R2_FIELDS]
+    # PostgreSQL types a VALUES list from its parameters, which arrive untyped.
+    casts = [
+        f"CAST(%s AS {field.cast_db_type(connection)})"
+        if connection.vendor == "postgresql"
+        else "%s"
+        for field in fields
+    ]
+    row_sql = f"({', '.join(casts)})"
+    params = []
+    for pk, values in results.items():
+        params.append(meta.pk.get_db_prep_value(pk, connection))
+        params += [
+            field.get_db_prep_save(getattr(values, name), connection)
+            for name, field in zip(R2_FIELDS, fields[1:], strict=True)
+        ]
+    table = quote(meta.db_table)
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.column{index}"
+        for index, field in enumerate(fields[1:], start=2)
+    )
+    sql = (
+        f"UPDATE {table} SET {assignments} "
+        f"FROM (VALUES {', '.join([row_sql] * len(results))}) AS v "
+        f"WHERE {table}.{quote(meta.pk.column)} = v.column1"
+    )
+    return sql, params
+
+
+def update_case_sql(target, results, connection):
     meta = target.model._meta
     quote = connection.ops.quote_name
     pk_field = meta.pk

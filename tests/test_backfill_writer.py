@@ -85,3 +85,24 @@ def test_a_refused_row_costs_only_itself_in_autocommit(refusing_database):
 def test_a_refused_row_costs_only_itself_inside_a_transaction(refusing_database):
     assert_only_the_poisoned_row_refused(*write_three_with_one_poisoned())
     assert UserImage.objects.count() == 3, "the caller's transaction is still usable"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("joined", [True, False], ids=["values join", "case"])
+def test_both_forms_of_the_update_write_the_same_rows(monkeypatch, joined):
+    # The VALUES join where the database has it, CASE per column elsewhere:
+    # both must write every field of every row of the batch, and only those.
+    if joined and not writer.joins_values(connection):
+        pytest.skip("this database has no UPDATE ... FROM (VALUES ...)")
+    monkeypatch.setattr(writer, "joins_values", lambda connection: joined)
+    user = get_user_model().objects.create(username="alice")
+    rows = [UserImage.objects.create(user=user, image=f"legacy/{n}.jpg") for n in range(4)]
+    batch = {row.pk: values(f"users/alice/images/{n}.jpg") for n, row in enumerate(rows[:3])}
+    assert writer.write(ImageTarget.resolve(), batch) == {}
+    stored = {row.pk: row for row in UserImage.objects.all()}
+    for n, row in enumerate(rows[:3]):
+        got = stored[row.pk]
+        assert got.storage_key == f"users/alice/images/{n}.jpg"
+        assert got.public_url == f"https://media.example.com/users/alice/images/{n}.jpg"
+        assert (got.mime_type, got.width, got.height, got.size_bytes) == ("image/jpeg", 4, 3, 99)
+    assert stored[rows[3].pk].storage_key is None, "a row outside the batch is untouched"
