@@ -5,6 +5,8 @@ autocommit mode (a run) and inside a caller's transaction (the migration)."""
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gallery.models import UserImage
 from migrations_r2 import writer
@@ -106,3 +108,32 @@ def test_both_forms_of_the_update_write_the_same_rows(monkeypatch, joined):
         assert got.public_url == f"https://media.example.com/users/alice/images/{n}.jpg"
         assert (got.mime_type, got.width, got.height, got.size_bytes) == ("image/jpeg", 4, 3, 99)
     assert stored[rows[3].pk].storage_key is None, "a row outside the batch is untouched"
+
+
+# Any text a key or URL may hold (no NUL: neither database stores it in a
+# varchar), any size the integer columns hold: written exactly, as parameters.
+texts = st.text(st.characters(blacklist_characters="\x00", codec="utf-8"), max_size=100)
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(keys=st.lists(texts, min_size=1, max_size=5), size=st.integers(0, 2**31 - 1))
+def test_the_batch_update_writes_any_values_exactly(keys, size):
+    UserImage.objects.all().delete()
+    user, _ = get_user_model().objects.get_or_create(username="alice")
+    rows = [UserImage.objects.create(user=user, image=f"legacy/{n}.jpg") for n in range(len(keys))]
+    batch = {
+        row.pk: writer.Values(key, f"https://m.example/{key}"[:200], key[:100], 1, 2, size)
+        for row, key in zip(rows, keys, strict=True)
+    }
+    assert writer.write(ImageTarget.resolve(), batch) == {}
+    for row in UserImage.objects.filter(pk__in=batch):
+        expected = batch[row.pk]
+        assert (row.storage_key, row.public_url, row.mime_type) == (
+            expected.storage_key,
+            expected.public_url,
+            expected.mime_type,
+        )
+        assert (row.width, row.height, row.size_bytes) == (1, 2, size)
