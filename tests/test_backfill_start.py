@@ -21,25 +21,32 @@ pytestmark = pytest.mark.django_db
 PROBE_PREFIX = "_r2_toolkit/"
 
 
+def point_at_r2_through(proxy, server, settings):
+    """Settings naming an R2 endpoint, in a new bucket of ``server``: the R2
+    host name is never resolved, both clients reach the server through
+    ``proxy``. Returns the bucket's name."""
+    bucket = server.new_bucket_name()
+    server.client().create_bucket(Bucket=bucket)
+    settings.AWS_S3_ENDPOINT_URL = "http://acct.r2.cloudflarestorage.com"
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_ACCESS_KEY_ID = server.access_key
+    settings.AWS_SECRET_ACCESS_KEY = server.secret_key
+    settings.AWS_S3_CLIENT_CONFIG = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "virtual"},
+        proxies={"http": proxy.url},
+    )
+    return bucket
+
+
 def test_on_an_r2_endpoint_a_run_sends_one_put_per_file_and_nothing_else(
     moto_server, media_root, settings
 ):
-    bucket = moto_server.new_bucket_name()
-    moto_server.client().create_bucket(Bucket=bucket)
     create_legacy_images(5, media_root=media_root)
-    # The R2 host name is never resolved: both clients reach moto through the proxy.
     with Proxy(moto_server.endpoint_url) as proxy:
-        settings.AWS_S3_ENDPOINT_URL = "http://acct.r2.cloudflarestorage.com"
-        settings.AWS_STORAGE_BUCKET_NAME = bucket
-        settings.AWS_ACCESS_KEY_ID = moto_server.access_key
-        settings.AWS_SECRET_ACCESS_KEY = moto_server.secret_key
+        bucket = point_at_r2_through(proxy, moto_server, settings)
         settings.AWS_S3_REGION_NAME = "auto"
         settings.AWS_S3_CUSTOM_DOMAIN = "media.example.test"
-        settings.AWS_S3_CLIENT_CONFIG = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "virtual"},
-            proxies={"http": proxy.url},
-        )
         reset_storage_cache()
         result = backfill("--workers", "4")
     assert result.code == 0, result.stderr
@@ -147,21 +154,9 @@ def test_a_multipart_upload_never_replaces_an_object_that_appeared_meanwhile(
 def test_workers_is_the_number_of_requests_in_flight(moto_server, media_root, settings, client):
     # Files are read ahead of the uploads, but never more than --workers
     # requests are sent at once: on the native path as with boto3's threads.
-    bucket = moto_server.new_bucket_name()
-    moto_server.client().create_bucket(Bucket=bucket)
     create_legacy_images(24, media_root=media_root)
     with Proxy(moto_server.endpoint_url, latency=0.05) as proxy:
-        settings.AWS_S3_ENDPOINT_URL = (
-            "http://acct.r2.cloudflarestorage.com"  # honours If-None-Match
-        )
-        settings.AWS_STORAGE_BUCKET_NAME = bucket
-        settings.AWS_ACCESS_KEY_ID = moto_server.access_key
-        settings.AWS_SECRET_ACCESS_KEY = moto_server.secret_key
-        settings.AWS_S3_CLIENT_CONFIG = Config(
-            signature_version="s3v4",
-            s3={"addressing_style": "virtual"},
-            proxies={"http": proxy.url},
-        )
+        point_at_r2_through(proxy, moto_server, settings)  # known to honour If-None-Match
         settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "BACKFILL_CLIENT": client}
         reset_storage_cache()
         result = backfill("--workers", "3")
