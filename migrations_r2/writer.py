@@ -85,6 +85,28 @@ def joins_values(connection):
     return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33)
 
 
+def prepared(target, results, connection):
+    """(the six fields, [(pk, [their six values]), …]), values as the
+    database takes them: what both forms of the UPDATE send."""
+    fields = [target.field(name) for name in R2_FIELDS]
+    pk_field = target.model._meta.pk
+    rows = [
+        (
+            pk_field.get_db_prep_value(pk, connection),
+            [
+                field.get_db_prep_save(getattr(values, name), connection)
+                for name, field in zip(R2_FIELDS, fields, strict=True)
+            ],
+        )
+        for pk, values in results.items()
+    ]
+    return fields, rows
+
+
+def placeholder(field, connection, cast):
+    return f"CAST(%s AS {field.cast_db_type(connection)})" if cast else "%s"
+
+
 def update_from_values_sql(target, results, connection):
     """``UPDATE t SET f = v.columnN … FROM (VALUES (pk, …), …) AS v WHERE
     t.pk = v.column1``: a primary-key lookup per row, where a CASE per column
@@ -92,57 +114,39 @@ def update_from_values_sql(target, results, connection):
     row at 200 rows a batch)."""
     meta = target.model._meta
     quote = connection.ops.quote_name
-    fields = [meta.pk] + [target.field(name) for name in R2_FIELDS]
+    fields, rows = prepared(target, results, connection)
     # PostgreSQL types a VALUES list from its parameters, which arrive untyped.
-    casts = [
-        f"CAST(%s AS {field.cast_db_type(connection)})"
-        if connection.vendor == "postgresql"
-        else "%s"
-        for field in fields
-    ]
-    row_sql = f"({', '.join(casts)})"
-    params = []
-    for pk, values in results.items():
-        params.append(meta.pk.get_db_prep_value(pk, connection))
-        params += [
-            field.get_db_prep_save(getattr(values, name), connection)
-            for name, field in zip(R2_FIELDS, fields[1:], strict=True)
-        ]
+    cast = connection.vendor == "postgresql"
+    row_sql = f"({', '.join(placeholder(field, connection, cast) for field in [meta.pk, *fields])})"
     table = quote(meta.db_table)
     assignments = ", ".join(
-        f"{quote(field.column)} = v.column{index}"
-        for index, field in enumerate(fields[1:], start=2)
+        f"{quote(field.column)} = v.column{index}" for index, field in enumerate(fields, start=2)
     )
     sql = (
         f"UPDATE {table} SET {assignments} "
-        f"FROM (VALUES {', '.join([row_sql] * len(results))}) AS v "
+        f"FROM (VALUES {', '.join([row_sql] * len(rows))}) AS v "
         f"WHERE {table}.{quote(meta.pk.column)} = v.column1"
     )
-    return sql, params
+    return sql, [param for pk, values in rows for param in (pk, *values)]
 
 
 def update_case_sql(target, results, connection):
     meta = target.model._meta
     quote = connection.ops.quote_name
-    pk_field = meta.pk
-    pks = [pk_field.get_db_prep_value(pk, connection) for pk in results]
+    fields, rows = prepared(target, results, connection)
     cast = connection.features.requires_casted_case_in_updates
     assignments, params = [], []
-    for name in R2_FIELDS:
-        field = target.field(name)
-        value_sql = f"CAST(%s AS {field.cast_db_type(connection)})" if cast else "%s"
-        whens = []
-        for pk, values in zip(pks, results.values(), strict=True):
-            whens.append(f"WHEN %s THEN {value_sql}")
-            params += [pk, field.get_db_prep_save(getattr(values, name), connection)]
-        assignments.append(
-            f"{quote(field.column)} = CASE {quote(pk_field.column)} {' '.join(whens)} END"
-        )
+    for column, field in enumerate(fields):
+        value_sql = placeholder(field, connection, cast)
+        whens = " ".join([f"WHEN %s THEN {value_sql}"] * len(rows))
+        for pk, values in rows:
+            params += [pk, values[column]]
+        assignments.append(f"{quote(field.column)} = CASE {quote(meta.pk.column)} {whens} END")
     sql = (
         f"UPDATE {quote(meta.db_table)} SET {', '.join(assignments)} "
-        f"WHERE {quote(pk_field.column)} IN ({', '.join(['%s'] * len(pks))})"
+        f"WHERE {quote(meta.pk.column)} IN ({', '.join(['%s'] * len(rows))})"
     )
-    return sql, params + pks
+    return sql, params + [pk for pk, _ in rows]
 
 
 def execute_update(target, results):
