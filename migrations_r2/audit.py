@@ -12,7 +12,6 @@ the grace period and in scope, is an orphan. Read-only, except that
 its batch. Ctrl-C stops with the partial result.
 """
 
-import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from migrations_r2.listing import RETRIES, OutOfOrder
 from migrations_r2.paths import media_root_of
 from migrations_r2.reconcile import Reconciler
 from migrations_r2.references import Source, file_field_sources, scope_of
+from migrations_r2.report import Timed
 from migrations_r2.uploader import with_retries
 from toolkit.core.conf import toolkit_settings
 from toolkit.core.errors import describe
@@ -62,7 +62,7 @@ class AuditOptions:
 
 
 @dataclass
-class AuditResult:
+class AuditResult(Timed):
     bucket: str = ""
     alias: str = ""
     location: str = ""
@@ -76,10 +76,8 @@ class AuditResult:
     deleted: int = 0
     delete_failed: int = 0
     interrupted: bool = False
-    elapsed: float = 0.0
     kept: list = field(default_factory=list)  # findings for the document, capped
     kept_legacy: list = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic, repr=False)
 
     def add(self, finding):
         self.counts[finding.kind] += 1
@@ -296,7 +294,7 @@ class Audit:
             self.result.objects = engine.objects
             self.result.rows = engine.rows
             self.result.requests += engine.requests
-            self.result.elapsed = time.monotonic() - self.result.started
+            self.result.finish()
             if self.progress is not None:
                 self.tick(force=True)
                 self.progress.close()

@@ -13,15 +13,25 @@ LOG_EVERY_SECONDS = 10.0
 
 
 @dataclass
-class Summary:
+class Timed:
+    """A run's result that knows how long the run took: ``finish()`` at its end."""
+
+    elapsed: float = 0.0
+    started: float = field(default_factory=time.monotonic, repr=False)
+
+    def finish(self):
+        self.elapsed = time.monotonic() - self.started
+        return self
+
+
+@dataclass
+class Summary(Timed):
     uploaded: int = 0
     adopted: int = 0
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
-    elapsed: float = 0.0
     interrupted: bool = False
-    started: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def done(self):
@@ -35,10 +45,6 @@ class Summary:
         setattr(self, status, getattr(self, status) + 1)
         if status in ("uploaded", "adopted"):
             self.bytes += size or 0
-
-    def finish(self):
-        self.elapsed = time.monotonic() - self.started
-        return self
 
     def text(self):
         seconds = max(self.elapsed, 1e-9)
@@ -60,23 +66,17 @@ class Summary:
 
 
 @dataclass
-class VerifyResult:
+class VerifyResult(Timed):
     """A ``--verify`` run: rows compared with their objects, and how many differ."""
 
     rows: int = 0
     mismatched: int = 0
     requests: int = 0
     interrupted: bool = False
-    elapsed: float = 0.0
-    started: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def exit_code(self):
         return 1 if self.mismatched or self.interrupted else 0
-
-    def finish(self):
-        self.elapsed = time.monotonic() - self.started
-        return self
 
     def text(self):
         lines = [f"verified {self.rows} rows: {self.mismatched} mismatches"]
