@@ -8,15 +8,13 @@ import os
 from botocore.config import Config
 
 from settings.local import *  # noqa: F403
-from toolkit.core.compat import checksum_options
+from settings.local import AWS_S3_CLIENT_CONFIG as SITE_CLIENT_CONFIG
 
 AWS_S3_ENDPOINT_URL = "http://bench.r2.cloudflarestorage.com"
-AWS_S3_CLIENT_CONFIG = Config(
-    signature_version="s3v4",
-    s3={"addressing_style": "virtual"},  # the proxy sees the bucket in the Host header
-    proxies={"http": os.environ["R2_BENCH_PROXY"]},
-    **checksum_options(
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    ),
+# The site's own client config (SigV4, checksums only when required), plus:
+AWS_S3_CLIENT_CONFIG = SITE_CLIENT_CONFIG.merge(
+    Config(
+        s3={"addressing_style": "virtual"},  # the proxy sees the bucket in the Host header
+        proxies={"http": os.environ["R2_BENCH_PROXY"]},
+    )
 )

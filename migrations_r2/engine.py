@@ -181,6 +181,13 @@ def stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
+def finished_with(result):
+    """A Future that already holds ``result``."""
+    future = Future()
+    future.set_result(result)
+    return future
+
+
 @contextmanager
 def quick_handoffs(interval=0.0005):
     """A shorter GIL switch interval for the run: the transport's loop needs
@@ -402,20 +409,9 @@ class Run:
         request."""
         if self.transport is None:
             return [self.pool.submit(process, job, self.uploader, self.int_limit) for job in jobs]
-        futures, uploads = [], []
-        for job in jobs:
-            result = process(job, self.uploader, self.int_limit)
-            if inspect.isawaitable(result):
-                uploads.append((len(futures), result))
-                futures.append(None)
-            else:
-                done = Future()
-                done.set_result(result)
-                futures.append(done)
-        started = self.transport.submit_all([upload for _, upload in uploads])
-        for (index, _), future in zip(uploads, started, strict=True):
-            futures[index] = future
-        return futures
+        results = [process(job, self.uploader, self.int_limit) for job in jobs]
+        started = iter(self.transport.submit_all([r for r in results if inspect.isawaitable(r)]))
+        return [next(started) if inspect.isawaitable(r) else finished_with(r) for r in results]
 
     def close(self):
         if self.pool is not None:
