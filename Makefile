@@ -88,7 +88,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 docs: install
-	$(PY) -m toolkit.docs > docs/checks.md
+	$(PY) -m r2_toolkit.toolkit.docs > docs/checks.md
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis .nox dist build

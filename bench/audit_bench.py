@@ -41,7 +41,7 @@ import django
 django.setup()
 from django.contrib.auth.models import User
 from gallery.models import UserImage
-from migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.bucket import open_bucket
 from tests.support.audit import migrated_rows
 count = int(os.environ["ROWS"])
 owner = User.objects.create(username="bench")
@@ -78,7 +78,7 @@ from concurrent.futures import ThreadPoolExecutor
 import django
 django.setup()
 from gallery.models import UserImage
-from migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.bucket import open_bucket
 workers = int(os.environ["WORKERS"])
 bucket = open_bucket(workers)
 def head(key):

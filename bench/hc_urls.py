@@ -11,7 +11,7 @@ def noop(request):
 
 
 urlpatterns = [
-    path("", include("toolkit.urls")),
+    path("", include("r2_toolkit.toolkit.urls")),
     path(
         "peer/health/",
         HealthCheckView.as_view(checks=["health_check.checks.Storage"]),

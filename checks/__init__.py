@@ -5,7 +5,7 @@ registered with a stable id ``r2.<group>.<name>``; see :mod:`checks.registry`.
 Importing this package registers them all, in group order.
 """
 
-from checks import (  # noqa: F401  (registration by import)
+from r2_toolkit.checks import (  # noqa: F401  (registration by import)
     connectivity,
     cors,
     objects,
@@ -15,4 +15,4 @@ from checks import (  # noqa: F401  (registration by import)
     storages,
     toolkit_settings,
 )
-from checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401
+from r2_toolkit.checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401

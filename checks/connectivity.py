@@ -22,12 +22,12 @@ from botocore.exceptions import (
     SSLError,
 )
 
-from checks.context import once
-from checks.options import literal
-from checks.registry import Skip, check, fail, ok, warn
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe, error_code, http_status
-from toolkit.core.redact import scrub
+from r2_toolkit.checks.context import once
+from r2_toolkit.checks.options import literal
+from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.toolkit.core.redact import scrub
 
 # SigV4 rejects requests signed more than 15 minutes away from the server's time.
 SIGV4_LIMIT = 15 * 60

@@ -14,10 +14,10 @@ from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import storages
 
-from checks.registry import Skip
-from toolkit.core.compat import share_connections
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.storage import is_r2_endpoint
+from r2_toolkit.checks.registry import Skip
+from r2_toolkit.toolkit.core.compat import share_connections
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.storage import is_r2_endpoint
 
 
 def once(method):

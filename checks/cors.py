@@ -15,13 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 
-from checks import cors_rules
-from checks.context import once
-from checks.registry import Outcome, Skip, check, fail, ok, warn
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe, error_code, http_status
-from toolkit.core.http import fetch, s3_error
-from toolkit.core.redact import scrub
+from r2_toolkit.checks import cors_rules
+from r2_toolkit.checks.context import once
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.toolkit.core.http import fetch, s3_error
+from r2_toolkit.toolkit.core.redact import scrub
 
 NO_ORIGINS = "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no browser origin to evaluate"
 SET_ORIGINS = (

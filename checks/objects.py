@@ -7,10 +7,10 @@ a read-only gate (``--skip roundtrip``) and on the debug pages.
 
 import mimetypes
 
-from checks.registry import Skip, check, ok, warn
-from checks.runner import concurrently
-from checks.schema import object_key
-from toolkit.core.redact import scrub
+from r2_toolkit.checks.registry import Skip, check, ok, warn
+from r2_toolkit.checks.runner import concurrently
+from r2_toolkit.checks.schema import object_key
+from r2_toolkit.toolkit.core.redact import scrub
 
 SAMPLE_SIZE = 5
 GENERIC_TYPES = {None, "", "binary/octet-stream", "application/octet-stream"}

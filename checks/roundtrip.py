@@ -24,16 +24,16 @@ import uuid
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 
-from checks import cors_rules
-from checks.cors import live_verdict, object_url
-from checks.registry import check, fail, ok, skip, warn
-from checks.runner import concurrently
-from checks.schema import object_key
-from checks.storages import BROKEN_EXISTS
-from toolkit.core.compat import installed_version
-from toolkit.core.errors import describe, error_code
-from toolkit.core.http import fetch, s3_error
-from toolkit.core.redact import redact_url, scrub
+from r2_toolkit.checks import cors_rules
+from r2_toolkit.checks.cors import live_verdict, object_url
+from r2_toolkit.checks.registry import check, fail, ok, skip, warn
+from r2_toolkit.checks.runner import concurrently
+from r2_toolkit.checks.schema import object_key
+from r2_toolkit.checks.storages import BROKEN_EXISTS
+from r2_toolkit.toolkit.core.compat import installed_version
+from r2_toolkit.toolkit.core.errors import describe, error_code
+from r2_toolkit.toolkit.core.http import fetch, s3_error
+from r2_toolkit.toolkit.core.redact import redact_url, scrub
 
 PNG = "image/png"
 # The presigned URL only has to outlive the one PUT made right after signing.

@@ -11,11 +11,11 @@ import time
 
 from django.core.exceptions import ImproperlyConfigured
 
-from checks.context import CheckContext
-from checks.registry import Outcome, Result, Skip
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe
-from toolkit.core.storage import s3_aliases
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Result, Skip
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.checks")
 

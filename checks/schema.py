@@ -18,13 +18,13 @@ from django.db import connection
 from django.db.models.functions import Length
 from storages.utils import clean_name, safe_join
 
-from checks.registry import Skip, check, fail, ok, warn
-from toolkit.core.conf import R2_FIELDS, toolkit_settings
-from toolkit.core.errors import describe
-from toolkit.core.keys import storage_name
-from toolkit.core.redact import scrub
-from toolkit.core.storage import is_r2_endpoint
-from toolkit.core.target import (
+from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.toolkit.core.conf import R2_FIELDS, toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.toolkit.core.keys import storage_name
+from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.toolkit.core.storage import is_r2_endpoint
+from r2_toolkit.toolkit.core.target import (
     ImageTarget,
     TargetError,
     image_field,

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from checks import r2_params
-from checks.options import (
+from r2_toolkit.checks import r2_params
+from r2_toolkit.checks.options import (
     assignment,
     configured,
     dotted,
@@ -23,10 +23,10 @@ from checks.options import (
     setting_path,
     storage_options,
 )
-from checks.registry import Skip, check, fail, ok, skip, warn
-from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
-from toolkit.core.redact import redact_url
-from toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
+from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
+from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
+from r2_toolkit.toolkit.core.redact import redact_url
+from r2_toolkit.toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
 
 SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
 R2_API_EXAMPLE = "https://<account id>.r2.cloudflarestorage.com"

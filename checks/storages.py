@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
-from checks.options import (
+from r2_toolkit.checks.options import (
     assignment,
     backend_class,
     configured,
@@ -22,11 +22,11 @@ from checks.options import (
     literal,
     sentence,
 )
-from checks.registry import check, fail, ok, skip, warn
-from toolkit.core.compat import built_default_storage, built_storage, installed_version
-from toolkit.core.errors import describe
-from toolkit.core.redact import redact
-from toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
+from r2_toolkit.checks.registry import check, fail, ok, skip, warn
+from r2_toolkit.toolkit.core.compat import built_default_storage, built_storage, installed_version
+from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.toolkit.core.redact import redact
+from r2_toolkit.toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
 
 S3_DEFAULT_HINT = f'STORAGES["default"] = {{"BACKEND": "{S3_BACKEND}"}}'
 STATICFILES_HINT = (

@@ -5,8 +5,8 @@ import difflib
 
 from django.core.exceptions import ImproperlyConfigured
 
-from checks.registry import REGISTRY, check, fail, ok, warn
-from toolkit.core.conf import Problem, toolkit_settings
+from r2_toolkit.checks.registry import REGISTRY, check, fail, ok, warn
+from r2_toolkit.toolkit.core.conf import Problem, toolkit_settings
 
 
 def silenced_problems():

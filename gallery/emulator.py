@@ -21,7 +21,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from toolkit.core.compat import checksum_options
+from r2_toolkit.toolkit.core.compat import checksum_options
 
 ROOT = Path(__file__).resolve().parent.parent
 PID_FILE = ROOT / "var" / "emulator.pid"
@@ -30,7 +30,7 @@ LOG_FILE = PID_FILE.with_suffix(".log")
 
 def cors_rules(origins):
     """The rule set the toolkit recommends for ``origins`` (any, when none)."""
-    from checks.cors_rules import new_rule
+    from r2_toolkit.checks.cors_rules import new_rule
 
     return [new_rule(list(origins) or ["*"])]
 
@@ -142,7 +142,7 @@ def provision_from_settings():
     """Provision the bucket the current Django settings point at."""
     from django.conf import settings
 
-    from toolkit.core.conf import toolkit_settings
+    from r2_toolkit.toolkit.core.conf import toolkit_settings
 
     s3 = client(
         settings.AWS_S3_ENDPOINT_URL,

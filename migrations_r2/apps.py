@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class MigrationsR2Config(AppConfig):
-    name = "migrations_r2"
-    label = "migrations_r2"
+    name = "r2_toolkit.migrations_r2"
+    label = "r2_migrations"
     verbose_name = "R2 Toolkit: legacy media backfill"

@@ -18,19 +18,19 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from migrations_r2 import findings
-from migrations_r2.bucket import open_bucket
-from migrations_r2.findings import KINDS, RowChecker
-from migrations_r2.listing import RETRIES, OutOfOrder
-from migrations_r2.paths import media_root_of
-from migrations_r2.reconcile import Reconciler
-from migrations_r2.references import Source, file_field_sources, scope_of
-from migrations_r2.report import Timed
-from migrations_r2.uploader import with_retries
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import describe
-from toolkit.core.storage import s3_aliases
-from toolkit.core.target import ImageTarget, TargetError
+from r2_toolkit.migrations_r2 import findings
+from r2_toolkit.migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.findings import KINDS, RowChecker
+from r2_toolkit.migrations_r2.listing import RETRIES, OutOfOrder
+from r2_toolkit.migrations_r2.paths import media_root_of
+from r2_toolkit.migrations_r2.reconcile import Reconciler
+from r2_toolkit.migrations_r2.references import Source, file_field_sources, scope_of
+from r2_toolkit.migrations_r2.report import Timed
+from r2_toolkit.migrations_r2.uploader import with_retries
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.toolkit.core.target import ImageTarget, TargetError
 
 DELETE_BATCH = 1000  # DeleteObjects' maximum
 DOCUMENT_CAP = 1000  # findings in the JSON document; --report has every one

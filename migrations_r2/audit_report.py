@@ -7,8 +7,8 @@ import time
 
 from tqdm import tqdm
 
-from migrations_r2.findings import FIXES, KINDS
-from migrations_r2.report import LOG_EVERY_SECONDS
+from r2_toolkit.migrations_r2.findings import FIXES, KINDS
+from r2_toolkit.migrations_r2.report import LOG_EVERY_SECONDS
 
 TEXT_FINDINGS = 20  # findings printed under the table; the report has all
 

@@ -11,9 +11,9 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 
-from migrations_r2.paths import UnsafePath, resolve_inside
-from toolkit.core.keys import name_in_storage
-from toolkit.core.redact import scrub
+from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
+from r2_toolkit.toolkit.core.keys import name_in_storage
+from r2_toolkit.toolkit.core.redact import scrub
 
 KINDS = (
     "missing_object",

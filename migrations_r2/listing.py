@@ -29,7 +29,7 @@ from django.db import connections
 from django.db.models import F
 from django.db.models.functions import Collate
 
-from migrations_r2.uploader import MD5_ETAG, RetryPolicy, is_missing, with_retries
+from r2_toolkit.migrations_r2.uploader import MD5_ETAG, RetryPolicy, is_missing, with_retries
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum
 RETRIES = RetryPolicy()  # the uploader's bound: botocore's own retries are off

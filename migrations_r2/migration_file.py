@@ -9,8 +9,8 @@ from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
-from migrations_r2.operations import BackfillLegacyMedia
-from toolkit.core.conf import toolkit_settings
+from r2_toolkit.migrations_r2.operations import BackfillLegacyMedia
+from r2_toolkit.toolkit.core.conf import toolkit_settings
 
 NAME = "r2_backfill"
 TEMPLATE = '''"""The one-off legacy media backfill: uploads the images still on local disk
@@ -23,7 +23,7 @@ rows that fail are left for `manage.py r2_backfill` (docs/backfill.md).
 
 from django.db import migrations
 
-import migrations_r2.operations
+import r2_toolkit.migrations_r2.operations
 
 
 class Migration(migrations.Migration):
@@ -34,7 +34,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations_r2.operations.BackfillLegacyMedia(),
+        r2_toolkit.migrations_r2.operations.BackfillLegacyMedia(),
     ]
 '''
 

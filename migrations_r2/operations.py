@@ -21,7 +21,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import router
 from django.db.migrations.operations.base import Operation
 
-from toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.conf import toolkit_settings
 
 
 class BackfillLegacyMedia(Operation):
@@ -66,7 +66,7 @@ def historical_image_model(apps):
 def run(model):
     from django.core.management.base import CommandError
 
-    from migrations_r2.engine import BackfillError, Options, run_backfill
+    from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
 
     try:
         summary = run_backfill(Options(interactive=False), model=model)

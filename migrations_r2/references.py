@@ -22,10 +22,10 @@ from django.db import router
 from django.db.models import FileField
 from django.utils.module_loading import import_string
 
-from migrations_r2.listing import Ref, byte_ordered, stream_rows
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.keys import join_location
-from toolkit.core.storage import S3_BACKEND, s3_aliases
+from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, stream_rows
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.keys import join_location
+from r2_toolkit.toolkit.core.storage import S3_BACKEND, s3_aliases
 
 IN_CHUNK = 500  # values per IN (...) when re-checking keys before a delete
 

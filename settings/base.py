@@ -8,8 +8,8 @@ from pathlib import Path
 import dj_database_url
 from botocore.config import Config
 
+from r2_toolkit.toolkit.core.compat import checksum_options
 from settings.env import env, env_bool, env_list
-from toolkit.core.compat import checksum_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -26,15 +26,15 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_extensions",
     "storages",
-    "toolkit",
+    "r2_toolkit.toolkit",
     "gallery",
-    "migrations_r2",
+    "r2_toolkit.migrations_r2",
 ]
 
 MIDDLEWARE = [
     # First: /healthz answers probes that address the pod by IP (no
     # ALLOWED_HOSTS check) and skips the rest of the stack; see docs/endpoints.md.
-    "toolkit.middleware.HealthCheckMiddleware",
+    "r2_toolkit.toolkit.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 
 from gallery.legacy import create_legacy_images
 from gallery.models import Attachment, UserImage
-from migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.bucket import open_bucket
 from tests.conftest import reset_storage_cache
 from tests.support.audit import body_of, put_objects, seed_migrated
 from tests.support.backfill import audit, backfill, keys_in, object_bytes, report_lines
@@ -282,7 +282,7 @@ def test_delete_orphans_says_what_it_would_delete_and_deletes_only_with_yes(moto
 
 
 def test_a_key_referenced_after_the_listing_is_not_deleted(moto_bucket, monkeypatch):
-    from migrations_r2 import audit as audit_module
+    from r2_toolkit.migrations_r2 import audit as audit_module
 
     client, name = moto_bucket.client, moto_bucket.name
     put_objects(client, name, ["users/alice/images/a.jpg", "users/alice/images/b.jpg"])
@@ -308,7 +308,7 @@ def test_ctrl_c_stops_with_the_partial_summary(moto_bucket, monkeypatch):
     import os
     import signal
 
-    from migrations_r2.findings import RowChecker
+    from r2_toolkit.migrations_r2.findings import RowChecker
 
     keys = [f"users/alice/images/{i:04d}.jpg" for i in range(50)]
     seed_migrated(moto_bucket.client, moto_bucket.name, keys, owner(), storage_urls())
@@ -331,8 +331,8 @@ def test_ctrl_c_stops_with_the_partial_summary(moto_bucket, monkeypatch):
 
 
 def test_progress_bar_on_a_terminal_counts_objects_rows_and_findings(moto_bucket):
-    from migrations_r2.audit import AuditOptions, run_audit
-    from migrations_r2.audit_report import AuditProgress
+    from r2_toolkit.migrations_r2.audit import AuditOptions, run_audit
+    from r2_toolkit.migrations_r2.audit_report import AuditProgress
 
     keys = [f"users/alice/images/{i:04d}.jpg" for i in range(30)]
     seed_migrated(moto_bucket.client, moto_bucket.name, keys, owner(), storage_urls())

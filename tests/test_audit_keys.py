@@ -11,9 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gallery.models import UserImage
-from migrations_r2.audit import AuditOptions, run_audit
-from migrations_r2.bucket import open_bucket
-from migrations_r2.listing import Listed, Ref, byte_ordered, merge_join, stream_rows
+from r2_toolkit.migrations_r2.audit import AuditOptions, run_audit
+from r2_toolkit.migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.listing import Listed, Ref, byte_ordered, merge_join, stream_rows
 from tests.conftest import reset_storage_cache
 from tests.support.audit import migrated_rows, put_objects
 
@@ -143,7 +143,7 @@ def test_any_keys_pair_up_and_only_the_real_differences_are_found(
 
 
 def test_a_stream_out_of_byte_order_stops_the_merge_in_one_sentence():
-    from migrations_r2.listing import OutOfOrder, in_order
+    from r2_toolkit.migrations_r2.listing import OutOfOrder, in_order
 
     listed = [Listed("b", 1, "e", None), Listed("a", 1, "e", None)]
     with pytest.raises(OutOfOrder) as raised:

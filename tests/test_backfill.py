@@ -58,7 +58,7 @@ def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
     import os
     import signal
 
-    from migrations_r2 import engine
+    from r2_toolkit.migrations_r2 import engine
 
     create_legacy_images(20, media_root=media_root)
     real_process = engine.process
@@ -113,7 +113,7 @@ def test_database_statements_grow_with_batches_not_rows(moto_bucket, media_root)
 def test_progress_is_a_log_line_every_few_seconds_without_a_terminal():
     import io
 
-    from migrations_r2.report import Progress, Summary
+    from r2_toolkit.migrations_r2.report import Progress, Summary
 
     now = [0.0]
     stream = io.StringIO()
@@ -131,7 +131,7 @@ def test_progress_is_a_log_line_every_few_seconds_without_a_terminal():
 def test_progress_is_a_bar_with_rate_on_a_terminal():
     import io
 
-    from migrations_r2.report import Progress, Summary
+    from r2_toolkit.migrations_r2.report import Progress, Summary
 
     stream = io.StringIO()
     summary = Summary()

@@ -11,6 +11,7 @@ from PIL import Image
 
 from gallery.legacy import image_bytes
 from gallery.models import UserImage
+from r2_toolkit.toolkit.core.conf import R2_FIELDS
 from tests.support.backfill import (
     assert_row_migrated,
     backfill,
@@ -18,7 +19,6 @@ from tests.support.backfill import (
     object_bytes,
     report_lines,
 )
-from toolkit.core.conf import R2_FIELDS
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.db.migrations.loader import MigrationLoader
 
 from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
-from migrations_r2.operations import BackfillLegacyMedia
+from r2_toolkit.migrations_r2.operations import BackfillLegacyMedia
 from tests.support.backfill import backfill, keys_in, legacy_rows, report_lines
 from tests.support.netproxy import Proxy
 

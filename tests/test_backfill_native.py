@@ -14,9 +14,9 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from migrations_r2.bucket import open_bucket
-from migrations_r2.native import NativePut, TransportError, open_native, store_options
-from migrations_r2.uploader import Uploader, is_precondition_failed, is_transient
+from r2_toolkit.migrations_r2.bucket import open_bucket
+from r2_toolkit.migrations_r2.native import NativePut, TransportError, open_native, store_options
+from r2_toolkit.migrations_r2.uploader import Uploader, is_precondition_failed, is_transient
 from tests.conftest import reset_storage_cache
 from tests.support import servers
 from tests.support.netproxy import Proxy

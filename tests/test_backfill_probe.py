@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gallery.legacy import image_bytes
-from migrations_r2.probe import NotAnImage, probe_file
+from r2_toolkit.migrations_r2.probe import NotAnImage, probe_file
 
 MAGIC = [
     b"",

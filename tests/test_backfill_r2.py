@@ -7,10 +7,10 @@ import unicodedata
 
 import pytest
 
-from checks.registry import select
-from checks.runner import run_checks
 from gallery.legacy import image_bytes
 from gallery.models import UserImage
+from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.runner import run_checks
 from tests.support.backfill import assert_row_migrated, backfill, object_bytes, report_lines
 
 pytestmark = pytest.mark.django_db

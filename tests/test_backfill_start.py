@@ -12,7 +12,7 @@ from PIL import Image
 
 from gallery.legacy import create_legacy_images
 from gallery.models import UserImage
-from migrations_r2 import multipart
+from r2_toolkit.migrations_r2 import multipart
 from tests.conftest import reset_storage_cache
 from tests.support.backfill import assert_row_migrated, backfill, keys_in, legacy_rows
 from tests.support.netproxy import Proxy

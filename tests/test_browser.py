@@ -16,9 +16,9 @@ import os
 import pytest
 from django.test import Client
 
-from checks.context import CheckContext
-from checks.registry import REGISTRY
-from checks.runner import run_checks
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import run_checks
 from tests.support.browser import (
     StaticSite,
     chromium,

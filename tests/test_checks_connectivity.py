@@ -4,10 +4,10 @@ server for the answers they cannot (403 AccessDenied, an old Date header)."""
 
 import pytest
 
-from checks.context import CheckContext
-from checks.registry import REGISTRY
-from checks.runner import evaluate
 from gallery import emulator
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import evaluate
 from tests.support.scripted_s3 import ACCESS_DENIED, scripted
 
 R2_ENDPOINT = "https://0123456789abcdef0123456789abcdef.r2.cloudflarestorage.com"

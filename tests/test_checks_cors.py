@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from checks import cors
-from checks.context import CheckContext
-from checks.registry import REGISTRY
-from checks.runner import evaluate, run_checks
 from gallery import emulator
+from r2_toolkit.checks import cors
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import evaluate, run_checks
 from tests.conftest import ORIGIN
 from tests.support.scripted_s3 import ACCESS_DENIED, scripted
 

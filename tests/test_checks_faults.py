@@ -8,9 +8,9 @@ import unicodedata
 import pytest
 from storages.backends.s3 import S3Storage
 
-from checks.registry import REGISTRY
-from checks.runner import run_checks
 from gallery.models import UserImage
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import run_checks
 from tests.conftest import reset_storage_cache
 from tests.support.servers import manage_env, run_manage
 

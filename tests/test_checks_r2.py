@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 
-from checks.registry import select
-from checks.runner import run_checks
+from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.runner import run_checks
 from tests.conftest import OBJECT_ONLY_KEY, ORIGIN, reset_storage_cache
 from tests.support.r2_faithful import CustomDomain
 

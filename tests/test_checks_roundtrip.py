@@ -8,8 +8,8 @@ import uuid
 import pytest
 from storages.backends.s3 import S3Storage
 
-from checks.registry import select
-from checks.runner import run_checks
+from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.runner import run_checks
 from tests.conftest import ORIGIN
 from tests.support.servers import manage_env, run_manage
 

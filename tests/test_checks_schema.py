@@ -9,10 +9,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from checks.registry import select
-from checks.runner import run_checks
-from checks.schema import schema_report
 from gallery.models import UserImage
+from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.runner import run_checks
+from r2_toolkit.checks.schema import schema_report
 from tests.support.servers import run_manage
 
 SCHEMA_IDS = [c.id for c in select() if c.group == "schema"]

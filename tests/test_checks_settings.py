@@ -9,12 +9,12 @@ import pytest
 from botocore.config import Config
 from django.core.files.storage import storages
 
-import checks  # noqa: F401  (registers every check)
-from checks import settings as settings_checks
-from checks.registry import REGISTRY
-from checks.runner import run_checks
+from r2_toolkit import checks  # noqa: F401  (registers every check)
+from r2_toolkit.checks import settings as settings_checks
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import run_checks
+from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_options
 from tests.conftest import reset_storage_cache
-from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_options
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 R2_ENDPOINT = f"https://{ACCOUNT}.r2.cloudflarestorage.com"

@@ -16,9 +16,9 @@ from django.core.files.storage import default_storage, storages
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-import checks  # noqa: F401  (registers every check)
-from checks.registry import REGISTRY
-from checks.runner import run_checks
+from r2_toolkit import checks  # noqa: F401  (registers every check)
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.checks.runner import run_checks
 from tests.conftest import reset_storage_cache
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from checks.registry import GROUPS, REGISTRY
+from r2_toolkit.checks.registry import GROUPS, REGISTRY
 from tests.support.servers import HangingServer, manage_env, run_manage
 
 CHECK_KEYS = {"id", "group", "status", "message", "hint", "duration_ms", "details"}

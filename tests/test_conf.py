@@ -8,9 +8,9 @@ from django.core.management import call_command
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks.registry import REGISTRY
-from toolkit.core.conf import SETTINGS, toolkit_settings
-from toolkit.introspect import config_report
+from r2_toolkit.checks.registry import REGISTRY
+from r2_toolkit.toolkit.core.conf import SETTINGS, toolkit_settings
+from r2_toolkit.toolkit.introspect import config_report
 
 
 def configure(settings, **values):

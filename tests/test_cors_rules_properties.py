@@ -4,7 +4,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks.cors_rules import (
+from r2_toolkit.checks.cors_rules import (
     evaluate,
     first_match,
     normalize_origin,

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from toolkit.docs import render_checks_markdown
+from r2_toolkit.toolkit.docs import render_checks_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
 
@@ -15,8 +15,8 @@ def test_checks_doc_matches_the_registry():
 
 
 def test_every_check_documents_what_it_catches_and_the_fix():
-    import checks  # noqa: F401
-    from checks.registry import REGISTRY
+    from r2_toolkit import checks  # noqa: F401
+    from r2_toolkit.checks.registry import REGISTRY
 
     for check in REGISTRY.values():
         assert check.title and check.catches and check.fix, check.id

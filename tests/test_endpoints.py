@@ -7,6 +7,7 @@ import pytest
 import requests
 
 from gallery import emulator
+from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
 from tests.support.endpoints import (
     BEARER,
     DB_PASSWORD,
@@ -19,7 +20,6 @@ from tests.support.endpoints import (
     uses_postgres,
 )
 from tests.support.servers import postgres_database
-from toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
 
 DEBUG_PATHS = [
     "/debug/r2/config",

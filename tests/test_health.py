@@ -10,10 +10,10 @@ import pytest
 import requests
 
 from gallery import emulator
+from r2_toolkit.toolkit.health import HealthProbe
 from tests.support import servers
 from tests.support.endpoints import gunicorn_env, running_gunicorn
 from tests.support.netproxy import Proxy
-from toolkit.health import HealthProbe
 
 TTL = 1.0
 DEADLINE = 1.0

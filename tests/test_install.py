@@ -30,7 +30,7 @@ SITES = {
     "newest": ("python3.13", ROOT / "constraints" / "newest.txt"),
     "oldest": ("python3.11", ROOT / "constraints" / "oldest.txt"),
 }
-LIBRARY = {"toolkit", "checks", "migrations_r2"}
+LIBRARY = {"r2_toolkit/toolkit", "r2_toolkit/checks", "r2_toolkit/migrations_r2"}
 ORIGIN = "https://app.example.test"
 R2_MARKER = "    # The six R2 fields"
 
@@ -82,9 +82,11 @@ def dist(tmp_path_factory):
 
 def test_the_wheel_ships_the_library_and_nothing_else(dist):
     names = zipfile.ZipFile(dist).namelist()
-    top = {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")}
+    top = {"/".join(name.split("/")[:2]) for name in names if ".dist-info/" not in name}
     assert top == LIBRARY
-    assert "toolkit/templates/r2_toolkit/status.html" in names  # the status page's template
+    assert (
+        "r2_toolkit/toolkit/templates/r2_toolkit/status.html" in names
+    )  # the status page's template
     metadata = (
         zipfile.ZipFile(dist)
         .read(next(n for n in names if n.endswith(".dist-info/METADATA")))
@@ -223,7 +225,9 @@ def test_a_new_site_follows_the_install_doc_and_everything_works(end, dist, buck
     )
     run(venv / "bin" / "django-admin", "startproject", "mysite", site, cwd=tmp_path, env=env)
     run(python, "manage.py", "startapp", "photos", cwd=site, env=env)
-    where = run(python, "-c", "import toolkit; print(toolkit.__file__)", cwd=site, env=env)
+    where = run(
+        python, "-c", "import r2_toolkit.toolkit as t; print(t.__file__)", cwd=site, env=env
+    )
     assert where.stdout.startswith(str(venv)), "the toolkit must come from the wheel"
     assert str(ROOT) not in where.stdout
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from toolkit.core.conf import toolkit_settings
-from toolkit.health import probe
-from toolkit.middleware import health_paths
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.health import probe
+from r2_toolkit.toolkit.middleware import health_paths
 
 PROBE = {"HTTP_HOST": "10.0.0.7:8000", "HTTP_ACCEPT": "application/json"}
 
@@ -21,7 +21,7 @@ def fresh_probe():
 
 
 def test_the_reference_settings_put_it_first(settings):
-    assert settings.MIDDLEWARE[0] == "toolkit.middleware.HealthCheckMiddleware"
+    assert settings.MIDDLEWARE[0] == "r2_toolkit.toolkit.middleware.HealthCheckMiddleware"
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/healthz/"])
@@ -72,7 +72,7 @@ def test_under_a_url_prefix_the_middleware_answers_the_full_path_only(settings, 
 
 
 def test_an_invalid_health_path_stops_the_site_at_boot_not_per_request(settings):
-    from toolkit.middleware import HealthCheckMiddleware
+    from r2_toolkit.toolkit.middleware import HealthCheckMiddleware
 
     settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "healthz"}
     with pytest.raises(ImproperlyConfigured, match="HEALTH_PATH"):

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from checks.registry import GROUPS, select
+from r2_toolkit.checks.registry import GROUPS, select
 from tests.support.servers import manage_env, run_manage
 
 SETTINGS = "tests.other_project.settings"

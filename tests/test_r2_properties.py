@@ -8,9 +8,9 @@ from xml.etree import ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from checks import r2_params
-from checks.cors_rules import origin_problem, recommended_rules, wildcard_port
-from checks.schema import collapsing_groups
+from r2_toolkit.checks import r2_params
+from r2_toolkit.checks.cors_rules import origin_problem, recommended_rules, wildcard_port
+from r2_toolkit.checks.schema import collapsing_groups
 from tests.support.r2_faithful import cors_refusal, unimplemented_header
 
 PARAMETER_NAMES = st.sampled_from(

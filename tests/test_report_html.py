@@ -8,11 +8,11 @@ import re
 
 import pytest
 
-from checks.registry import Result
+from r2_toolkit.checks.registry import Result
+from r2_toolkit.toolkit.report import RENDERERS, cors_fixes, render_html
 from tests.conftest import ORIGIN
 from tests.support.servers import manage_env, run_manage
 from tests.test_checks_cors import SEED_RULES
-from toolkit.report import RENDERERS, cors_fixes, render_html
 
 CONFIG = {"storages": [], "toolkit": {}, "legacy_settings": {}, "versions": {"Django": "5.2"}}
 RULES = [{"AllowedOrigins": [ORIGIN], "AllowedMethods": ["GET", "HEAD", "PUT"]}]

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from checks.registry import REGISTRY, select
-from checks.runner import SILENCED_REASON, run_checks
+from r2_toolkit.checks.registry import REGISTRY, select
+from r2_toolkit.checks.runner import SILENCED_REASON, run_checks
 from tests.support.servers import ROOT, manage_env, run_manage
 
 pytestmark = pytest.mark.django_db

@@ -6,19 +6,20 @@ from django.core import checks as django_checks
 # the app loads: every manage.py command (r2_backfill's start-up included)
 # would otherwise import the whole check catalogue.
 def r2_toolkit_settings(app_configs=None, **kwargs):
-    from checks.system import r2_toolkit_settings
+    from r2_toolkit.checks.system import r2_toolkit_settings
 
     return r2_toolkit_settings(app_configs, **kwargs)
 
 
 def r2_static_checks(app_configs=None, **kwargs):
-    from checks.system import r2_static_checks
+    from r2_toolkit.checks.system import r2_static_checks
 
     return r2_static_checks(app_configs, **kwargs)
 
 
 class ToolkitConfig(AppConfig):
-    name = "toolkit"
+    name = "r2_toolkit.toolkit"
+    label = "r2_toolkit"
     verbose_name = "R2 Toolkit"
 
     def ready(self):

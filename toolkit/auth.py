@@ -17,7 +17,7 @@ import hmac
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.conf import toolkit_settings
 
 SAFE_METHODS = ("GET", "HEAD")
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}

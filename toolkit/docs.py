@@ -27,8 +27,8 @@ when it drifts.
 
 
 def render_checks_markdown():
-    import checks  # noqa: F401  (registers every check)
-    from checks.registry import GROUPS, select
+    from r2_toolkit import checks  # noqa: F401  (registers every check)
+    from r2_toolkit.checks.registry import GROUPS, select
 
     lines = [INTRO]
     registered = select()

@@ -24,12 +24,12 @@ import urllib.request
 from botocore.config import Config
 from django.core.signals import setting_changed
 
-from checks.context import CheckContext
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import debugging, describe
-from toolkit.core.http import fetch
-from toolkit.core.redact import redact_url
-from toolkit.core.storage import s3_aliases
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import debugging, describe
+from r2_toolkit.toolkit.core.http import fetch
+from r2_toolkit.toolkit.core.redact import redact_url
+from r2_toolkit.toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.health")
 

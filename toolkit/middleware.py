@@ -11,8 +11,8 @@ which a health poll never needs. Every other path goes on untouched, host
 validation included.
 """
 
-from toolkit.core.conf import toolkit_settings
-from toolkit.views import healthz
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.views import healthz
 
 
 def health_paths(path):

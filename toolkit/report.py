@@ -12,10 +12,10 @@ from xml.etree import ElementTree as ET
 
 from django.template import Context, Engine
 
-from checks.registry import GROUPS, REGISTRY
-from checks.runner import summarize
-from toolkit.core.redact import redact, scrub
-from toolkit.introspect import config_report
+from r2_toolkit.checks.registry import GROUPS, REGISTRY
+from r2_toolkit.checks.runner import summarize
+from r2_toolkit.toolkit.core.redact import redact, scrub
+from r2_toolkit.toolkit.introspect import config_report
 
 SYMBOLS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 

@@ -1,8 +1,8 @@
-"""The toolkit's read-only endpoints: ``path("", include("toolkit.urls"))``."""
+"""The toolkit's read-only endpoints: ``path("", include("r2_toolkit.toolkit.urls"))``."""
 
 from django.urls import path, re_path
 
-from toolkit import views
+from r2_toolkit.toolkit import views
 
 app_name = "r2_toolkit"
 

@@ -14,20 +14,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
-from checks.context import CheckContext
-from checks.cors import cors_report
-from checks.registry import select
-from checks.runner import run_checks
-from checks.schema import schema_report
-from toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
-from toolkit.core.compat import mark_logged
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.errors import debugging, describe
-from toolkit.core.redact import redact, scrub
-from toolkit.core.storage import s3_aliases
-from toolkit.health import probe
-from toolkit.introspect import config_report
-from toolkit.report import document, render_html
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.cors import cors_report
+from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.runner import run_checks
+from r2_toolkit.checks.schema import schema_report
+from r2_toolkit.toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
+from r2_toolkit.toolkit.core.compat import mark_logged
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import debugging, describe
+from r2_toolkit.toolkit.core.redact import redact, scrub
+from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.toolkit.health import probe
+from r2_toolkit.toolkit.introspect import config_report
+from r2_toolkit.toolkit.report import document, render_html
 
 logger = logging.getLogger("r2_toolkit.views")
 

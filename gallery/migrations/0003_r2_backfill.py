@@ -8,7 +8,7 @@ rows that fail are left for `manage.py r2_backfill` (docs/backfill.md).
 
 from django.db import migrations
 
-import migrations_r2.operations
+import r2_toolkit.migrations_r2.operations
 
 
 class Migration(migrations.Migration):
@@ -19,5 +19,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations_r2.operations.BackfillLegacyMedia(),
+        r2_toolkit.migrations_r2.operations.BackfillLegacyMedia(),
     ]

@@ -14,7 +14,7 @@ class CrashingCheckConfig(AppConfig):
     def ready(self):
         from django.conf import settings
 
-        from checks.registry import REGISTRY, check
+        from r2_toolkit.checks.registry import REGISTRY, check
 
         if CRASH_ID in REGISTRY:
             return

@@ -1,3 +1,3 @@
 from django.urls import include, path
 
-urlpatterns = [path("ops/", include("toolkit.urls"))]
+urlpatterns = [path("ops/", include("r2_toolkit.toolkit.urls"))]

@@ -11,10 +11,15 @@ import sys
 
 from django.core.management.base import CommandError
 
-from migrations_r2.audit import AuditError, AuditOptions, run_audit
-from migrations_r2.audit_report import AuditProgress, FindingsFile, render_json, render_text
-from toolkit.core.command import ToolkitCommand
-from toolkit.core.compat import raw_stream
+from r2_toolkit.migrations_r2.audit import AuditError, AuditOptions, run_audit
+from r2_toolkit.migrations_r2.audit_report import (
+    AuditProgress,
+    FindingsFile,
+    render_json,
+    render_text,
+)
+from r2_toolkit.toolkit.core.command import ToolkitCommand
+from r2_toolkit.toolkit.core.compat import raw_stream
 
 
 def seconds(value):

@@ -11,10 +11,10 @@ import sys
 
 from django.core.management.base import CommandError
 
-from migrations_r2.engine import BackfillError, Options, run_backfill
-from migrations_r2.selection import Shard
-from toolkit.core.command import ToolkitCommand
-from toolkit.core.compat import raw_stream
+from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
+from r2_toolkit.migrations_r2.selection import Shard
+from r2_toolkit.toolkit.core.command import ToolkitCommand
+from r2_toolkit.toolkit.core.compat import raw_stream
 
 
 def positive(value):
@@ -99,7 +99,7 @@ class Command(ToolkitCommand):
     # is part of every small backfill's time.
 
     def make_migration(self, app_label):
-        from migrations_r2 import migration_file
+        from r2_toolkit.migrations_r2 import migration_file
 
         try:
             path = migration_file.write(app_label)
@@ -141,19 +141,19 @@ class Command(ToolkitCommand):
 
     def dispatch(self, run):
         if run.rewrite_urls:
-            from migrations_r2.verify import rewrite_urls
+            from r2_toolkit.migrations_r2.verify import rewrite_urls
 
             result = rewrite_urls(run)
             self.stdout.write(result.text())
             return result
         if run.verify:
-            from migrations_r2.verify import verify_rows
+            from r2_toolkit.migrations_r2.verify import verify_rows
 
             result = verify_rows(run, stream=raw_stream(self.stderr))
             self.stdout.write(result.text())
             return result
         if run.dry_run:
-            from migrations_r2.plan import plan_backfill
+            from r2_toolkit.migrations_r2.plan import plan_backfill
 
             self.stdout.write(plan_backfill(run).text())
             return None

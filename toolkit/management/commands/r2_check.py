@@ -8,14 +8,14 @@ import traceback
 
 from django.core.management.base import CommandError
 
-import checks  # noqa: F401  (registers every check)
-from checks.registry import GROUPS, REGISTRY, select
-from checks.runner import run_checks, summarize
-from toolkit.core.command import ToolkitCommand
-from toolkit.core.conf import toolkit_settings
-from toolkit.core.redact import scrub
-from toolkit.core.storage import s3_aliases
-from toolkit.report import RENDERERS
+from r2_toolkit import checks  # noqa: F401  (registers every check)
+from r2_toolkit.checks.registry import GROUPS, REGISTRY, select
+from r2_toolkit.checks.runner import run_checks, summarize
+from r2_toolkit.toolkit.core.command import ToolkitCommand
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.toolkit.report import RENDERERS
 
 SKIPPED_REASON = "Skipped by r2_check --skip."
 
