@@ -108,3 +108,22 @@ def share_connections(storage):
     storage._connections = types.SimpleNamespace()
     storage._unsigned_connections = types.SimpleNamespace()
     return storage
+
+
+# --- django-storages: the key of a name --------------------------------------
+
+
+def storage_key(storage, name):
+    """The object key django-storages' S3Storage reads and writes ``name``
+    under: its ``clean_name`` (backslashes, ``.``/``..``, doubled slashes) then
+    its private ``_normalize_name`` (joined under the location, refusing what
+    escapes it), exactly as ``url()``, ``open()`` and ``save()`` do; checked on
+    django-storages 1.14.3 and 1.14.6. None when the storage refuses the name."""
+    from django.core.exceptions import SuspiciousOperation
+    from storages.utils import clean_name
+
+    try:
+        key = storage._normalize_name(clean_name(name))
+    except (SuspiciousOperation, ValueError):
+        return None
+    return key or None

@@ -89,6 +89,49 @@ def model_label(value):
     return value
 
 
+def optional_model_label(value):
+    return None if value is None or value == "" else model_label(value)
+
+
+def field_labels(value):
+    """``"app_label.Model.field"`` labels (a list or a comma-separated string)."""
+    labels = text_list(value)
+    for label in labels:
+        parts = label.split(".")
+        if len(parts) != 3 or not all(parts):
+            raise InvalidValue(f'{label!r} is not "app_label.Model.field"')
+    return labels
+
+
+def boolean(value):
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("", "0", "false", "no", "off"):
+        return False
+    raise InvalidValue("expected True or False")
+
+
+PROBE_MODES = ("head_bucket", "list", "get:", "public:")
+
+
+def probe_mode(value):
+    value = text(value)
+    plain = value in ("head_bucket", "list")
+    keyed = value.startswith(("get:", "public:")) and value.split(":", 1)[1].strip()
+    if not (plain or keyed):
+        raise InvalidValue('expected "head_bucket", "list", "get:<key>" or "public:<key>"')
+    return value
+
+
+def health_probe(value):
+    """One probe mode for every alias, or {alias: mode}."""
+    if isinstance(value, dict):
+        return {text(alias): probe_mode(mode) for alias, mode in value.items()}
+    return probe_mode(value)
+
+
 def field_map(value):
     if value is None:
         return {}
@@ -121,10 +164,19 @@ class Setting:
 
 
 SETTINGS = {
-    # The image model the schema checks, the backfill and the audit work on,
-    # and the names of its six R2 fields where they differ from the reference.
-    "IMAGE_MODEL": Setting("gallery.UserImage", model_label, '"photos.Photo"'),
+    # The file fields the backfill, the audit and the schema checks work on:
+    # () is every FileField/ImageField whose storage is the target storage.
+    "FILE_FIELDS": Setting((), field_labels, '["wagtailimages.Image.file"]'),
+    # An optional record model whose rows keep per-file columns (the seed's
+    # storage_key, public_url, mime_type, width, height, size_bytes), and the
+    # names of those columns where they differ from the reference; None: no
+    # record model, the file fields alone.
+    "IMAGE_MODEL": Setting(None, optional_model_label, '"photos.Photo"'),
     "FIELD_MAP": Setting({}, field_map, '{"public_url": "cdn_url"}'),
+    # Record model only: another key layout than the row's file name, e.g.
+    # "users/{username}/images/{basename}"; the file field's name is then
+    # updated to the key in the same UPDATE. None keeps the row's name.
+    "KEY_TEMPLATE": Setting(None, optional_text, '"users/{username}/images/{basename}"'),
     # The FileField holding the legacy name, and the lookup from a row to its
     # owner's username (the key scheme is users/<username>/images/...).
     "IMAGE_FIELD": Setting("image", text, '"image"'),
@@ -142,9 +194,16 @@ SETTINGS = {
     # the custom domain) /healthz also HEADs; None probes the bucket only.
     "HEALTH_PATH": Setting("/healthz", url_path, '"/healthz"'),
     "HEALTH_PUBLIC_OBJECT": Setting(None, optional_text, '"health/ping.txt"'),
+    # What the health probe asks, for every alias or per alias: "head_bucket",
+    # "list" (ListObjectsV2 of one key), "get:<key>" or "public:<key>".
+    "HEALTH_PROBE": Setting("head_bucket", health_probe, '"list" or {"default": "get:ping.txt"}'),
+    # /metrics without a token or staff session.
+    "METRICS_PUBLIC": Setting(False, boolean, "True"),
     # r2_check: overall deadline, and where the round-trip writes its probe.
     "CHECK_TIMEOUT": Setting(30.0, number(minimum=0.1), "30"),
     "PROBE_PREFIX": Setting("_r2_toolkit/probe/", prefix, '"_r2_toolkit/probe/"'),
+    # r2_audit --delete-orphans moves orphans here (then <date>/<key>).
+    "QUARANTINE_PREFIX": Setting("r2-toolkit-quarantine/", prefix, '"r2-toolkit-quarantine/"'),
     # Check ids reported as skipped everywhere (as SILENCED_SYSTEM_CHECKS).
     "SILENCED": Setting((), text_list, '["r2.storages.file_overwrite"]'),
     # Highest allowed clock skew against the server's Date header, seconds.

@@ -18,6 +18,12 @@ def is_s3_backend(backend_path):
     return isinstance(backend, type) and issubclass(backend, s3)
 
 
+def is_s3_storage(storage):
+    """Whether ``storage`` is an S3 storage (``default_storage``'s lazy
+    wrapper forwards isinstance)."""
+    return isinstance(storage, import_string(S3_BACKEND))
+
+
 def s3_aliases(storages_setting=None):
     """Aliases in STORAGES whose backend is S3, ``default`` first."""
     storages_setting = settings.STORAGES if storages_setting is None else storages_setting

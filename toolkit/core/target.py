@@ -15,7 +15,7 @@ from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConf
 from django.db import router
 from django.db.models import FileField
 
-from toolkit.core.conf import R2_FIELDS, toolkit_settings
+from r2_toolkit.toolkit.core.conf import R2_FIELDS, toolkit_settings
 
 
 class TargetError(ValueError):
@@ -42,10 +42,12 @@ def setting(name, hint):
 def image_model():
     """The model ``IMAGE_MODEL`` names."""
     hint = (
-        'Set R2_TOOLKIT["IMAGE_MODEL"] to your image model as "app_label.ModelName" '
-        '(the default is "gallery.UserImage"), and make sure its app is in INSTALLED_APPS.'
+        'Set R2_TOOLKIT["IMAGE_MODEL"] to your record model as "app_label.ModelName", '
+        "and make sure its app is in INSTALLED_APPS."
     )
     label = setting("IMAGE_MODEL", hint)
+    if label is None:
+        raise TargetError('R2_TOOLKIT["IMAGE_MODEL"] is not set: there is no record model', hint)
     try:
         return global_apps.get_model(label)
     except LookupError:

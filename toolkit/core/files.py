@@ -1,0 +1,168 @@
+"""The site's file fields: what the backfill moves, the audit reconciles and
+the gate checks, on any Django site.
+
+A :class:`FileField` target is one concrete ``FileField`` (``ImageField`` and
+every subclass: Wagtail's image, rendition and document files included) of an
+installed model, with the storage it writes to. By default the targets are
+every such field whose storage is the target storage (the ``STORAGES`` alias,
+``default`` unless asked); ``R2_TOOLKIT["FILE_FIELDS"]`` or ``--field``
+narrow them to a list of ``"app_label.Model.field"``.
+
+The object key of a stored name is what the field's storage itself resolves
+(:func:`object_key`): django-storages cleans and normalises a name
+(``a//b``, ``./a``, ``a\\b``, ``/a`` and ``x/../a`` all serve an object) and
+joins it to its location. Every part of the toolkit uses that one function.
+"""
+
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.core.files.storage import storages
+from django.db import router
+from django.db.models import FileField, Q
+
+from r2_toolkit.toolkit.core import compat
+from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.storage import is_s3_storage
+from r2_toolkit.toolkit.core.target import TargetError, setting
+
+FIELD_HINT = (
+    'Name file fields as "app_label.Model.field" (R2_TOOLKIT["FILE_FIELDS"] or --field); '
+    "`manage.py r2_backfill --list-fields` lists the site's file fields."
+)
+
+
+def object_key(storage, name):
+    """The object key ``storage`` reads and writes ``name`` under, or None
+    when the storage refuses the name (it escapes the location) or there is
+    no name. The storage's own rule, never a copy of it."""
+    if not name:
+        return None
+    return compat.storage_key(storage, str(name))
+
+
+def identity(storage):
+    """(endpoint, bucket) of an S3 storage, else None: two storages with the
+    same identity write to one bucket, whatever their locations."""
+    if not is_s3_storage(storage):
+        return None
+    return (storage.endpoint_url or "", storage.bucket_name)
+
+
+@dataclass(frozen=True)
+class FileTarget:
+    """One file field of one model, and the storage its names live in."""
+
+    model: type
+    field: FileField
+
+    @property
+    def label(self):
+        return f"{self.model._meta.label}.{self.field.name}"
+
+    @property
+    def storage(self):
+        return self.field.storage
+
+    @property
+    def column(self):
+        return self.field.attname
+
+    @property
+    def db(self):
+        return router.db_for_write(self.model)
+
+    @property
+    def manager(self):
+        # The base manager: a default manager that hides rows (soft deletes,
+        # unpublished pages) must not hide their files.
+        return self.model._base_manager.using(self.db)
+
+    def named(self):
+        """Rows whose field holds a name (not NULL, not empty)."""
+        return self.manager.exclude(Q(**{f"{self.column}__isnull": True}) | Q(**{self.column: ""}))
+
+    def key(self, name):
+        return object_key(self.storage, name)
+
+    @property
+    def dimension_fields(self):
+        """(width_field, height_field) an ImageField keeps, each a name or None."""
+        return (
+            getattr(self.field, "width_field", None) or None,
+            getattr(self.field, "height_field", None) or None,
+        )
+
+
+def concrete_file_fields():
+    """Every concrete FileField of every installed, non-proxy model."""
+    for model in apps.get_models():
+        if model._meta.proxy:
+            continue  # its concrete model is listed too
+        for field in model._meta.concrete_fields:
+            if isinstance(field, FileField):
+                yield FileTarget(model, field)
+
+
+def parse_label(label):
+    """The FileTarget ``"app_label.Model.field"`` names; TargetError otherwise."""
+    parts = str(label).split(".")
+    if len(parts) != 3 or not all(parts):
+        raise TargetError(f"{label!r} is not app_label.Model.field", FIELD_HINT)
+    app_label, model_name, field_name = parts
+    try:
+        model = apps.get_model(app_label, model_name)
+    except LookupError:
+        raise TargetError(f"{label!r} names no installed model", FIELD_HINT) from None
+    field = next((f for f in model._meta.concrete_fields if f.name == field_name), None)
+    if not isinstance(field, FileField):
+        known = [t.label for t in concrete_file_fields() if t.model is model]
+        fields = ", ".join(known) or "none"
+        raise TargetError(
+            f"{label!r} is not a FileField of {model._meta.label} (its file fields: {fields})",
+            FIELD_HINT,
+        )
+    return FileTarget(model, field)
+
+
+def target_storage(alias="default"):
+    """The storage ``alias`` names; TargetError when STORAGES has no such alias."""
+    try:
+        return storages[alias]
+    except Exception:
+        raise TargetError(
+            f"STORAGES has no alias {alias!r}",
+            "Pass --storage with one of the aliases in STORAGES.",
+        ) from None
+
+
+def file_targets(alias="default", labels=None):
+    """The targets of a run on the storage ``alias``: ``labels`` (``--field``),
+    else ``R2_TOOLKIT["FILE_FIELDS"]``, else every file field whose storage
+    writes to the same bucket as ``alias``. Named fields on another storage
+    are refused (their names are not this bucket's)."""
+    ours = identity(target_storage(alias))
+    if ours is None:
+        raise TargetError(
+            f"STORAGES[{alias!r}] is not an S3 storage",
+            "Pass --storage with an alias whose BACKEND is storages.backends.s3.S3Storage.",
+        )
+    labels = labels or setting("FILE_FIELDS", FIELD_HINT)
+    if not labels:
+        return [t for t in concrete_file_fields() if identity(t.storage) == ours]
+    targets = []
+    for label in dict.fromkeys(labels):
+        target = parse_label(label)
+        if identity(target.storage) != ours:
+            raise TargetError(
+                f"{target.label} does not store its files in the bucket of STORAGES[{alias!r}]",
+                "Pass --storage with the alias its storage uses, or leave it out of "
+                'R2_TOOLKIT["FILE_FIELDS"] and --field.',
+            )
+        targets.append(target)
+    return targets
+
+
+def configured_labels():
+    """``R2_TOOLKIT["FILE_FIELDS"]`` as cast (for reports)."""
+    return toolkit_settings.FILE_FIELDS
