@@ -71,7 +71,7 @@ def test_limit_stops_after_n_rows(moto_bucket, media_root):
         ),
         (
             [],
-            {"R2_TOOLKIT": {"IMAGE_FIELD": "picture"}},
+            {"R2_TOOLKIT": {"IMAGE_MODEL": "gallery.UserImage", "IMAGE_FIELD": "picture"}},
             "IMAGE_FIELD\"] is 'picture', but gallery.UserImage has no such field",
         ),
         ([], {"AWS_S3_ENDPOINT_URL": "http://127.0.0.1:9"}, "cannot write to the bucket"),
