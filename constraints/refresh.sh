@@ -23,4 +23,5 @@ resolve newest python3.13 "# The matrix's newest end (nox session 'newest'): Pyt
 resolve oldest python3.11 "# The matrix's oldest end (nox session 'oldest'): Python 3.11, Django 4.2 LTS, boto3 < 1.36
 # (before botocore's checksum change), django-storages 1.14.3. Regenerate with \`make constraints\`." \
   site,test "Django==4.2.*" "boto3<1.36" "botocore<1.36" "s3transfer<0.11" \
-  "django-storages==1.14.3" "Pillow==10.*" "moto[server]<5.1" "tqdm<4.67"
+  "django-storages==1.14.3" "Pillow==10.*" "moto[server]<5.1" "tqdm<4.67" \
+  "prometheus_client==0.17.*"

@@ -136,7 +136,7 @@ def test_single_flight_in_one_process(moto_bucket):
     def counted():
         calls.append(1)
         time.sleep(0.2)  # keep the flight in the air while the others arrive
-        return real.head_bucket()
+        return real.probe_alias("default")
 
     probe = HealthProbe(probe=counted, ttl=60, timeout=5)
     barrier = threading.Barrier(100)

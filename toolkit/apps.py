@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.core import checks as django_checks
 
 
@@ -27,3 +27,9 @@ class ToolkitConfig(AppConfig):
         # static checks under `manage.py check --deploy --tag r2`.
         django_checks.register(r2_toolkit_settings, "r2")
         django_checks.register(r2_static_checks, "r2", deploy=True)
+        # django-prometheus serves prometheus_client's default registry at its
+        # own /metrics: the probe's series join it there too (once per process).
+        if apps.is_installed("django_prometheus"):
+            from r2_toolkit.toolkit.metrics import join_default_registry
+
+            join_default_registry()

@@ -13,11 +13,18 @@ how much of a guess was right.
 
 import functools
 import hmac
+import logging
+from importlib import import_module
 
+from django.apps import apps
+from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.errors import describe
+
+logger = logging.getLogger("r2_toolkit.auth")
 
 SAFE_METHODS = ("GET", "HEAD")
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
@@ -50,18 +57,51 @@ def is_staff(request):
     return bool(user is not None and user.is_active and user.is_staff)
 
 
+def session_is_staff(request):
+    """Whether the session cookie of ``request`` is a staff user's, also for a
+    view answered before the session and auth middlewares run
+    (HealthCheckMiddleware): then the session is loaded here, and only when a
+    cookie was sent. A database that cannot answer is "not staff"."""
+    if hasattr(request, "user"):
+        return is_staff(request)
+    if not (
+        apps.is_installed("django.contrib.sessions") and apps.is_installed("django.contrib.auth")
+    ):
+        return False
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME)
+    if not key:
+        return False
+    from django.contrib.auth import get_user
+
+    try:
+        request.session = import_module(settings.SESSION_ENGINE).SessionStore(key)
+        user = get_user(request)
+        return bool(user.is_active and user.is_staff)
+    except Exception as exc:  # e.g. the database is down: answer as to anyone
+        logger.warning("cannot read the session: %s", describe(exc))
+        return False
+
+
+def authorized(request):
+    """A valid bearer token, or (without an Authorization header) a staff session."""
+    presented = bearer_token(request)
+    if presented is not None:
+        return token_matches(presented, toolkit_settings.TOKEN)
+    return session_is_staff(request)
+
+
 def denial(request):
     """The response refusing ``request``, or None when it may proceed."""
     expected = toolkit_settings.TOKEN
     presented = bearer_token(request)
     if presented is not None and token_matches(presented, expected):
-        return _check_method(request)
+        return method_refusal(request)
     if presented is None and is_staff(request):
-        return _check_method(request)
+        return method_refusal(request)
     if not expected and not is_staff(request):
         return json_response({"error": "Not found."}, status=404)
     if request.method not in SAFE_METHODS:
-        return _check_method(request)
+        return method_refusal(request)
     if presented is not None:
         return json_response({"error": "The bearer token is not valid."}, status=403)
     return json_response(
@@ -74,7 +114,7 @@ def denial(request):
     )
 
 
-def _check_method(request):
+def method_refusal(request):
     if request.method in SAFE_METHODS:
         return None
     return json_response(

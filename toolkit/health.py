@@ -1,79 +1,163 @@
-"""The /healthz probe: HeadBucket on the default S3 alias, cached and bounded.
+"""The readiness probe behind /healthz, /readyz and /metrics: every S3 alias
+asked once per TTL per process, cached and bounded.
 
-With ``HEALTH_PUBLIC_OBJECT`` set, the probe also HEADs that object's public
-URL (``storage.url(key)``: the custom domain, the CDN in front of it), so a
-broken domain turns /healthz 503 even while the S3 API still answers. Both
-requests share the TTL and the deadline below.
+Each alias is asked what ``HEALTH_PROBE`` says for it (toolkit.probe_modes:
+head_bucket, list, get:<name>, public:<name>), ``default`` first. The
+``default`` alias decides readiness: it failing is ``fail`` (503); another
+alias failing while ``default`` answers is ``warn`` (still 200: the site
+serves its media, a second bucket is degraded). With ``HEALTH_PUBLIC_OBJECT``
+set, the default alias's probe also HEADs that object's public URL, so a
+broken domain fails it while the S3 API still answers.
 
 Uptime monitors poll from many places every few seconds; the bucket must not
 see one request per poll. So the answer is cached for ``HEALTH_TTL`` seconds
 per process, and when it expires only one request (the "single flight") asks
-the bucket again while the others wait for that answer. The probe runs on a
-daemon thread with its own deadline, ``HEALTH_TIMEOUT``: a bucket that hangs
-costs monitors at most that long, and a probe that outlives its deadline is
-abandoned (its client's own timeouts end it soon after) and counts as down.
+the buckets again while the others wait for that answer. The aliases are
+asked at once, each on a daemon thread with its own timeouts, inside one
+deadline, ``HEALTH_TIMEOUT``: a bucket that hangs costs monitors at most that
+long, and a probe that outlives the deadline is abandoned (its client's own
+timeouts end it soon after) and counts as down.
 
-The probe is read-only and never touches the database.
+Every flight's outcome per alias also feeds the process's probe statistics
+(a duration histogram and the last success), which /metrics exposes. The
+probe is read-only and never touches the database.
 """
 
+import bisect
+import datetime
 import logging
 import threading
 import time
-import urllib.request
+from dataclasses import dataclass, field
 
-from botocore.config import Config
 from django.core.signals import setting_changed
 
-from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.errors import debugging, describe
-from r2_toolkit.toolkit.core.http import fetch
-from r2_toolkit.toolkit.core.redact import redact_url
 from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.toolkit.probe_modes import ProbeContext, ask, mode_for, public_get
 
 logger = logging.getLogger("r2_toolkit.health")
 
-
-class ProbeContext(CheckContext):
-    """The storage's own client, with timeouts inside the probe's deadline and
-    no retries: a retry would only spend the deadline twice."""
-
-    def client_config(self, base=None):
-        limits = Config(
-            connect_timeout=self.timeout,
-            read_timeout=self.timeout,
-            retries={"total_max_attempts": 1, "mode": "standard"},
-        )
-        return base.merge(limits) if base is not None else limits
+# The duration histogram's upper bounds, seconds: a healthy bucket answers in
+# tens of milliseconds, the deadline is a few seconds.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
-class PublicObjectUnavailable(Exception):
-    """The public URL of HEALTH_PUBLIC_OBJECT did not answer 2xx."""
+@dataclass(frozen=True)
+class AliasResult:
+    """One alias's answer in one flight."""
+
+    alias: str
+    mode: str
+    ok: bool
+    duration: float  # seconds; the whole deadline for an abandoned probe
+    started: float  # epoch seconds
+
+    @property
+    def iso_time(self):
+        moment = datetime.datetime.fromtimestamp(self.started, datetime.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The last flight's answers, ``default`` (or the first alias) first."""
+
+    results: tuple = ()
+
+    @property
+    def status(self):
+        """The health-check format's verdict: pass, warn or fail."""
+        if not self.results or not self.results[0].ok:
+            return "fail"
+        return "pass" if all(result.ok for result in self.results) else "warn"
+
+    @property
+    def healthy(self):
+        return self.status != "fail"
+
+
+@dataclass
+class AliasStats:
+    """What the process has seen of one alias since it started."""
+
+    buckets: list = field(default_factory=lambda: [0] * len(BUCKETS))
+    count: int = 0
+    total: float = 0.0
+    last_success: float | None = None  # epoch seconds
+    up: bool = False
+
+    def observe(self, result):
+        index = bisect.bisect_left(BUCKETS, result.duration)
+        if index < len(BUCKETS):
+            self.buckets[index] += 1
+        self.count += 1
+        self.total += result.duration
+        self.up = result.ok
+        if result.ok:
+            self.last_success = result.started + result.duration
+
+    def cumulative(self):
+        """[(upper bound, observations at or below it)], "+Inf" last."""
+        running, pairs = 0, []
+        for bound, n in zip(BUCKETS, self.buckets, strict=True):
+            running += n
+            pairs.append((repr(bound), running))
+        return [*pairs, ("+Inf", self.count)]
 
 
 class Flight:
-    """One probe in the air: its deadline and, once landed, its answer."""
+    """One round of probes in the air: its deadline and the answers landed so far."""
 
-    def __init__(self, deadline):
+    def __init__(self, probes, deadline):
+        self.probes = probes  # [(alias, mode, callable)]
         self.deadline = deadline
+        self.started = time.time()
+        self.clock = time.monotonic()
+        self.answers = {}  # alias -> (ok, seconds)
         self.landed = threading.Event()
-        self.healthy = False
+        self._lock = threading.Lock()
+        if not probes:
+            self.landed.set()
+
+    def land(self, alias, ok, seconds):
+        with self._lock:
+            self.answers[alias] = (ok, seconds)
+            if len(self.answers) == len(self.probes):
+                self.landed.set()
+
+    def snapshot(self):
+        """The answers at the deadline: a probe still in the air is down."""
+        with self._lock:
+            answers = dict(self.answers)
+        timeout = self.deadline - self.clock
+        return Snapshot(
+            tuple(
+                AliasResult(alias, mode, *answers.get(alias, (False, timeout)), self.started)
+                for alias, mode, _ in self.probes
+            )
+        )
 
 
 class HealthProbe:
-    """Whether the bucket answers, asked at most once per TTL per process."""
+    """Whether the buckets answer, asked at most once per TTL per process.
+
+    ``probe``: a callable standing in for the storage probes (returns truthy
+    or raises), reported as the alias ``default``; for tests."""
 
     def __init__(self, probe=None, ttl=None, timeout=None, prepare=None):
-        self._probe = probe or self.storage_answers
-        self._prepare = prepare or (self.context if probe is None else (lambda: None))
+        self._probe = probe
+        self._prepare = prepare or (self.contexts if probe is None else (lambda: None))
         self._ttl = ttl
         self._timeout = timeout
         self._lock = threading.Lock()
-        self._healthy = False
+        self._snapshot = Snapshot()
         self._expires = float("-inf")
         self._flight = None
-        self._context = None
+        self._contexts = {}
         self._context_lock = threading.Lock()
+        self.stats = {}  # alias -> AliasStats
 
     @property
     def ttl(self):
@@ -86,92 +170,127 @@ class HealthProbe:
         )
 
     def is_healthy(self):
+        return self.status().healthy
+
+    def status(self):
+        """The cached Snapshot, or a fresh one (one flight for all waiters)."""
         with self._lock:
             if time.monotonic() < self._expires:
-                return self._healthy
+                return self._snapshot
             flight = self._flight
             if flight is None:
                 self.prepare()
-                flight = self._flight = Flight(time.monotonic() + self.timeout)
-                threading.Thread(
-                    target=self._fly, args=(flight,), daemon=True, name="r2-health-probe"
-                ).start()
+                flight = self._flight = Flight(self.probes(), time.monotonic() + self.timeout)
+                for alias, _, call in flight.probes:
+                    threading.Thread(
+                        target=self._fly,
+                        args=(flight, alias, call),
+                        daemon=True,
+                        name=f"r2-health-probe-{alias}",
+                    ).start()
         flight.landed.wait(max(0.0, flight.deadline - time.monotonic()))
-        healthy = flight.landed.is_set() and flight.healthy
+        snapshot = flight.snapshot()
         with self._lock:
             if self._flight is flight:  # the first waiter back records the answer
                 self._flight = None
-                self._healthy = healthy
+                self._snapshot = snapshot
                 self._expires = time.monotonic() + self.ttl
-                if not flight.landed.is_set():
-                    logger.warning("healthz: the bucket did not answer within %gs", self.timeout)
-        return healthy
+                for result in snapshot.results:
+                    self.stats.setdefault(result.alias, AliasStats()).observe(result)
+                    if result.alias not in flight.answers:
+                        logger.warning(
+                            "healthz: storage %r did not answer within %gs",
+                            result.alias,
+                            self.timeout,
+                        )
+        return snapshot
+
+    def probes(self):
+        """[(alias, mode, callable)] for this flight, ``default`` first."""
+        if self._probe is not None:
+            return [("default", "custom", self._probe)]
+        return [(alias, mode_for(alias), self._asker(alias)) for alias in s3_aliases()]
+
+    def _asker(self, alias):
+        def call():
+            context = self.context(alias)
+            ask(context, mode_for(alias))
+            public = toolkit_settings.HEALTH_PUBLIC_OBJECT
+            if public and alias == "default":
+                public_get(context, public, method="HEAD", what="HEALTH_PUBLIC_OBJECT")
+            return True
+
+        return call
 
     def prepare(self):
-        """Build the client before the deadline starts: the first probe of a
-        process pays for importing and building it (a second or more on a busy
-        host), which says nothing about the bucket. No network I/O here."""
+        """Build the clients before the deadline starts: the first probe of a
+        process pays for importing and building them (a second or more on a
+        busy host), which says nothing about the bucket. No network I/O here."""
         try:
             self._prepare()
         except Exception as exc:  # the probe will fail the same way, and answer 503
             logger.warning(
-                "healthz: cannot build the storage client: %s",
+                "healthz: cannot prepare the probe: %s", describe(exc), exc_info=debugging(logger)
+            )
+
+    def _fly(self, flight, alias, call):
+        started = time.monotonic()
+        try:
+            ok = bool(call())
+        except Exception as exc:  # any failure is "down"; the reason goes to the log only
+            logger.warning(
+                "healthz: the probe of storage %r failed: %s",
+                alias,
                 describe(exc),
                 exc_info=debugging(logger),
             )
+            ok = False
+        flight.land(alias, ok, time.monotonic() - started)
 
-    def _fly(self, flight):
-        try:
-            flight.healthy = bool(self._probe())
-        except Exception as exc:  # any failure is "unavailable"; the reason goes to the log only
-            logger.warning(
-                "healthz: the storage probe failed: %s", describe(exc), exc_info=debugging(logger)
-            )
-            flight.healthy = False
-        finally:
-            flight.landed.set()
+    def contexts(self):
+        """Every alias's context, built now (each failure is that alias's only)."""
+        for alias in s3_aliases():
+            try:
+                self.context(alias)
+            except Exception as exc:  # that alias's probe fails the same way, and says so
+                logger.warning(
+                    "healthz: cannot build the client of storage %r: %s",
+                    alias,
+                    describe(exc),
+                    exc_info=debugging(logger),
+                )
 
-    # --- the default probe -------------------------------------------------
-    def context(self):
-        """One context, hence one boto3 client, per process, built on first use."""
+    def context(self, alias):
+        """One context, hence one boto3 client, per alias and process, built on first use."""
         with self._context_lock:
-            if self._context is None:
-                aliases = s3_aliases()
-                context = ProbeContext(aliases[0] if aliases else None, timeout=self.timeout)
+            context = self._contexts.get(alias)
+            if context is None:
+                context = ProbeContext(alias, timeout=self.timeout)
                 context.client()
-                self._context = context
-            return self._context
+                self._contexts[alias] = context
+            return context
 
-    def storage_answers(self):
-        """HeadBucket, then the public object's URL when one is configured."""
-        self.head_bucket()
-        key = toolkit_settings.HEALTH_PUBLIC_OBJECT
-        if key:
-            self.head_public_object(key)
-        return True
+    def probe_alias(self, alias="default"):
+        """One probe of ``alias`` now, outside the cache; raises on failure."""
+        return self._asker(alias)()
 
-    def head_bucket(self):
-        context = self.context()
-        context.client().head_bucket(Bucket=context.bucket)
-        return True
-
-    def head_public_object(self, key):
-        """HEAD ``key`` at the URL browsers get for it; raises unless 2xx.
-        Plain HTTP, as a browser would ask: no credentials, redirects followed."""
-        url = self.context().storage().url(key)
-        status, _, _ = fetch(urllib.request.Request(url, method="HEAD"), self.timeout, limit=0)
-        if not 200 <= status < 300:
-            raise PublicObjectUnavailable(
-                f"the public URL {redact_url(url)} of HEALTH_PUBLIC_OBJECT answered HTTP {status}"
-            )
-        return True
+    def statistics(self):
+        """{alias: AliasStats} as of now, a copy."""
+        with self._lock:
+            return {
+                alias: AliasStats(list(s.buckets), s.count, s.total, s.last_success, s.up)
+                for alias, s in self.stats.items()
+            }
 
     def forget(self):
-        """Drop the cached answer and client (after the settings changed)."""
+        """Drop the cached answer, the clients and the statistics (the settings changed)."""
         with self._lock:
             self._expires = float("-inf")
             self._flight = None
-            self._context = None
+            self._snapshot = Snapshot()
+            self.stats = {}
+        with self._context_lock:
+            self._contexts = {}
 
 
 probe = HealthProbe()
@@ -183,3 +302,27 @@ def _forget_on_change(*, setting, **kwargs):
 
 
 setting_changed.connect(_forget_on_change)
+
+
+def health_document(snapshot, detailed=False):
+    """``snapshot`` in the IETF health-check response format
+    (draft-inadarei-api-health-check): the verdict for everyone; with
+    ``detailed``, a ``checks`` entry per alias (the probe's time in ms and
+    when it ran). No reason, endpoint or bucket: those are in the log and
+    behind /debug/r2/."""
+    document = {"status": snapshot.status}
+    if detailed:
+        document["checks"] = {
+            f"storage:{result.alias}": [
+                {
+                    "componentId": result.alias,
+                    "componentType": "datastore",
+                    "status": "pass" if result.ok else "fail",
+                    "observedValue": round(result.duration * 1000, 1),
+                    "observedUnit": "ms",
+                    "time": result.iso_time,
+                }
+            ]
+            for result in snapshot.results
+        }
+    return document

@@ -1,4 +1,4 @@
-"""``HealthCheckMiddleware``: /healthz before anything else runs.
+"""``HealthCheckMiddleware``: /healthz, /livez and /readyz before anything else runs.
 
 Kubernetes probes and load-balancer health checks address the pod or the
 instance by IP, a Host that is in no ALLOWED_HOSTS: behind Django's stack
@@ -9,10 +9,14 @@ the same view and the same cached, single-flight, bounded probe as the URL
 route, and skips the rest of the stack (sessions, CSRF, auth, messages),
 which a health poll never needs. Every other path goes on untouched, host
 validation included.
+
+``/livez`` and ``/readyz`` are the health path's siblings (the same
+directory: ``/ops/healthz`` has ``/ops/livez`` and ``/ops/readyz``), as the
+URL routes are when the toolkit's URLs are included under a prefix.
 """
 
 from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.views import healthz
+from r2_toolkit.toolkit.views import healthz, livez, readyz
 
 
 def health_paths(path):
@@ -21,10 +25,25 @@ def health_paths(path):
     return frozenset({bare, bare if bare == "/" else bare + "/"})
 
 
+def sibling(path, name):
+    """``name`` in the directory of ``path``: sibling("/ops/healthz", "livez") == "/ops/livez"."""
+    directory = path.rstrip("/").rpartition("/")[0]
+    return f"{directory}/{name}"
+
+
+def health_routes(path):
+    """{request path: view} the middleware answers for the health path ``path``."""
+    routes = {}
+    for view, at in ((livez, sibling(path, "livez")), (readyz, sibling(path, "readyz"))):
+        routes.update(dict.fromkeys(health_paths(at), view))
+    routes.update(dict.fromkeys(health_paths(path), healthz))  # the configured path wins
+    return routes
+
+
 class HealthCheckMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
-        self._paths = (None, frozenset())
+        self._paths = (None, {})
         # Django builds middleware when a worker boots: an invalid HEALTH_PATH
         # stops the boot with the fix, instead of failing every request later.
         self.paths()
@@ -33,10 +52,11 @@ class HealthCheckMiddleware:
         # Recomputed only when the setting changes (tests override it).
         configured = toolkit_settings.HEALTH_PATH
         if self._paths[0] != configured:
-            self._paths = (configured, health_paths(configured))
+            self._paths = (configured, health_routes(configured))
         return self._paths[1]
 
     def __call__(self, request):
-        if request.path_info in self.paths():
-            return healthz(request)
+        view = self.paths().get(request.path_info)
+        if view is not None:
+            return view(request)
         return self.get_response(request)

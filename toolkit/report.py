@@ -1,6 +1,7 @@
 """Report renderers for check results: text for people, JSON for pipelines,
 JUnit XML for CI test tabs, one HTML page for people and CI artifacts (the
-same page /debug/r2/ serves). Every renderer's output passes through
+same page /debug/r2/ serves), GitHub workflow commands and Markdown
+(toolkit.report_ci). Every renderer's output passes through
 :func:`toolkit.core.redact.scrub` as its last step."""
 
 import datetime
@@ -16,6 +17,7 @@ from r2_toolkit.checks.registry import GROUPS, REGISTRY
 from r2_toolkit.checks.runner import summarize
 from r2_toolkit.toolkit.core.redact import redact, scrub
 from r2_toolkit.toolkit.introspect import config_report
+from r2_toolkit.toolkit.report_ci import render_github, render_markdown
 
 SYMBOLS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
@@ -193,4 +195,11 @@ def render_html(results, fail_on="error", config=None, nonce=None):
     return scrub(engine().get_template(STATUS_TEMPLATE).render(Context(context)))
 
 
-RENDERERS = {"text": render_text, "json": render_json, "junit": render_junit, "html": render_html}
+RENDERERS = {
+    "text": render_text,
+    "json": render_json,
+    "junit": render_junit,
+    "html": render_html,
+    "github": render_github,
+    "markdown": render_markdown,
+}

@@ -9,6 +9,9 @@ app_name = "r2_toolkit"
 urlpatterns = [
     # With or without a trailing slash: monitors get configured both ways.
     re_path(r"^healthz/?$", views.healthz, name="healthz"),
+    re_path(r"^livez/?$", views.livez, name="livez"),
+    re_path(r"^readyz/?$", views.readyz, name="readyz"),
+    path("metrics", views.metrics_view, name="metrics"),
     path("debug/r2/", views.status_page, name="status"),
     path("debug/r2/config", views.config_view, name="config"),
     path("debug/r2/cors", views.cors_view, name="cors"),

@@ -19,27 +19,42 @@ from r2_toolkit.checks.cors import cors_report
 from r2_toolkit.checks.registry import select
 from r2_toolkit.checks.runner import run_checks
 from r2_toolkit.checks.schema import schema_report
-from r2_toolkit.toolkit.auth import SAFE_METHODS, SECURITY_HEADERS, token_or_staff
+from r2_toolkit.toolkit.auth import (
+    SAFE_METHODS,
+    SECURITY_HEADERS,
+    authorized,
+    denial,
+    json_response,
+    method_refusal,
+    token_or_staff,
+)
 from r2_toolkit.toolkit.core.compat import mark_logged
 from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.errors import debugging, describe
 from r2_toolkit.toolkit.core.redact import redact, scrub
 from r2_toolkit.toolkit.core.storage import s3_aliases
-from r2_toolkit.toolkit.health import probe
+from r2_toolkit.toolkit.health import health_document, probe
 from r2_toolkit.toolkit.introspect import config_report
+from r2_toolkit.toolkit.metrics import MetricsUnavailable, exposition
 from r2_toolkit.toolkit.report import document, render_html
 
 logger = logging.getLogger("r2_toolkit.views")
 
-# --- /healthz ---------------------------------------------------------------
-# Pre-rendered: this view is polled constantly and must cost next to nothing.
+# --- /livez, /readyz, /healthz -----------------------------------------------
+# Pre-rendered: these views are polled constantly and must cost next to nothing.
+HEALTH_JSON = "application/health+json"
 HEALTH_BODIES = {
     (True, "json"): b'{"status": "ok"}',
     (False, "json"): b'{"status": "unavailable"}',
     (True, "text"): b"ok",
     (False, "text"): b"unavailable",
 }
-CONTENT_TYPES = {"json": "application/json", "text": "text/plain; charset=utf-8"}
+LIVE_BODIES = {"json": b'{"status": "ok"}', "text": b"ok", "health": b'{"status": "pass"}'}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "text": "text/plain; charset=utf-8",
+    "health": HEALTH_JSON,
+}
 
 
 def accepted(request):
@@ -52,27 +67,31 @@ def accepted(request):
     return types
 
 
-def wants_text(request):
-    """JSON is the contract; plain text only for a client that asks for it and
-    not for JSON (`?format=text`, or `Accept: text/plain`)."""
+def answer_kind(request):
+    """ "health" for a client that asks for application/health+json; else
+    JSON, the contract, and plain text only for a client that asks for it
+    and not for JSON (`?format=text`, or `Accept: text/plain`)."""
     if request.GET.get("format") in ("text", "json"):
-        return request.GET["format"] == "text"
+        return request.GET["format"]
     types = accepted(request)
-    return "text/plain" in types and not types & {"application/json", "application/*", "*/*"}
+    if HEALTH_JSON in types:
+        return "health"
+    if "text/plain" in types and not types & {"application/json", "application/*", "*/*"}:
+        return "text"
+    return "json"
 
 
-@csrf_exempt
-def healthz(request):
-    """200 when the default bucket answers HeadBucket, 503 otherwise; nothing
-    else. No session, user or database is touched."""
+def health_response(request, answer):
+    """GET/HEAD only; ``answer(request, kind)`` gives (status, body)."""
     if request.method not in SAFE_METHODS:
         response = HttpResponseNotAllowed(SAFE_METHODS)
     else:
-        healthy = probe.is_healthy()
-        kind = "text" if wants_text(request) else "json"
-        body = b"" if request.method == "HEAD" else HEALTH_BODIES[healthy, kind]
+        kind = answer_kind(request)
+        status, body = answer(request, kind)
         response = HttpResponse(
-            body, status=200 if healthy else 503, content_type=CONTENT_TYPES[kind]
+            b"" if request.method == "HEAD" else body,
+            status=status,
+            content_type=CONTENT_TYPES[kind],
         )
         # Monitors poll every few seconds: during an outage Django would log an
         # error per poll. The probe already logs its failure once per TTL.
@@ -80,6 +99,37 @@ def healthz(request):
     for name, value in SECURITY_HEADERS.items():
         response[name] = value
     return response
+
+
+def liveness(request, kind):
+    return 200, LIVE_BODIES[kind]
+
+
+def readiness(request, kind):
+    if kind != "health":
+        healthy = probe.is_healthy()
+        return (200 if healthy else 503), HEALTH_BODIES[healthy, kind]
+    snapshot = probe.status()
+    detailed = request.method == "GET" and authorized(request)
+    body = json.dumps(health_document(snapshot, detailed)).encode()
+    return (503 if snapshot.status == "fail" else 200), body
+
+
+@csrf_exempt
+def livez(request):
+    """200 while the process serves requests: no bucket, no database, no session."""
+    return health_response(request, liveness)
+
+
+@csrf_exempt
+def healthz(request):
+    """/healthz and /readyz: 200 when the default bucket answers its probe,
+    503 otherwise; nothing else, unless a token or staff session asks for
+    application/health+json. No session or database is touched but for that."""
+    return health_response(request, readiness)
+
+
+readyz = healthz
 
 
 # --- the debug views ---------------------------------------------------------
@@ -199,4 +249,23 @@ def status_page(request):
         response[name] = value
     if request.method == "HEAD":
         response.content = b""
+    return response
+
+
+# --- /metrics ------------------------------------------------------------------
+@csrf_exempt
+@never_traceback
+def metrics_view(request):
+    """Prometheus' text format from the probe's cache; token or staff unless
+    R2_TOOLKIT["METRICS_PUBLIC"]; 501 naming the pip line without prometheus_client."""
+    refused = method_refusal(request) if toolkit_settings.METRICS_PUBLIC else denial(request)
+    if refused is not None:
+        return refused
+    try:
+        body, content_type = exposition(request.META.get("HTTP_ACCEPT", ""))
+    except MetricsUnavailable as exc:
+        return json_response({"error": f"{exc}."}, status=501)
+    response = HttpResponse(b"" if request.method == "HEAD" else body, content_type=content_type)
+    for name, value in SECURITY_HEADERS.items():
+        response[name] = value
     return response

@@ -18,6 +18,7 @@ from r2_toolkit.migrations_r2.audit_report import (
     render_json,
     render_text,
 )
+from r2_toolkit.migrations_r2.findings import KINDS
 from r2_toolkit.toolkit.core.command import ToolkitCommand
 from r2_toolkit.toolkit.core.compat import raw_stream
 
@@ -84,6 +85,7 @@ class Command(ToolkitCommand):
             raise CommandError(str(exc), returncode=2) from None
         finally:
             report.close()
+        self.record_counts("findings", "kind", {kind: result.counts[kind] for kind in KINDS})
         if options["format"] == "json":
             self.stdout.write(render_json(result))
         else:

@@ -12,6 +12,7 @@ import sys
 from django.core.management.base import CommandError
 
 from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
+from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
 from r2_toolkit.toolkit.core.command import ToolkitCommand
 from r2_toolkit.toolkit.core.compat import raw_stream
@@ -25,6 +26,19 @@ def positive(value):
     if number < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, not {value!r}")
     return number
+
+
+def row_counts(result):
+    """A run's rows by status, for --metrics-file and --pushgateway."""
+    if isinstance(result, VerifyResult):
+        return {"matched": result.rows - result.mismatched, "mismatched": result.mismatched}
+    if isinstance(result, RewriteResult):
+        return {
+            "rewritten": result.rewritten,
+            "unchanged": result.unchanged,
+            "failed": result.failed,
+        }
+    return {status: getattr(result, status) for status in STATUSES}
 
 
 class Command(ToolkitCommand):
@@ -91,6 +105,7 @@ class Command(ToolkitCommand):
             raise CommandError(str(exc), returncode=2) from None
         if summary is None:
             return
+        self.record_counts("rows", "status", row_counts(summary))
         self.stdout.flush()
         if summary.exit_code:  # every result type knows its own
             sys.exit(summary.exit_code)

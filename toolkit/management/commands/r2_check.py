@@ -16,6 +16,7 @@ from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.redact import scrub
 from r2_toolkit.toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.report import RENDERERS
+from r2_toolkit.toolkit.report_ci import append_step_summary
 
 SKIPPED_REASON = "Skipped by r2_check --skip."
 
@@ -90,14 +91,28 @@ class Command(ToolkitCommand):
             keep=options["keep"],
             skipped=skipped,
         )
+        self.record_counts("checks", "status", summarize(results)["summary"])
         render = RENDERERS[options["format"]]
         kwargs = {"verbose": options["verbose_details"]} if options["format"] == "text" else {}
         self.stdout.write(render(results, options["fail_on"], **kwargs))
         self.stdout.flush()
+        if options["format"] == "github":
+            self.append_step_summary(results, options["fail_on"])
         if options["verbosity"] >= 3 or options["traceback"]:
             self.print_tracebacks(results)
         if not summarize(results, options["fail_on"])["ok"]:
             sys.exit(1)
+
+    def append_step_summary(self, results, fail_on):
+        """The Markdown table into $GITHUB_STEP_SUMMARY; a file that cannot be
+        written is a warning: the annotations are out, the verdict stands."""
+        try:
+            append_step_summary(results, fail_on)
+        except OSError as exc:
+            self.stderr.write(
+                f"warning: could not append the job summary to $GITHUB_STEP_SUMMARY: "
+                f"{exc.strerror or exc}."
+            )
 
     def print_tracebacks(self, results):
         """For maintainers: the traceback of every check that crashed, redacted,
