@@ -11,17 +11,15 @@ Everything passes through :func:`toolkit.core.redact.scrub` last.
 """
 
 import os
-import re
 
 from r2_toolkit.checks.runner import summarize
 from r2_toolkit.toolkit.core.redact import scrub
 
 STATUS_MARKS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip"}
-WHITESPACE = re.compile(r"\s+")
 
 
 def one_line(text):
-    return WHITESPACE.sub(" ", str(text or "")).strip()
+    return " ".join(str(text or "").split())
 
 
 def escape_data(text):
@@ -56,7 +54,8 @@ def render_github(results, fail_on="error"):
         hint = one_line(result.hint.splitlines()[0] if result.hint else "")
         if hint:
             message = f"{message} Fix: {hint}"
-        lines.append(f"::{level} title={escape_property(result.id)}::{escape_data(message)}")
+        title = escape_property(one_line(result.id))
+        lines.append(f"::{level} title={title}::{escape_data(message)}")
     lines.append(verdict(results, fail_on))
     return scrub("\n".join(lines))
 
