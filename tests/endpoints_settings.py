@@ -17,3 +17,17 @@ if env_bool("TEST_CRASHING_CHECK", False):  # the status page tests' crashing ch
     INSTALLED_APPS = [*INSTALLED_APPS, "tests.crashing_check"]  # noqa: F405
 if env("TEST_HEALTH_PUBLIC_OBJECT"):
     R2_TOOLKIT["HEALTH_PUBLIC_OBJECT"] = env("TEST_HEALTH_PUBLIC_OBJECT")
+if env("TEST_HEALTH_PROBE"):  # JSON: "list" or {"default": "get:ping.txt"}
+    import json
+
+    R2_TOOLKIT["HEALTH_PROBE"] = json.loads(env("TEST_HEALTH_PROBE"))
+if env_bool("TEST_METRICS_PUBLIC", False):
+    R2_TOOLKIT["METRICS_PUBLIC"] = True
+if env("TEST_SECOND_BUCKET"):  # a second S3 alias, "private", on the same endpoint
+    STORAGES = {  # noqa: F405
+        **STORAGES,  # noqa: F405
+        "private": {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {"bucket_name": env("TEST_SECOND_BUCKET"), "custom_domain": None},
+        },
+    }
