@@ -25,6 +25,7 @@ probe is read-only and never touches the database.
 
 import bisect
 import datetime
+import functools
 import logging
 import threading
 import time
@@ -66,7 +67,7 @@ class Snapshot:
 
     results: tuple = ()
 
-    @property
+    @functools.cached_property  # read on every poll of /healthz
     def status(self):
         """The health-check format's verdict: pass, warn or fail."""
         if not self.results or not self.results[0].ok:
