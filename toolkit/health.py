@@ -129,16 +129,16 @@ class Flight:
                 self.landed.set()
 
     def snapshot(self):
-        """The answers at the deadline: a probe still in the air is down."""
+        """(the answers at the deadline, the aliases still in the air): a
+        probe still in the air is down."""
         with self._lock:
             answers = dict(self.answers)
         timeout = self.deadline - self.clock
-        return Snapshot(
-            tuple(
-                AliasResult(alias, mode, *answers.get(alias, (False, timeout)), self.started)
-                for alias, mode, _ in self.probes
-            )
+        results = tuple(
+            AliasResult(alias, mode, *answers.get(alias, (False, timeout)), self.started)
+            for alias, mode, _ in self.probes
         )
+        return Snapshot(results), [alias for alias, _, _ in self.probes if alias not in answers]
 
 
 class HealthProbe:
@@ -190,7 +190,7 @@ class HealthProbe:
                         name=f"r2-health-probe-{alias}",
                     ).start()
         flight.landed.wait(max(0.0, flight.deadline - time.monotonic()))
-        snapshot = flight.snapshot()
+        snapshot, in_the_air = flight.snapshot()
         with self._lock:
             if self._flight is flight:  # the first waiter back records the answer
                 self._flight = None
@@ -198,26 +198,31 @@ class HealthProbe:
                 self._expires = time.monotonic() + self.ttl
                 for result in snapshot.results:
                     self.stats.setdefault(result.alias, AliasStats()).observe(result)
-                    if result.alias not in flight.answers:
-                        logger.warning(
-                            "healthz: storage %r did not answer within %gs",
-                            result.alias,
-                            self.timeout,
-                        )
+                for alias in in_the_air:
+                    logger.warning(
+                        "healthz: storage %r did not answer within %gs", alias, self.timeout
+                    )
         return snapshot
 
     def probes(self):
         """[(alias, mode, callable)] for this flight, ``default`` first."""
         if self._probe is not None:
             return [("default", "custom", self._probe)]
-        return [(alias, mode_for(alias), self._asker(alias)) for alias in s3_aliases()]
+        aliases = s3_aliases()
+        return [
+            (alias, mode_for(alias), self._asker(alias, public_too=index == 0))
+            for index, alias in enumerate(aliases)
+        ]
 
-    def _asker(self, alias):
+    def _asker(self, alias, public_too=False):
+        """The probe of ``alias``; ``public_too``: the first alias also HEADs
+        HEALTH_PUBLIC_OBJECT's public URL, when one is set."""
+
         def call():
             context = self.context(alias)
             ask(context, mode_for(alias))
             public = toolkit_settings.HEALTH_PUBLIC_OBJECT
-            if public and alias == "default":
+            if public and public_too:
                 public_get(context, public, method="HEAD", what="HEALTH_PUBLIC_OBJECT")
             return True
 
@@ -273,7 +278,7 @@ class HealthProbe:
 
     def probe_alias(self, alias="default"):
         """One probe of ``alias`` now, outside the cache; raises on failure."""
-        return self._asker(alias)()
+        return self._asker(alias, public_too=alias == s3_aliases()[0])()
 
     def statistics(self):
         """{alias: AliasStats} as of now, a copy."""
