@@ -77,3 +77,30 @@ def test_an_invalid_health_path_stops_the_site_at_boot_not_per_request(settings)
     settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "healthz"}
     with pytest.raises(ImproperlyConfigured, match="HEALTH_PATH"):
         HealthCheckMiddleware(lambda request: None)
+
+
+def test_livez_and_readyz_follow_the_health_path_s_directory(settings, moto_bucket):
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "HEALTH_PATH": "/ops/healthz"}
+    client = Client()
+    for path in ("/ops/livez", "/ops/readyz/", "/ops/healthz"):
+        response = client.get(path, **PROBE)
+        assert (response.status_code, response.json()) == (200, {"status": "ok"}), path
+    # The root ones are now only URL routes, behind host validation.
+    assert client.get("/livez", **PROBE).status_code == 400
+    assert client.get("/livez", HTTP_ACCEPT="application/json").status_code == 200
+
+
+def test_health_routes_name_the_siblings():
+    from r2_toolkit.toolkit.middleware import health_routes
+    from r2_toolkit.toolkit.views import healthz, livez, readyz
+
+    routes = health_routes("/healthz")
+    assert {path: view.__name__ for path, view in routes.items()} == {
+        "/healthz": healthz.__name__,
+        "/healthz/": healthz.__name__,
+        "/livez": livez.__name__,
+        "/livez/": livez.__name__,
+        "/readyz": readyz.__name__,
+        "/readyz/": readyz.__name__,
+    }
+    assert set(health_routes("/")) == {"/", "/livez", "/livez/", "/readyz", "/readyz/"}
