@@ -22,6 +22,7 @@ from botocore.exceptions import (
     SSLError,
 )
 
+from r2_toolkit.checks import commands
 from r2_toolkit.checks.context import once
 from r2_toolkit.checks.options import literal
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
@@ -264,7 +265,7 @@ def missing_bucket_fix(ctx):
         )
     if ctx.is_r2:
         return (
-            f"Create it (`wrangler r2 bucket create {ctx.bucket}` or the dashboard) or "
+            f"Create it (`{commands.wrangler_create_bucket(ctx.bucket)}` or the dashboard) or "
             "correct AWS_STORAGE_BUCKET_NAME; the endpoint must be the account that owns "
             "it: https://<ACCOUNT_ID>.r2.cloudflarestorage.com, or "
             "https://<ACCOUNT_ID>.eu.r2.cloudflarestorage.com for an EU-jurisdiction "

@@ -15,18 +15,21 @@ from urllib.parse import urlsplit, urlunsplit
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 
-from r2_toolkit.checks import cors_rules
+from r2_toolkit.checks import commands, cors_rules
 from r2_toolkit.checks.context import once
-from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
+from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
 from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
 from r2_toolkit.toolkit.core.http import fetch, s3_error
 from r2_toolkit.toolkit.core.redact import scrub
 
-NO_ORIGINS = "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no browser origin to evaluate"
+NO_ORIGINS = (
+    'No browser origins are configured (R2_TOOLKIT["CORS_ORIGINS"] is empty): the site '
+    "does no browser uploads, so the bucket's CORS rules are not its concern"
+)
 SET_ORIGINS = (
-    "Set R2_TOOLKIT_CORS_ORIGINS (or R2_TOOLKIT['CORS_ORIGINS']) to the origins your "
-    "pages are served from, comma-separated, e.g. https://app.example.com"
+    'Set R2_TOOLKIT["CORS_ORIGINS"] to the origins your pages are served from, e.g. '
+    '["https://app.example.com"]'
 )
 RULES_UNREADABLE = "the bucket's CORS rules could not be read; see r2.cors.rules_readable"
 TOKEN_SCOPE = (
@@ -160,17 +163,23 @@ def rules_hint(ctx, state):
         text += (
             f"\nOn R2: paste it in the dashboard (R2 > {ctx.bucket} > Settings > CORS Policy), or "
             f"save {json.dumps(cloudflare_shape(rules))} as cors.json and run "
-            f"`wrangler r2 bucket cors set {ctx.bucket} --file cors.json`."
+            f"`{commands.wrangler_set_cors(ctx.bucket)}`."
         )
     else:
         text += (
-            f"\nWith the AWS CLI: aws s3api put-bucket-cors --bucket {ctx.bucket} "
-            f"--endpoint-url {ctx.endpoint_url} --cors-configuration "
-            "'{\"CORSRules\": <the JSON above>}'."
+            "\nWith the AWS CLI: "
+            f"`{commands.put_bucket_cors(ctx.bucket, rules, ctx.endpoint_url)}`."
         )
     if not state.origins:
         text += f"\nThe rule allows every origin ('*'). {SET_ORIGINS} to narrow it."
     return scrub(text)
+
+
+def require_origins():
+    """Skip the calling check when the site configures no browser origins:
+    without browser uploads the CORS rules are not the deploy's concern."""
+    if not toolkit_settings.CORS_ORIGINS:
+        raise Skip(NO_ORIGINS)
 
 
 # --- checks ------------------------------------------------------------------
@@ -186,6 +195,7 @@ def rules_hint(ctx, state):
     "cannot view bucket configuration)",
 )
 def rules_readable(ctx):
+    require_origins()
     state = cors_state(ctx)
     if state.denied:
         # cors_state() only runs once HeadBucket succeeded with the same keys: the keys
@@ -199,7 +209,7 @@ def rules_readable(ctx):
             "Keep the object-only token for the app, and let the gate read the rules with a "
             "token that has 'Admin Read' (R2 > Manage R2 API Tokens); on S3 allow "
             "s3:GetBucketCORS. Or check the rules yourself in the dashboard (R2 > bucket > "
-            f"Settings > CORS Policy) or with `wrangler r2 bucket cors list {ctx.bucket}`.",
+            f"Settings > CORS Policy) or with `{commands.wrangler_list_cors(ctx.bucket)}`.",
             token_scope="objects",
         )
     if state.error:
@@ -219,13 +229,12 @@ def rules_readable(ctx):
 def origin_check(ctx, allowed, what, consequence, status=fail):
     """Shared by the per-origin checks: ``allowed(evaluation)`` for each
     configured origin; fail (or warn) naming the origins that lack it."""
+    require_origins()
     state = cors_state(ctx)
     if state.denied:
         raise Skip(TOKEN_SCOPE)
     if state.rules is None:
         raise Skip(RULES_UNREADABLE)
-    if not state.origins:
-        return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
     lacking = [e["origin"] for e in state.evaluations if not allowed(e)]
     if lacking:
         return status(
@@ -277,6 +286,7 @@ def get_allowed(ctx):
     fix=FETCH_FIX,
 )
 def content_type_allowed(ctx):
+    require_origins()
     state = cors_state(ctx)
     if state.evaluations and not any(e["put"] for e in state.evaluations):
         raise Skip("PUT itself is not allowed; see r2.cors.put_allowed")
@@ -312,12 +322,12 @@ def etag_exposed(ctx):
     kind="network",
     title="CORS origins are well-formed",
     catches="Origins with a path, a trailing slash, upper-case letters or no scheme, in "
-    "R2_TOOLKIT_CORS_ORIGINS or in the bucket's AllowedOrigins: they never match "
+    'R2_TOOLKIT["CORS_ORIGINS"] or in the bucket\'s AllowedOrigins: they never match '
     "what a browser sends; and wildcard ports (http://localhost:*), for which R2 rejects "
     "the whole rule set with MalformedXML.",
     fix="Write every origin as scheme://host[:port], lower case, without path or "
     "trailing slash, each port listed (http://localhost:3000), both in "
-    "R2_TOOLKIT_CORS_ORIGINS and in the bucket's rules.",
+    'R2_TOOLKIT["CORS_ORIGINS"] and in the bucket\'s rules.',
     source="Cloudflare R2 docs, Configure CORS (origins are scheme://host[:port]); "
     "cloudflare/cloudflare-docs issue 32888 (http://localhost:* rejected with 400 MalformedXML)",
 )
@@ -326,6 +336,7 @@ def origins_wellformed(ctx):
         origins = toolkit_settings.CORS_ORIGINS
     except ImproperlyConfigured as exc:
         return fail(str(exc), SET_ORIGINS)
+    require_origins()
     try:
         state = cors_state(ctx)
     except Skip:  # a dead bucket: the configured origins can still be judged
@@ -340,20 +351,19 @@ def origins_wellformed(ctx):
     ]
     in_rules = [(o, p) for o, p in in_rules if p]
     if not configured and not in_rules:
-        if not origins and not rules:
-            return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
         if rules is None:
             return ok(
                 "Every configured origin is well-formed (the bucket's rules could not be read)."
             )
         return ok("Every configured origin and every AllowedOrigin is well-formed.")
-    sentences = [f"R2_TOOLKIT_CORS_ORIGINS: {o!r} {p}" for o, p in configured]
+    sentences = [f'R2_TOOLKIT["CORS_ORIGINS"]: {o!r} {p}' for o, p in configured]
     sentences += [f"bucket rule AllowedOrigins: {o!r} {p}" for o, p in in_rules]
     hints = []
     if configured:
         fixed = [cors_rules.normalize_origin(o) or o for o in origins]
         hints.append(
-            f"Set R2_TOOLKIT_CORS_ORIGINS={','.join(fixed)} (each origin as scheme://host[:port])."
+            f'Set R2_TOOLKIT["CORS_ORIGINS"] = {json.dumps(fixed)} '
+            "(each origin as scheme://host[:port])."
         )
     if in_rules:
         hints.append(rules_hint(ctx, state))
@@ -412,9 +422,8 @@ def live_verdict(url, origin, timeout, method="PUT", request_headers=(cors_rules
     "headers.",
 )
 def preflight_live(ctx):
+    require_origins()
     state = cors_state(ctx)
-    if not state.origins:
-        return Outcome("skip", NO_ORIGINS, SET_ORIGINS)
     url = object_url(ctx)
     evaluations = {e["origin"]: e for e in state.evaluations}
     refused, disagreements, agreed = [], [], []

@@ -1,19 +1,43 @@
-"""Objects already in the bucket, as earlier uploads left them: a HEAD of the
-few newest, read-only (a sample, not an audit: ``r2_audit --metadata`` is that).
+"""Objects already in the bucket, read-only, a sample (not an audit:
+``r2_audit`` is that): a HEAD of the few newest objects for their metadata
+(``r2.connectivity.object_metadata``), and of the newest names of each target
+file field (``r2.objects.sample``): a gate that passes while the site's own
+files answer 404 is a defect.
 
-In the 'connectivity' group, not 'roundtrip': it writes nothing, so it runs in
-a read-only gate (``--skip roundtrip``) and on the debug pages.
+Neither writes anything, so both run in a read-only gate (``--skip
+roundtrip``) and on the debug pages.
 """
 
 import mimetypes
 
-from r2_toolkit.checks.registry import Skip, check, ok, warn
+from r2_toolkit.checks import commands
+from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
 from r2_toolkit.checks.runner import concurrently
-from r2_toolkit.checks.schema import object_key
+from r2_toolkit.checks.schema import require_database
+from r2_toolkit.checks.schema_fields import targets_or_skip
+from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.toolkit.core.files import object_key
 from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.toolkit.core.shell import manage
 
 SAMPLE_SIZE = 5
+NEWEST_PER_FIELD = 3
 GENERIC_TYPES = {None, "", "binary/octet-stream", "application/octet-stream"}
+
+
+def head_objects(ctx, keys):
+    """{key: (succeeded, HeadObject's answer or its exception)} for ``keys``
+    of the context's bucket, asked at once, within the run's timeout."""
+    client, bucket = ctx.client(), ctx.bucket
+    return concurrently(
+        {key: lambda k=key: client.head_object(Bucket=bucket, Key=k) for key in keys},
+        timeout=ctx.timeout,
+    )
+
+
+def is_missing(exc):
+    """Whether a HeadObject error says the object is not there."""
+    return http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
 def recent_objects(ctx, storage):
@@ -65,10 +89,7 @@ def object_metadata(ctx):
     keys, prefix = recent_objects(ctx, storage)
     if not keys:
         return ok(f"Bucket {storage.bucket_name} has no objects yet; none can lack metadata.")
-    client, bucket = ctx.client(), storage.bucket_name
-    heads = concurrently(
-        {key: lambda k=key: client.head_object(Bucket=bucket, Key=k) for key in keys}
-    )
+    heads = head_objects(ctx, keys)
     wrong, unanswered = {}, []
     fix_type, fix_cache = None, None
     for key in keys:
@@ -91,11 +112,8 @@ def object_metadata(ctx):
             **details,
         )
     first = next(iter(wrong))
-    command = (
-        f"aws s3 cp s3://{bucket}/{first} s3://{bucket}/{first} --metadata-directive REPLACE"
-        + (f" --content-type {fix_type}" if fix_type else "")
-        + (f' --cache-control "{fix_cache}"' if fix_cache else "")
-        + (f" --endpoint-url {storage.endpoint_url}" if storage.endpoint_url else "")
+    command = commands.rewrite_metadata(
+        storage.bucket_name, first, storage.endpoint_url, fix_type, fix_cache
     )
     shown = "; ".join(f"{key}: {', '.join(problems)}" for key, problems in wrong.items())
     return warn(
@@ -104,9 +122,74 @@ def object_metadata(ctx):
         "re-fetches objects without Cache-Control.",
         scrub(
             f"Rewrite each object's metadata in place, e.g. `{command}`; "
-            "`python manage.py r2_audit --metadata` lists every object that needs it. Upload "
+            f"`{manage('r2_audit', '--metadata')}` lists every object that needs it. Upload "
             "through the storage from now on: it sets both."
         ),
         wrong=wrong,
+        **details,
+    )
+
+
+# --- the site's own files ----------------------------------------------------
+
+
+def newest_keys(target, count=NEWEST_PER_FIELD):
+    """The keys of the newest ``count`` names of a target field (highest
+    primary keys first), the names the storage refuses left out."""
+    names = target.named().order_by("-pk").values_list(target.column, flat=True)[:count]
+    return [key for key in dict.fromkeys(map(target.key, names)) if key]
+
+
+@check(
+    "r2.objects.sample",
+    kind="db",  # the rows are read on the main thread; the HEADs run on threads
+    title="The newest files of every target file field are in the bucket",
+    catches="A site whose rows name files the bucket does not have (a backfill not run, or "
+    "run against another bucket or location; uploads that went to local disk): every "
+    "url() of them answers 404.",
+    fix="Run `python manage.py r2_backfill` (it uploads the legacy files under the names "
+    "the rows hold); `python manage.py r2_audit` lists every row whose object is missing.",
+)
+def sample(ctx):
+    require_database(ctx)
+    targets = targets_or_skip(ctx)
+    sampled = {t.label: newest_keys(t) for t in targets}
+    sampled = {label: keys for label, keys in sampled.items() if keys}
+    if not sampled:
+        raise Skip(f"no target file field on STORAGES[{ctx.alias!r}] has rows yet")
+    ctx.require_bucket()
+    heads = head_objects(ctx, list(dict.fromkeys(k for keys in sampled.values() for k in keys)))
+    missing, unanswered = {}, {}
+    for label, keys in sampled.items():
+        for key in keys:
+            succeeded, answer = heads[key]
+            if succeeded:
+                continue
+            if is_missing(answer):
+                missing.setdefault(label, []).append(key)
+            else:
+                unanswered[key] = describe(answer)
+    total = sum(len(keys) for keys in sampled.values())
+    details = {"sampled": sampled}
+    if missing:
+        shown = "; ".join(f"{label}: {', '.join(keys)}" for label, keys in missing.items())
+        alias = [] if ctx.alias == "default" else ["--storage", ctx.alias]
+        fields = [w for label in missing for w in ("--field", label)]
+        return fail(
+            f"{sum(map(len, missing.values()))} of the {total} newest file(s) sampled are not "
+            f"in bucket {ctx.bucket} ({shown}): the site's own files answer 404.",
+            f"Upload them: `{manage('r2_backfill', *alias, *fields)}` copies the legacy files "
+            "(from MEDIA_ROOT) under the names the rows hold; "
+            f"`{manage('r2_audit', *alias)}` lists every row whose object is missing.",
+            missing=missing,
+            **details,
+        )
+    if unanswered:
+        raise Skip(
+            "HeadObject did not answer for "
+            + "; ".join(f"{key}: {why}" for key, why in unanswered.items())
+        )
+    return ok(
+        f"The {total} newest file(s) of {len(sampled)} file field(s) are in bucket {ctx.bucket}.",
         **details,
     )

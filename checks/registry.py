@@ -9,7 +9,7 @@ Anything else it raises becomes a failed check with a plain message.
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "roundtrip")
+GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "objects", "roundtrip")
 STATUSES = ("pass", "warn", "fail", "skip")
 
 # How a check runs: "static" reads settings and builds objects, no I/O;

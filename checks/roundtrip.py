@@ -24,14 +24,14 @@ import uuid
 from botocore.exceptions import ClientError
 from django.core.files.base import ContentFile
 
-from r2_toolkit.checks import cors_rules
-from r2_toolkit.checks.cors import live_verdict, object_url
+from r2_toolkit.checks import commands, cors_rules
+from r2_toolkit.checks.cors import NO_ORIGINS, live_verdict, object_url
 from r2_toolkit.checks.registry import check, fail, ok, skip, warn
 from r2_toolkit.checks.runner import concurrently
-from r2_toolkit.checks.schema import object_key
 from r2_toolkit.checks.storages import BROKEN_EXISTS
 from r2_toolkit.toolkit.core.compat import installed_version
 from r2_toolkit.toolkit.core.errors import describe, error_code
+from r2_toolkit.toolkit.core.files import object_key
 from r2_toolkit.toolkit.core.http import fetch, s3_error
 from r2_toolkit.toolkit.core.redact import redact_url, scrub
 
@@ -246,6 +246,11 @@ class RoundTrip:
         found = (cors_rules.normalize_origin(o) for o in self.ctx.toolkit.CORS_ORIGINS)
         return [o for o in dict.fromkeys(found) if o]
 
+    def preflight_urls(self):
+        """(through the public domain, at the S3 host) of a key that need not exist."""
+        public = self.storage.url(f"{self.ctx.toolkit.PROBE_PREFIX}cors-preflight")
+        return public, object_url(self.ctx)
+
     def cors_answers(self, name, origin):
         """What a browser on ``origin`` gets from the public domain and from the S3
         host, all asked at once: (allowed, reason) of a GET preflight to each (at a
@@ -253,8 +258,7 @@ class RoundTrip:
         preflights of existing objects to anonymous callers) and the
         Access-Control-Allow-Origin of a GET of the probe through the public domain."""
         public_url = self.storage.url(name)
-        public_preflight = self.storage.url(f"{self.ctx.toolkit.PROBE_PREFIX}cors-preflight")
-        s3_preflight = object_url(self.ctx)
+        public_preflight, s3_preflight = self.preflight_urls()
         timeout = self.ctx.timeout
 
         def public_get():
@@ -434,10 +438,7 @@ class RoundTrip:
         if not self.storage.custom_domain:
             return skip("No custom domain is set; the S3 host's CORS is r2.cors's concern.")
         if not origins:
-            return skip(
-                "R2_TOOLKIT_CORS_ORIGINS is not set, so there is no origin to compare the "
-                "custom domain's CORS answers for."
-            )
+            return skip(NO_ORIGINS)
         domain = self.storage.custom_domain
         differ, refused, agreed = [], [], []
         for origin in origins:
@@ -460,15 +461,20 @@ class RoundTrip:
                 agreed.append(origin)
         details = {"custom_domain": domain, "origins": origins}
         if differ:
+            public_preflight, s3_preflight = self.preflight_urls()
             return fail(
                 f"The custom domain answers browsers differently from the S3 host: "
                 f"{'; '.join(differ)}.",
-                f"Compare `curl -i -H 'Origin: {origins[0]}' <url() of an object>` with the "
-                "same request to the S3 host. Then: purge the domain's cache (an edge cache "
-                "may hold a response cached without CORS headers; cache rules should vary on "
-                "Origin); wait 30 seconds after changing CORS rules (R2 applies them up to 30 s "
-                "late); turn off Hotlink Protection or a WAF/Transform Rule on the zone that "
-                "blocks or rewrites cross-origin requests.",
+                scrub(
+                    f"Compare `{commands.curl_preflight(public_preflight, origins[0])}` with "
+                    "the same preflight to the S3 host, "
+                    f"`{commands.curl_preflight(s3_preflight, origins[0])}`. Then: purge the "
+                    "domain's cache (an edge cache may hold a response cached without CORS "
+                    "headers; cache rules should vary on Origin); wait 30 seconds after "
+                    "changing CORS rules (R2 applies them up to 30 s late); turn off Hotlink "
+                    "Protection or a WAF/Transform Rule on the zone that blocks or rewrites "
+                    "cross-origin requests."
+                ),
                 **details,
             )
         if refused:
@@ -557,8 +563,12 @@ class RoundTrip:
             return fail(
                 f"The probe left {len(left)} object(s) behind: {', '.join(left)}"
                 + (f" ({why})" if why else " (deleted, yet still there)"),
-                f"Delete them (e.g. `aws s3 rm s3://{self.storage.bucket_name}/"
-                f"{left[0]}`) and give the key permission to delete objects. " + WRITE_HINT,
+                "Delete them (e.g. `"
+                + commands.remove_object(
+                    self.storage.bucket_name, left[0], self.storage.endpoint_url
+                )
+                + "`) and give the key permission to delete objects. "
+                + WRITE_HINT,
                 errors=errors,
                 **details,
             )

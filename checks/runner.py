@@ -151,10 +151,11 @@ def summarize(results, fail_on="error"):
     return {"ok": not failed, "summary": summary}
 
 
-def concurrently(calls):
+def concurrently(calls, timeout=None):
     """Run the zero-argument ``calls`` (name -> callable) at once, each on a
     daemon thread (a hung request must not hold the process at exit); wait for
-    all and return name -> (succeeded, value or exception)."""
+    all, or ``timeout`` seconds at most, and return name -> (succeeded, value
+    or exception); a call still running then is a TimeoutError."""
     results = {}
 
     def run(name, call):
@@ -169,6 +170,8 @@ def concurrently(calls):
     ]
     for thread in threads:
         thread.start()
+    deadline = None if timeout is None else time.monotonic() + timeout
     for thread in threads:
-        thread.join()
-    return results
+        thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+    late = TimeoutError(f"no answer within {timeout:g}s") if timeout is not None else None
+    return {name: results.get(name, (False, late)) for name in calls}

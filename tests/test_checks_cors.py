@@ -169,7 +169,7 @@ def test_malformed_origins_in_settings_and_rules_fail_with_corrected_values(
     result = run("r2.cors.origins_wellformed")
     assert result.status == "fail"
     assert "trailing slash" in result.message and "has a path (/upload)" in result.message
-    assert f"R2_TOOLKIT_CORS_ORIGINS={ORIGIN} " in result.hint
+    assert f'R2_TOOLKIT["CORS_ORIGINS"] = ["{ORIGIN}"] ' in result.hint
     fixed = hint_rules(result)
     assert fixed[0]["AllowedOrigins"] == [ORIGIN]
     bucket.client.put_bucket_cors(Bucket=bucket.name, CORSConfiguration={"CORSRules": fixed})
@@ -177,12 +177,28 @@ def test_malformed_origins_in_settings_and_rules_fail_with_corrected_values(
     assert run("r2.cors.origins_wellformed").status == "pass"
 
 
-def test_without_configured_origins_per_origin_checks_skip_with_a_hint(settings, moto_bucket):
-    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "CORS_ORIGINS": []}
-    for check_id in ("r2.cors.put_allowed", "r2.cors.get_allowed", "r2.cors.preflight_live"):
-        result = run(check_id)
-        assert result.status == "skip"
-        assert "R2_TOOLKIT_CORS_ORIGINS" in result.message + result.hint
+@pytest.mark.parametrize("rules", ["none", "malformed"])
+def test_a_site_without_browser_origins_skips_every_cors_check_never_fails(
+    settings, make_bucket, moto_server, rules
+):
+    # No browser uploads: a bucket without CORS rules, or with rules that would
+    # fail every check, is not the deploy's concern.
+    bucket = make_bucket(moto_server, cors=False, origins=())
+    if rules == "malformed":
+        bucket.client.put_bucket_cors(
+            Bucket=bucket.name,
+            CORSConfiguration={
+                "CORSRules": [{"AllowedOrigins": ["HTTP://x/"], "AllowedMethods": ["GET"]}]
+            },
+        )
+    results = run_all()
+    assert set(results) == set(CORS_IDS)
+    for result in results.values():
+        assert result.status == "skip", (result.id, result.message)
+        assert 'R2_TOOLKIT["CORS_ORIGINS"] is empty' in result.message
+        assert "no browser uploads" in result.message
+    # The debug view still shows the bucket's rules.
+    assert cors.cors_report(CheckContext("default", 10))["error"] is None
 
 
 def test_access_denied_on_get_bucket_cors_is_a_clear_warning(settings):

@@ -216,7 +216,7 @@ def test_objects_uploaded_by_hand_without_metadata_warn_with_the_command(setting
     assert "instead of 'image/jpeg'" in result.message
     assert "Cache-Control None instead of 'public, max-age=31536000, immutable'" in result.message
     assert "--metadata-directive REPLACE --content-type image/jpeg" in result.hint
-    assert '--cache-control "public, max-age=31536000, immutable"' in result.hint
+    assert "--cache-control 'public, max-age=31536000, immutable'" in result.hint
     assert r2_bucket.server.secret_key not in result.message + result.hint
 
 

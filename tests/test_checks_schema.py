@@ -12,7 +12,7 @@ from django.core.management import call_command
 from gallery.models import UserImage
 from r2_toolkit.checks.registry import select
 from r2_toolkit.checks.runner import run_checks
-from r2_toolkit.checks.schema import schema_report
+from r2_toolkit.checks.schema_record import schema_report
 from tests.support.servers import run_manage
 
 SCHEMA_IDS = [c.id for c in select() if c.group == "schema"]
@@ -49,6 +49,8 @@ def test_reference_schema_passes_but_warns_that_public_url_is_short_for_long_nam
         "r2.schema.columns": "pass",
         "r2.schema.storage_key_length": "pass",
         "r2.schema.unicode_names": "pass",
+        "r2.schema.file_fields": "pass",
+        "r2.schema.file_name_lengths": "pass",
         # varchar(200) cannot hold the URL of a 500-character name, but no row has one.
         "r2.schema.public_url_length": "warn",
     }
@@ -80,7 +82,7 @@ def test_public_url_too_short_for_an_existing_long_name_fails_with_the_alter_fie
     result = schema_results()["r2.schema.public_url_length"]
     assert result.status == "fail"
     assert "public_url holds 200 characters" in result.message
-    assert "about 1 row(s) would not fit" in result.message
+    assert "(1 row(s) would not fit" in result.message
     assert long_name in result.message  # the example URL the operator can look up
     assert "max_length=600" in result.hint
     assert "makemigrations gallery" in result.hint
@@ -225,8 +227,10 @@ def test_unreachable_database_fails_with_its_host_but_never_its_password(tmp_pat
 
 
 @pytest.mark.django_db
-def test_username_path_that_leads_nowhere_fails(toolkit):
+def test_username_path_that_leads_nowhere_fails_where_the_key_template_needs_it(toolkit):
     toolkit(USERNAME_PATH="owner__username")
+    assert schema_results()["r2.schema.image_model"].status == "pass"  # keys are the names
+    toolkit(KEY_TEMPLATE="users/{username}/images/{basename}")
     result = schema_results()["r2.schema.image_model"]
     assert result.status == "fail"
     assert "R2_TOOLKIT[\"USERNAME_PATH\"] is 'owner__username'" in result.message
@@ -234,9 +238,10 @@ def test_username_path_that_leads_nowhere_fails(toolkit):
 
 
 @pytest.mark.django_db
-def test_legacy_name_outside_the_layout_is_measured_under_its_backfill_key():
-    # Not under users/<username>/images/: the backfill moves it there, with
-    # a hash, so its key and URL are longer than the name itself.
+def test_legacy_name_outside_the_layout_is_measured_under_its_backfill_key(toolkit):
+    # Not under users/<username>/images/: with a KEY_TEMPLATE the backfill moves
+    # it there, with a hash, so its key and URL are longer than the name itself.
+    toolkit(KEY_TEMPLATE="users/{username}/images/{basename}")
     add_legacy_row("scans/" + "x" * 170 + ".png")
     result = schema_results()["r2.schema.public_url_length"]
     assert result.status == "fail"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from r2_toolkit.checks import r2_params
 from r2_toolkit.checks.cors_rules import origin_problem, recommended_rules, wildcard_port
-from r2_toolkit.checks.schema import collapsing_groups
+from r2_toolkit.checks.schema_fields import collapsing_groups
 from tests.support.r2_faithful import cors_refusal, unimplemented_header
 
 PARAMETER_NAMES = st.sampled_from(

@@ -18,7 +18,7 @@ from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.cors import cors_report
 from r2_toolkit.checks.registry import select
 from r2_toolkit.checks.runner import run_checks
-from r2_toolkit.checks.schema import schema_report
+from r2_toolkit.checks.schema_record import schema_report
 from r2_toolkit.toolkit.auth import (
     SAFE_METHODS,
     SECURITY_HEADERS,

@@ -56,19 +56,42 @@ def image_model():
         ) from None
 
 
-def r2_fields(model):
-    """Reference name -> the model's field that plays it (``FIELD_MAP`` applied)."""
+def record_model():
+    """The configured record model (``IMAGE_MODEL``), or None when there is
+    none (the default); TargetError when the setting points nowhere."""
+    try:
+        configured = toolkit_settings.IMAGE_MODEL
+    except ImproperlyConfigured:  # an uncastable value: image_model() words it
+        configured = True
+    return image_model() if configured is not None else None
+
+
+def uses_template():
+    """Whether the record model's rows get keys of ``KEY_TEMPLATE``'s layout
+    instead of their own names."""
+    return toolkit_settings.KEY_TEMPLATE is not None
+
+
+def r2_fields(model, required=R2_FIELDS):
+    """Reference name -> the model's field that plays it (``FIELD_MAP`` applied).
+
+    A name ``FIELD_MAP`` maps must exist; an unmapped reference name counts
+    where the model has a field of that name, and must exist only when it is
+    in ``required`` (the schema checks require none: a record model may keep
+    any subset of the six)."""
     hint = (
         'Add the field to the model, or map it: R2_TOOLKIT["FIELD_MAP"] = '
         '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
     )
-    setting("FIELD_MAP", hint)
+    mapping = setting("FIELD_MAP", hint)
     found = {}
     for reference in R2_FIELDS:
         name = toolkit_settings.field(reference)
         try:
             found[reference] = model._meta.get_field(name)
         except FieldDoesNotExist:
+            if reference not in mapping and reference not in required:
+                continue
             known = ", ".join(f.name for f in model._meta.concrete_fields)
             raise TargetError(
                 f"{model._meta.label} has no field {name!r} (the toolkit's {reference}); "

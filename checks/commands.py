@@ -1,0 +1,85 @@
+"""Every shell command a check's hint shows, built from its values by
+:func:`r2_toolkit.toolkit.core.shell.command`, so each value (object key,
+bucket, endpoint, origin, URL, app label) is one quoted argument: a hint is
+safe to paste whatever the key (tests/test_checks_hints.py holds every
+function here to that, with hostile values)."""
+
+import json
+
+from r2_toolkit.toolkit.core.shell import command, manage
+
+
+def migrate(app_label=None, migration=None, fake=False):
+    """``python manage.py migrate [--fake] [APP [MIGRATION]]``."""
+    words = ["migrate"] + (["--fake"] if fake else [])
+    words += [w for w in (app_label, migration) if w]
+    return manage(*words)
+
+
+def makemigrations(app_label):
+    return manage("makemigrations", app_label)
+
+
+def s3_uri(bucket, key):
+    return f"s3://{bucket}/{key}"
+
+
+def endpoint_option(endpoint_url):
+    return ["--endpoint-url", endpoint_url] if endpoint_url else []
+
+
+def rewrite_metadata(bucket, key, endpoint_url=None, content_type=None, cache_control=None):
+    """Copy an object onto itself with new Content-Type / Cache-Control."""
+    uri = s3_uri(bucket, key)
+    words = ["aws", "s3", "cp", uri, uri, "--metadata-directive", "REPLACE"]
+    if content_type:
+        words += ["--content-type", content_type]
+    if cache_control:
+        words += ["--cache-control", cache_control]
+    return command(*words, *endpoint_option(endpoint_url))
+
+
+def remove_object(bucket, key, endpoint_url=None):
+    return command("aws", "s3", "rm", s3_uri(bucket, key), *endpoint_option(endpoint_url))
+
+
+def put_bucket_cors(bucket, rules, endpoint_url=None):
+    """Set the bucket's CORS rules (``rules``: the S3 CORSRules list) with the AWS CLI."""
+    configuration = json.dumps({"CORSRules": rules})
+    return command(
+        "aws",
+        "s3api",
+        "put-bucket-cors",
+        "--bucket",
+        bucket,
+        *endpoint_option(endpoint_url),
+        "--cors-configuration",
+        configuration,
+    )
+
+
+def wrangler_create_bucket(bucket):
+    return command("wrangler", "r2", "bucket", "create", bucket)
+
+
+def wrangler_set_cors(bucket, path="cors.json"):
+    return command("wrangler", "r2", "bucket", "cors", "set", bucket, "--file", path)
+
+
+def wrangler_list_cors(bucket):
+    return command("wrangler", "r2", "bucket", "cors", "list", bucket)
+
+
+def curl_preflight(url, origin, method="GET"):
+    """The preflight a browser on ``origin`` sends before ``method`` on ``url``."""
+    return command(
+        "curl",
+        "-i",
+        "-X",
+        "OPTIONS",
+        "-H",
+        f"Origin: {origin}",
+        "-H",
+        f"Access-Control-Request-Method: {method}",
+        url,
+    )
