@@ -20,27 +20,27 @@ def makemigrations(app_label):
     return manage("makemigrations", app_label)
 
 
-def s3_uri(bucket, key):
+def _s3_uri(bucket, key):
     return f"s3://{bucket}/{key}"
 
 
-def endpoint_option(endpoint_url):
+def _endpoint_option(endpoint_url):
     return ["--endpoint-url", endpoint_url] if endpoint_url else []
 
 
 def rewrite_metadata(bucket, key, endpoint_url=None, content_type=None, cache_control=None):
     """Copy an object onto itself with new Content-Type / Cache-Control."""
-    uri = s3_uri(bucket, key)
+    uri = _s3_uri(bucket, key)
     words = ["aws", "s3", "cp", uri, uri, "--metadata-directive", "REPLACE"]
     if content_type:
         words += ["--content-type", content_type]
     if cache_control:
         words += ["--cache-control", cache_control]
-    return command(*words, *endpoint_option(endpoint_url))
+    return command(*words, *_endpoint_option(endpoint_url))
 
 
 def remove_object(bucket, key, endpoint_url=None):
-    return command("aws", "s3", "rm", s3_uri(bucket, key), *endpoint_option(endpoint_url))
+    return command("aws", "s3", "rm", _s3_uri(bucket, key), *_endpoint_option(endpoint_url))
 
 
 def put_bucket_cors(bucket, rules, endpoint_url=None):
@@ -52,7 +52,7 @@ def put_bucket_cors(bucket, rules, endpoint_url=None):
         "put-bucket-cors",
         "--bucket",
         bucket,
-        *endpoint_option(endpoint_url),
+        *_endpoint_option(endpoint_url),
         "--cors-configuration",
         configuration,
     )
