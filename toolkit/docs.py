@@ -25,6 +25,16 @@ This file is generated from the check registry by `make docs`; a test fails
 when it drifts.
 """
 
+# What a group as a whole does, where one sentence per check would not say it.
+GROUP_NOTES = {
+    "cors": 'A site that configures no browser origins (R2_TOOLKIT["CORS_ORIGINS"] empty) '
+    "does no browser uploads: every check of this group is then `skip`, with that reason.",
+    "schema": 'The target file fields (R2_TOOLKIT["FILE_FIELDS"], else every '
+    "FileField/ImageField on the storage) are checked on every site; the record model's "
+    'columns only where R2_TOOLKIT["IMAGE_MODEL"] names one (without it those checks skip).',
+    "objects": "Read-only HEADs of the site's own files, so they run on `/debug/r2/` too.",
+}
+
 
 def render_checks_markdown():
     from r2_toolkit import checks  # noqa: F401  (registers every check)
@@ -37,6 +47,8 @@ def render_checks_markdown():
         if not members:
             continue
         lines.append(f"\n## {group}\n")
+        if group in GROUP_NOTES:
+            lines.append(f"{GROUP_NOTES[group]}\n")
         for check in members:
             scope = "per S3 storage alias" if check.per_storage else "once per run"
             extra = ", writes to the bucket (cleaned up)" if check.mutating else ""
