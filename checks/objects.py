@@ -133,10 +133,23 @@ def object_metadata(ctx):
 # --- the site's own files ----------------------------------------------------
 
 
+def newest_first(model):
+    """An ordering that puts the newest rows first: the model's get_latest_by,
+    else a creation timestamp (auto_now_add), else the highest primary key
+    (a UUID primary key says nothing about age)."""
+    latest = model._meta.get_latest_by
+    if latest:
+        fields = [latest] if isinstance(latest, str) else list(latest)
+        return [f[1:] if f.startswith("-") else f"-{f}" for f in fields] + ["-pk"]
+    created = [f.name for f in model._meta.concrete_fields if getattr(f, "auto_now_add", False)]
+    return [f"-{name}" for name in created[:1]] + ["-pk"]
+
+
 def newest_keys(target, count=NEWEST_PER_FIELD):
-    """The keys of the newest ``count`` names of a target field (highest
-    primary keys first), the names the storage refuses left out."""
-    names = target.named().order_by("-pk").values_list(target.column, flat=True)[:count]
+    """The keys of the newest ``count`` names of a target field, the names
+    the storage refuses left out."""
+    rows = target.named().order_by(*newest_first(target.model))
+    names = rows.values_list(target.column, flat=True)[:count]
     return [key for key in dict.fromkeys(map(target.key, names)) if key]
 
 

@@ -111,3 +111,34 @@ def test_the_sample_is_read_only_so_the_debug_page_runs_it_too(plain_site):
     bucket, env, names = plain_site
     shown = run_manage("shell", "-c", DEBUG_CHECKS, env=env)
     assert "SAMPLE 200 pass" in shown.stdout, shown.stderr[-2000:]
+
+
+# --- the sample in process, on this repository's own models -------------------------------
+@pytest.mark.django_db
+def test_the_sample_skips_without_rows_and_fails_until_the_files_are_uploaded(moto_bucket):
+    from django.contrib.auth import get_user_model
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import storages
+
+    from gallery.models import UserImage
+    from r2_toolkit.checks.context import CheckContext
+    from r2_toolkit.checks.registry import REGISTRY
+    from r2_toolkit.checks.runner import evaluate
+
+    def sample():
+        return evaluate(REGISTRY["r2.objects.sample"], CheckContext("default", 10))
+
+    assert sample().status == "skip" and "has rows yet" in sample().message
+    user = get_user_model().objects.create(username="alice")
+    names = [f"users/alice/images/{n}.jpg" for n in ("old", "a", "b", "c")]
+    for name in names:
+        UserImage.objects.create(user=user, image=name)
+    missing = sample()
+    assert missing.status == "fail"
+    assert missing.details["missing"] == {"gallery.UserImage.image": names[:0:-1]}  # newest 3
+    storage = storages.create_storage({"BACKEND": "storages.backends.s3.S3Storage"})
+    for name in names[1:]:
+        storage.save(name, ContentFile(b"\xff\xd8\xff"))
+    found = sample()
+    assert found.status == "pass", found.message
+    assert found.details["sampled"] == {"gallery.UserImage.image": names[:0:-1]}
