@@ -8,6 +8,7 @@ Importing this package registers them all, in group order.
 from r2_toolkit.checks import (  # noqa: F401  (registration by import)
     connectivity,
     cors,
+    cors_live,
     objects,
     roundtrip,
     schema,

@@ -23,7 +23,7 @@ import uuid
 from django.core.files.base import ContentFile
 
 from r2_toolkit.checks import cors_rules
-from r2_toolkit.checks.cors import live_verdict, object_url
+from r2_toolkit.checks.cors_live import live_verdict, object_url
 from r2_toolkit.checks.registry import check, fail, skip
 from r2_toolkit.checks.roundtrip_steps import PNG, WRITE_HINT, Verdicts
 from r2_toolkit.checks.runner import concurrently
@@ -225,7 +225,7 @@ class RoundTrip(Verdicts):
     def cors_answers(self, name, origin):
         """What a browser on ``origin`` gets from the public domain and from the S3
         host, all asked at once: (allowed, reason) of a GET preflight to each (at a
-        key that need not exist, as cors.object_url does: some servers refuse
+        key that need not exist, as cors_live.object_url does: some servers refuse
         preflights of existing objects to anonymous callers) and the
         Access-Control-Allow-Origin of a GET of the probe through the public domain."""
         public_url = self.storage.url(name)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gallery import emulator
-from r2_toolkit.checks import cors
+from r2_toolkit.checks import cors, cors_live
 from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.registry import REGISTRY
 from r2_toolkit.checks.runner import evaluate, run_checks
@@ -313,6 +313,6 @@ def test_on_r2_the_hint_names_the_dashboard_and_wrangler_and_urls_carry_no_signa
     assert "wrangler r2 bucket cors set pinit-images --file cors.json" in hint
     wrangler_file = json.loads(hint.split("save ", 1)[1].split(" as cors.json", 1)[0])
     assert wrangler_file["rules"][0]["allowed"]["methods"] == ["GET", "HEAD", "PUT"]
-    url = cors.object_url(ctx)  # presigned by boto3, then stripped: no credential leaks
+    url = cors_live.object_url(ctx)  # presigned by boto3, then stripped: no credential leaks
     assert url.startswith("https://") and "r2.cloudflarestorage.com" in url and "?" not in url
     assert "k" * 32 not in url
