@@ -50,6 +50,19 @@ def targets_or_skip(ctx):
         raise Skip(f"{exc}; {SEE_FILE_FIELDS}") from exc
 
 
+def field_report(target):
+    """One target field as the database holds it, for ``/debug/r2/schema``."""
+    columns = table_columns(target.model._meta.db_table)
+    column = (columns or {}).get(target.field.column)
+    return {
+        "field": target.label,
+        "table": target.model._meta.db_table,
+        "column": target.field.column,
+        "exists": column is not None,
+        "max_length": column.max_length if column else None,
+    }
+
+
 def target_problems(target, pending):
     """Sentences for what is wrong with one target's table, and the apps to migrate."""
     table, app = target.model._meta.db_table, target.model._meta.app_label

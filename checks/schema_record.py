@@ -10,6 +10,8 @@ configuration writes into them. Without a record model they skip.
 
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from r2_toolkit.checks.commands import migrate
 from r2_toolkit.checks.registry import Skip, check, fail, ok, skip
 from r2_toolkit.checks.schema import (
@@ -22,6 +24,8 @@ from r2_toolkit.checks.schema import (
     require_database,
     table_columns,
 )
+from r2_toolkit.checks.schema_fields import field_report
+from r2_toolkit.toolkit.core import files
 from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.errors import describe
 from r2_toolkit.toolkit.core.redact import scrub
@@ -97,25 +101,24 @@ def inspect_schema():
 
 
 def schema_report():
-    """The record table's columns and the pending migrations, for the
+    """The target file fields, the record table's columns (where a record
+    model is configured) and the pending migrations, for the
     ``/debug/r2/schema`` view; never raises, never holds a secret."""
     report = {
-        "model": None,  # the label, once it resolves
+        "file_fields": [],
+        "model": None,  # the record model's label, once it resolves
         "table": None,
-        "vendor": None,
+        "vendor": connection.vendor,
         "columns": [],
         "missing": [],
         "pending_migrations": [],
         "error": None,
     }
     try:
-        from django.db import connection
-
-        report["vendor"] = connection.vendor
         report["pending_migrations"] = pending_migrations()
+        report["file_fields"] = [field_report(t) for t in files.file_targets()]
         schema = inspect_schema()
-        if schema is None:
-            report["error"] = NO_RECORD_MODEL
+        if schema is None:  # no record model: nothing wrong, nothing more to show
             return report
         report.update(
             model=schema.model._meta.label,

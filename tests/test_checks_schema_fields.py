@@ -132,3 +132,20 @@ def test_a_record_model_from_an_installed_package_is_never_told_to_makemigration
     assert "makemigrations" not in columns.hint
     assert "auth.User belongs to the installed app 'auth'" in columns.hint
     assert 'R2_TOOLKIT["FIELD_MAP"]' in columns.hint and 'R2_TOOLKIT["FILE_FIELDS"]' in columns.hint
+
+
+@pytest.mark.django_db
+def test_the_schema_view_lists_the_file_fields_and_needs_no_record_model(toolkit):
+    from r2_toolkit.checks.schema_record import schema_report
+
+    toolkit(IMAGE_MODEL=None)
+    report = schema_report()
+    assert report["error"] is None and report["model"] is None
+    fields = {f["field"]: f for f in report["file_fields"]}
+    assert fields["gallery.UserImage.image"] == {
+        "field": "gallery.UserImage.image",
+        "table": "gallery_userimage",
+        "column": "image",
+        "exists": True,
+        "max_length": 500,
+    }
