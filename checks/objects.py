@@ -9,6 +9,9 @@ roundtrip``) and on the debug pages.
 """
 
 import mimetypes
+from pathlib import Path
+
+from django.conf import settings
 
 from r2_toolkit.checks import commands
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
@@ -146,11 +149,26 @@ def newest_first(model):
 
 
 def newest_keys(target, count=NEWEST_PER_FIELD):
-    """The keys of the newest ``count`` names of a target field, the names
+    """{key: name} of the newest ``count`` names of a target field, the names
     the storage refuses left out."""
     rows = target.named().order_by(*newest_first(target.model))
     names = rows.values_list(target.column, flat=True)[:count]
-    return [key for key in dict.fromkeys(map(target.key, names)) if key]
+    found = {}
+    for name in names:
+        key = target.key(name)
+        if key:
+            found.setdefault(key, name)  # the newest first; a shared name once
+    return found
+
+
+def in_media_root(name):
+    """Whether the legacy file ``name`` is still on local disk (MEDIA_ROOT),
+    waiting for the backfill; never looks outside MEDIA_ROOT."""
+    if not settings.MEDIA_ROOT:
+        return False
+    root = Path(settings.MEDIA_ROOT).resolve()
+    path = (root / str(name).lstrip("/")).resolve()
+    return path.is_relative_to(root) and path.is_file()
 
 
 @check(
@@ -166,8 +184,9 @@ def newest_keys(target, count=NEWEST_PER_FIELD):
 def sample(ctx):
     require_database(ctx)
     targets = targets_or_skip(ctx)
-    sampled = {t.label: newest_keys(t) for t in targets}
-    sampled = {label: keys for label, keys in sampled.items() if keys}
+    newest = {t.label: newest_keys(t) for t in targets}
+    names = {key: name for keys in newest.values() for key, name in keys.items()}
+    sampled = {label: list(keys) for label, keys in newest.items() if keys}
     if not sampled:
         raise Skip(f"no target file field on STORAGES[{ctx.alias!r}] has rows yet")
     ctx.require_bucket()
@@ -186,6 +205,9 @@ def sample(ctx):
     details = {"sampled": sampled}
     if missing:
         shown = "; ".join(f"{label}: {', '.join(keys)}" for label, keys in missing.items())
+        waiting = sum(1 for keys in missing.values() for key in keys if in_media_root(names[key]))
+        if waiting:
+            shown += f"; {waiting} of them still in MEDIA_ROOT, waiting for the backfill"
         alias = [] if ctx.alias == "default" else ["--storage", ctx.alias]
         fields = [w for label in missing for w in ("--field", label)]
         return fail(

@@ -36,7 +36,6 @@ SEE_FILE_FIELDS = "see r2.schema.file_fields"
 # UTF-8 takes at most 4 bytes a character: a name this much shorter than the
 # key limit cannot reach it, so only longer names are measured one by one.
 MAX_UTF8_BYTES = 4
-SHOWN = 3
 
 
 def targets_or_skip(ctx):
@@ -236,8 +235,8 @@ def file_name_lengths(ctx):
         return warn("; ".join(problems) + ".", " ".join(dict.fromkeys(hints)), fields=details)
     longest = max(m["longest_key"] for m in measured.values())
     return ok(
-        f"The names of {len(targets)} file field(s) fit their columns, and their keys (up to "
-        f"{longest} bytes) fit the store's {MAX_KEY_BYTES}.",
+        f"The names of {len(targets)} file field(s) fit their columns, and their keys fit the "
+        f"store's {MAX_KEY_BYTES} bytes (the longest name's key: {longest} bytes).",
         fields=details,
     )
 

@@ -1,8 +1,9 @@
 """``make demo``: the whole story on the embedded default, start to finish.
 
 Migrates SQLite, writes a handful of legacy images, starts the local S3
-emulator with the bucket provisioned, runs ``r2_check``, backfills the legacy
-images with ``r2_backfill`` (dry run, run, verify), shows what a monitor sees
+emulator with the bucket provisioned, runs ``r2_check`` (all but the sample of
+the site's own files), backfills the legacy images with ``r2_backfill`` (dry
+run, run, verify), runs the whole ``r2_check``, shows what a monitor sees
 on the endpoints, and stops the emulator again, whatever happens in between.
 """
 
@@ -64,9 +65,12 @@ def main():
             f"bucket {settings.AWS_STORAGE_BUCKET_NAME!r}: CORS for "
             f"{', '.join(toolkit_settings.CORS_ORIGINS)}, public read"
         )
-        status = command("r2_check")
+        # Before the files move, the gate checks everything but the files
+        # themselves; once the backfill has run, the whole gate passes.
+        status = command("r2_check", "--skip", "objects")
         for flags in (["--dry-run"], [], ["--verify"]):
             status = status or command("r2_backfill", *flags)
+        status = status or command("r2_check")
         banner("what a monitor sees: /healthz and /debug/r2/config under gunicorn")
         from gallery.serve import show_endpoints
 

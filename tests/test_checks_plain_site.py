@@ -71,7 +71,9 @@ def test_a_plain_site_whose_files_are_in_the_bucket_passes_the_gate(plain_site):
     # No browser origins: the bucket has no CORS rules, and that is no failure.
     cors = [c for c in checks.values() if c["group"] == "cors"]
     assert cors and {c["status"] for c in cors} == {"skip"}
-    assert checks["r2.roundtrip.public_cors"]["status"] == "skip"
+    public_cors = checks["r2.roundtrip.public_cors"]  # the custom domain's CORS
+    assert public_cors["status"] == "skip"
+    assert 'R2_TOOLKIT["CORS_ORIGINS"] is empty' in public_cors["message"]
     # Nothing of this repository's own site leaks into a foreign site's report.
     assert "gallery" not in result.stdout.lower()
     assert not re.search(r"R2_TOOLKIT_[A-Z]", result.stdout)
@@ -91,6 +93,7 @@ def test_a_plain_site_whose_newest_file_is_missing_fails_the_sample_naming_it(pl
     assert FIELD in sample["message"] and gone in sample["message"]
     assert "1 of the 3 newest file(s)" in sample["message"]
     assert "answer 404" in sample["message"]
+    assert "MEDIA_ROOT" not in sample["message"]  # nowhere: not even waiting on local disk
     assert sample["details"]["missing"] == {FIELD: [gone]}
     assert f"r2_backfill --field {FIELD}" in sample["hint"]
 
@@ -115,7 +118,9 @@ def test_the_sample_is_read_only_so_the_debug_page_runs_it_too(plain_site):
 
 # --- the sample in process, on this repository's own models -------------------------------
 @pytest.mark.django_db
-def test_the_sample_skips_without_rows_and_fails_until_the_files_are_uploaded(moto_bucket):
+def test_the_sample_skips_without_rows_and_fails_until_the_files_are_uploaded(
+    moto_bucket, settings, tmp_path
+):
     from django.contrib.auth import get_user_model
     from django.core.files.base import ContentFile
     from django.core.files.storage import storages
@@ -131,10 +136,14 @@ def test_the_sample_skips_without_rows_and_fails_until_the_files_are_uploaded(mo
     assert sample().status == "skip" and "has rows yet" in sample().message
     user = get_user_model().objects.create(username="alice")
     names = [f"users/alice/images/{n}.jpg" for n in ("old", "a", "b", "c")]
+    settings.MEDIA_ROOT = str(tmp_path)
     for name in names:
         UserImage.objects.create(user=user, image=name)
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"\xff\xd8\xff")  # the legacy file, not uploaded yet
     missing = sample()
     assert missing.status == "fail"
+    assert "3 of them still in MEDIA_ROOT, waiting for the backfill" in missing.message
     assert missing.details["missing"] == {"gallery.UserImage.image": names[:0:-1]}  # newest 3
     storage = storages.create_storage({"BACKEND": "storages.backends.s3.S3Storage"})
     for name in names[1:]:
