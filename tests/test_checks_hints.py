@@ -230,3 +230,24 @@ def test_no_result_names_an_environment_variable_or_the_demo_app(settings, moto_
         text = f"{result.message} {result.hint}"
         assert not ENV_NAME.search(text), (result.id, text)
         assert "gallery" not in CONFIGURED.sub("", text).lower(), (result.id, text)
+
+
+@pytest.mark.django_db
+def test_a_hostile_storage_alias_stays_one_argument_in_the_sample_hint(settings, moto_bucket):
+    # STORAGES aliases are any string; the hint names the alias the run was about.
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import UserImage
+
+    alias = "media $(touch PWNED);#"
+    settings.STORAGES = {**settings.STORAGES, alias: settings.STORAGES["default"]}
+    user = get_user_model().objects.create(username="alice")
+    UserImage.objects.create(user=user, image="users/alice/images/gone.jpg")
+    result = evaluate(REGISTRY["r2.objects.sample"], CheckContext(alias, 10))
+    assert result.status == "fail"
+    backfill, audit = commands_in(result.hint)
+    assert shlex.split(backfill) == [
+        "python", "manage.py", "r2_backfill", "--storage", alias,
+        "--field", "gallery.UserImage.image",
+    ]  # fmt: skip
+    assert shlex.split(audit) == ["python", "manage.py", "r2_audit", "--storage", alias]
