@@ -51,7 +51,7 @@ def key_names(ctx, which):
     """Where this alias's key comes from, for the operator to edit."""
     setting = {"access": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}[which]
     option = {"access": "access_key", "secret": "secret_key"}[which]
-    return f"{setting} (or OPTIONS['{option}'] of STORAGES['{ctx.alias}'])"
+    return f"{setting} (or OPTIONS['{option}'] of STORAGES[{ctx.alias!r}])"
 
 
 @check(
@@ -288,7 +288,7 @@ def head_bucket(ctx):
         return fail(
             "AWS_STORAGE_BUCKET_NAME is not set, so there is no bucket to reach.",
             "Set AWS_STORAGE_BUCKET_NAME (or OPTIONS['bucket_name'] of "
-            f"STORAGES['{ctx.alias}']) to the bucket's name.",
+            f"STORAGES[{ctx.alias!r}]) to the bucket's name.",
         )
     endpoint = scrub(ctx.endpoint_url or "the AWS default endpoint")
     where = f"bucket {ctx.bucket} at {endpoint}"
