@@ -3,36 +3,45 @@
     result = run_audit(AuditOptions(grace=86400))
     result.exit_code  # 0 nothing but legacy rows, 1 findings
 
-Every migrated row of the image model is paired with its object from the
-listing (``migrations_r2.reconcile``); every listed object that no row of any
-model on the storage references (``migrations_r2.references``), older than
-the grace period and in scope, is an orphan. Read-only, except that
-``delete_orphans`` with ``yes`` deletes orphans in DeleteObjects batches of
-1,000 keys, each key re-checked against every reference column just before
-its batch. Ctrl-C stops with the partial result.
+Every row of every target file field (``core.files.file_targets``, the
+backfill's targets, on the audited storage's location) and every migrated
+row of the record model, when ``IMAGE_MODEL`` names one, is paired with its
+object from the listing by the key the storage itself resolves
+(``migrations_r2.reconcile``); every listed object that no row of any model
+on the bucket references (``migrations_r2.references``), older than the
+grace period and in scope, is an orphan. Read-only, except that
+``delete_orphans`` with ``yes`` moves orphans to the quarantine
+(``migrations_r2.quarantine``), re-checking the references before each small
+batch. Ctrl-C stops with the partial result.
 """
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from r2_toolkit.migrations_r2 import findings
+from r2_toolkit.migrations_r2 import findings, quarantine
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.findings import KINDS, RowChecker
-from r2_toolkit.migrations_r2.listing import RETRIES, OutOfOrder
+from r2_toolkit.migrations_r2.listing import OutOfOrder, merged
 from r2_toolkit.migrations_r2.paths import media_root_of
+from r2_toolkit.migrations_r2.quarantine import OrphanMover, quarantine_key, today
 from r2_toolkit.migrations_r2.reconcile import Reconciler
-from r2_toolkit.migrations_r2.references import Source, file_field_sources, scope_of
+from r2_toolkit.migrations_r2.references import (
+    FieldSource,
+    KeyColumn,
+    UncleanMissed,
+    scope_of,
+)
 from r2_toolkit.migrations_r2.report import Timed
-from r2_toolkit.migrations_r2.uploader import with_retries
 from r2_toolkit.toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.toolkit.core.files import concrete_file_fields, file_targets, identity
+from r2_toolkit.toolkit.core.keys import join_location
 from r2_toolkit.toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.core.target import ImageTarget, TargetError
 
-DELETE_BATCH = 1000  # DeleteObjects' maximum
 DOCUMENT_CAP = 1000  # findings in the JSON document; --report has every one
 
 
@@ -71,10 +80,11 @@ class AuditResult(Timed):
     requests: int = 0
     counts: Counter = field(default_factory=Counter)
     within_grace: int = 0  # unreferenced, but younger than --grace
-    would_delete: bool = False  # --delete-orphans without --yes
-    deleting: bool = False
-    deleted: int = 0
-    delete_failed: int = 0
+    would_move: bool = False  # --delete-orphans without --yes
+    moving: bool = False
+    quarantined: int = 0
+    quarantine_failed: int = 0
+    quarantine_day: str = ""
     interrupted: bool = False
     kept: list = field(default_factory=list)  # findings for the document, capped
     kept_legacy: list = field(default_factory=list)
@@ -93,12 +103,16 @@ class AuditResult(Timed):
     @property
     def problems(self):
         """Findings that make the audit fail: all but legacy rows and the
-        orphans deleted."""
-        return sum(n for kind, n in self.counts.items() if kind != "legacy_row") - self.deleted
+        orphans moved to the quarantine."""
+        return sum(n for kind, n in self.counts.items() if kind != "legacy_row") - self.quarantined
+
+    @property
+    def quarantine_prefix(self):
+        return quarantine_key("", self.quarantine_day)
 
     @property
     def ok(self):
-        return not (self.problems or self.delete_failed or self.interrupted)
+        return not (self.problems or self.quarantine_failed or self.interrupted)
 
     @property
     def exit_code(self):
@@ -109,9 +123,10 @@ class AuditResult(Timed):
         summary.update({kind: self.counts[kind] for kind in KINDS})
         summary["unreferenced_within_grace"] = self.within_grace
         summary["requests"] = self.requests
-        if self.deleting:
-            summary["deleted"] = self.deleted
-            summary["delete_failed"] = self.delete_failed
+        if self.moving:
+            summary["quarantined"] = self.quarantined
+            summary["quarantine_failed"] = self.quarantine_failed
+            summary["quarantine_prefix"] = self.quarantine_prefix
         if self.interrupted:
             summary["interrupted"] = True
         return summary
@@ -121,65 +136,6 @@ class AuditResult(Timed):
             "ok": self.ok,
             "summary": self.summary(),
             "findings": [f.as_dict() for f in self.findings],
-        }
-
-
-class OrphanDeleter:
-    """Orphans in batches of DELETE_BATCH: each batch's keys re-checked
-    against every reference column, then one DeleteObjects call. A batch is
-    complete or not sent; a re-run lists what is left and deletes it."""
-
-    def __init__(self, bucket, sources, emit, result, policy=RETRIES):
-        self.bucket, self.sources, self.emit, self.result = bucket, sources, emit, result
-        self.policy = policy
-        self.batch = []
-
-    def add(self, finding):
-        self.batch.append(finding)
-        if len(self.batch) >= DELETE_BATCH:
-            self.flush()
-
-    def flush(self):
-        batch, self.batch = self.batch, []
-        if not batch:
-            return
-        keys = [f.storage_key for f in batch]
-        referenced = set()
-        for source in self.sources:
-            referenced |= source.referenced(keys)
-        doomed = [key for key in keys if key not in referenced]
-        errors = self.delete(doomed) if doomed else {}
-        for finding in batch:
-            key = finding.storage_key
-            if key in referenced:
-                continue  # a row took it since it was listed: not an orphan any more
-            if key in errors:
-                self.result.delete_failed += 1
-                detail = {"deleted": False, "delete_error": errors[key]}
-            else:
-                self.result.deleted += 1
-                detail = {"deleted": True}
-            self.emit(replace(finding, detail={**finding.detail, **detail}))
-
-    def abandon(self):
-        """Interrupted: the orphans waiting for a batch are reported, not deleted."""
-        batch, self.batch = self.batch, []
-        for finding in batch:
-            self.emit(replace(finding, detail={**finding.detail, "deleted": False}))
-
-    def delete(self, keys):
-        """{key: why it was not deleted} for one DeleteObjects call."""
-        self.result.requests += 1
-        response = with_retries(
-            lambda: self.bucket.client.delete_objects(
-                Bucket=self.bucket.name,
-                Delete={"Objects": [{"Key": key} for key in keys], "Quiet": True},
-            ),
-            self.policy,
-        )
-        return {
-            error["Key"]: error.get("Message") or error.get("Code") or "refused"
-            for error in response.get("Errors", ())
         }
 
 
@@ -197,23 +153,33 @@ class Audit:
             self.on_finding(finding)
 
     def setup(self):
-        try:
-            self.target = ImageTarget.resolve()
-        except TargetError as exc:
-            raise AuditError(exc.sentence()) from None
         aliases = s3_aliases()
         alias = self.options.alias or (aliases[0] if aliases else None)
         try:
             self.bucket = open_bucket(self.options.workers, alias)
             self.scope = scope_of(self.bucket, alias)
-            sources = file_field_sources(self.bucket)
         except Exception as exc:
             raise AuditError(f"cannot read the storage settings: {describe(exc)}") from None
-        # The image model's rows live in the storage the backfill writes to.
-        self.audits_rows = alias == aliases[0]
-        self.sources = sources
+        try:
+            self.record = None if toolkit_settings.IMAGE_MODEL is None else ImageTarget.resolve()
+            audited = file_targets(alias)
+        except TargetError as exc:
+            raise AuditError(exc.sentence()) from None
+        except Exception as exc:  # an uncastable setting
+            raise AuditError(describe(exc)) from None
+        # The record model's rows live in the storage the backfill writes to.
+        self.audits_records = self.record is not None and alias == aliases[0]
         result = self.result
         result.bucket, result.alias, result.location = self.bucket.name, alias, self.bucket.location
+        self.prefix = join_location(self.bucket.location, "")
+        # Rows audited: the target fields whose names are this location's keys;
+        # every file field on the bucket protects its objects, targeted or not.
+        own = {t.label for t in audited if location_prefix(t.storage) == self.prefix}
+        ours = identity(self.bucket.storage)
+        self.fields = [
+            FieldSource(t) for t in concrete_file_fields() if identity(t.storage) == ours
+        ]
+        self.audited = [source for source in self.fields if source.label in own]
         try:
             root = media_root_of(settings.MEDIA_ROOT)
         except ValueError:
@@ -226,15 +192,23 @@ class Audit:
         )
         head = self.engine.lister.head_object if self.options.metadata else None
         self.engine.checker = RowChecker(self.bucket, root, head)
-        self.deleter = None
+        self.mover = None
         if self.options.delete_orphans and self.options.yes:
-            self.result.deleting = True
-            self.deleter = OrphanDeleter(self.bucket, self.all_sources(), self.emit, self.result)
-        self.result.would_delete = self.options.delete_orphans and not self.options.yes
+            result.moving, result.quarantine_day = True, today()
+            self.mover = OrphanMover(
+                self.bucket, self.protectors(), self.emit, result, result.quarantine_day
+            )
+        result.would_move = self.options.delete_orphans and not self.options.yes
 
-    def all_sources(self):
-        """Every reference column, the image model's storage_key included."""
-        return [*self.sources, Source(self.target.model, self.target.fields["storage_key"], "")]
+    def key_column(self):
+        return KeyColumn(self.record.model, self.record.fields["storage_key"])
+
+    def protectors(self):
+        """Every reference column, re-read before a move."""
+        columns = [*self.fields]
+        if self.record is not None:
+            columns.append(self.key_column())
+        return columns
 
     def on_row(self, row, found):
         for finding in found:
@@ -247,43 +221,54 @@ class Audit:
             self.result.within_grace += 1
             return
         finding = findings.orphan(obj)
-        if self.deleter is not None:
-            self.deleter.add(finding)
+        if self.mover is not None:
+            self.mover.add(finding)
         else:
             self.emit(finding)
 
+    def audited_rows(self, migrated):
+        """Refs carrying the rows to check, in key order."""
+        streams = [self.engine.file_rows(source) for source in self.audited]
+        if self.audits_records:
+            streams.append(self.engine.image_rows(migrated, self.record))
+        return merged(*streams)
+
     def references(self):
-        chunk, prefix = self.options.batch_size, self.engine.prefix
-        refs = [source.refs(chunk, prefix) for source in self.sources]
-        if not self.audits_rows:  # still a reference: storage_key is a full key
-            refs.append(self.all_sources()[-1].refs(chunk, prefix))
+        """Refs that only protect: the file fields not audited here (another
+        location on the bucket) and storage_key when its rows are not audited."""
+        chunk, prefix = self.options.batch_size, self.prefix
+        audited = set(self.audited)
+        refs = [s.refs(chunk, prefix) for s in self.fields if s not in audited]
+        if self.record is not None and not self.audits_records:
+            refs.append(self.key_column().refs(chunk, prefix))  # full keys: still a reference
         return refs
 
-    def rows(self):
-        """Every row of the image model, hidden by its default manager or not
-        (a soft-deleted row still points at its object)."""
-        return self.target.model._base_manager.using(self.target.db)
+    def migrated(self):
+        """Every migrated row of the record model, hidden by its default
+        manager or not (a soft-deleted row still points at its object)."""
+        if self.record is None:
+            return None
+        rows = self.record.model._base_manager.using(self.record.db)
+        return rows.filter(**{f"{self.record.fields['storage_key']}__isnull": False})
 
     def run(self):
         self.setup()
-        engine, target = self.engine, self.target
+        engine = self.engine
         tick = self.tick if self.progress is not None else None
-        key = target.fields["storage_key"]
-        migrated = self.rows().filter(**{f"{key}__isnull": False})
+        migrated = self.migrated()
         try:
-            rows = engine.image_rows(migrated, target) if self.audits_rows else iter(())
-            engine.run(rows, self.references(), self.on_unreferenced, tick)
-            if self.audits_rows:
-                engine.run_outside(engine.rows_outside(migrated, target))
-                self.legacy_rows()
+            engine.run(self.audited_rows(migrated), self.references(), self.on_unreferenced, tick)
+            if self.audits_records:
+                engine.run_outside(engine.rows_outside(migrated, self.record))
+                self.legacy_records()
             engine.finish()
-            if self.deleter is not None:
-                self.deleter.flush()
+            if self.mover is not None:
+                self.mover.flush()
         except KeyboardInterrupt:
             self.result.interrupted = True
-            if self.deleter is not None:
-                self.deleter.abandon()
-        except OutOfOrder as exc:
+            if self.mover is not None:
+                self.mover.abandon()
+        except (OutOfOrder, UncleanMissed) as exc:
             raise AuditError(str(exc)) from None
         except AuditError:
             raise
@@ -300,11 +285,19 @@ class Audit:
                 self.progress.close()
         return self.result
 
-    def legacy_rows(self):
-        target = self.target
-        legacy = self.rows().filter(**{f"{target.fields['storage_key']}__isnull": True})
-        rows = legacy.order_by("pk").values_list("pk", target.image_field)
-        for pk, name in rows.iterator(self.options.batch_size):
+    def legacy_records(self):
+        """Record rows not migrated yet, when their file field is not audited
+        (an audited one reports each row by its own name)."""
+        record = self.record
+        if f"{record.label}.{record.image_field}" in {s.label for s in self.audited}:
+            return
+        rows = record.model._base_manager.using(record.db)
+        legacy = rows.filter(**{f"{record.fields['storage_key']}__isnull": True})
+        for pk, name in (
+            legacy.order_by("pk")
+            .values_list("pk", record.image_field)
+            .iterator(self.options.batch_size)
+        ):
             self.engine.rows += 1
             self.emit(findings.legacy(pk, str(name or "")))
 
@@ -313,6 +306,35 @@ class Audit:
         self.progress.update(self.engine.objects, self.engine.rows, found, force)
 
 
+def location_prefix(storage):
+    return join_location(storage.location or "", "")
+
+
 def run_audit(options, *, on_finding=None, progress=None):
     """The AuditResult; AuditError when the audit cannot run (exit 2)."""
     return Audit(options, on_finding, progress).run()
+
+
+def run_restore(keys=None, *, alias=None, on_move=None):
+    """Quarantined objects moved back (``keys`` None: all); a QuarantineResult."""
+    return in_quarantine(alias, lambda bucket: quarantine.restore(bucket, keys, on_move))
+
+
+def run_purge(older_than_days, yes, *, alias=None, on_move=None):
+    """Quarantined objects deleted for good (with ``yes``); a QuarantineResult."""
+    return in_quarantine(
+        alias, lambda bucket: quarantine.purge(bucket, older_than_days, yes, on_move)
+    )
+
+
+def in_quarantine(alias, work):
+    try:
+        bucket = open_bucket(toolkit_settings.BACKFILL_WORKERS, alias)
+    except Exception as exc:
+        raise AuditError(f"cannot read the storage settings: {describe(exc)}") from None
+    try:
+        return work(bucket)
+    except Exception as exc:
+        raise AuditError(
+            f"cannot work on the quarantine of bucket {bucket.name!r}: {describe(exc)}"
+        ) from None

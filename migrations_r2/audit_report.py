@@ -68,6 +68,41 @@ def render_json(result):
     return json.dumps(result.document(), indent=2, ensure_ascii=False)
 
 
+QUARANTINE_WORDS = {
+    "restored": "moved back to its key",
+    "conflict": "not restored: an object exists at its key (the copy stays in the quarantine)",
+    "failed": "could not be moved",
+    "not_found": "not in the quarantine",
+    "purged": "deleted for good",
+    "would_purge": "would be deleted for good",
+}
+
+
+def render_quarantine(result, report_path=None):
+    """A restore's or purge's outcome: counts, then the first objects."""
+    lines = [f"r2_audit: the quarantine of bucket {result.bucket!r}"]
+    if not result.counts:
+        lines.append("nothing to " + ("restore" if result.mode == "restore" else "purge"))
+    for action, words in QUARANTINE_WORDS.items():
+        if result.counts.get(action):
+            lines.append(f"{result.counts[action]:>7} {words}")
+    shown = result.moves[:TEXT_FINDINGS]
+    if shown:
+        lines += ["", f"objects (the first {len(shown)}):"]
+        lines += [
+            f"  {m.action}: {m.key}"
+            + (f" <- {m.quarantine_key}" if m.quarantine_key else "")
+            + (f": {m.message}" if m.message else "")
+            for m in shown
+        ]
+    if result.counts.get("would_purge"):
+        lines.append("nothing was deleted: add --yes to delete them for good.")
+    if report_path:
+        lines.append(f"every object, one JSON line each: {report_path}")
+    lines.append("ok" if result.ok else "not everything was done: see the lines above")
+    return "\n".join(lines)
+
+
 def render_text(result, report_path=None):
     location = f"location {result.location!r}" if result.location else "the whole bucket"
     lines = [
@@ -102,15 +137,21 @@ def render_text(result, report_path=None):
 def outcome(result, report_path):
     lines = []
     orphans = result.counts["orphan_object"]
-    if result.would_delete:
+    if result.would_move:
         lines.append(
-            f"--delete-orphans would delete {orphans} objects (each one is in --report PATH); "
-            "nothing was deleted: add --yes to delete them."
+            f"--delete-orphans would move {orphans} objects to the quarantine (each one is in "
+            "--report PATH); nothing was moved: add --yes to move them."
         )
-    if result.deleting:
+    if result.moving:
         lines.append(
-            f"deleted {result.deleted} orphans; {result.delete_failed} could not be deleted"
+            f"moved {result.quarantined} orphans to the quarantine under "
+            f"{result.quarantine_prefix!r}; {result.quarantine_failed} could not be moved"
         )
+        if result.quarantined:
+            lines.append(
+                "undo: r2_audit --restore KEY (or --restore-all); "
+                "delete for good: r2_audit --purge-quarantine --older-than DAYS --yes"
+            )
     if report_path:
         lines.append(f"every finding, one JSON line each: {report_path}")
     elif len(result.findings) < sum(result.counts.values()):

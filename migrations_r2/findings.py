@@ -27,8 +27,9 @@ KINDS = (
 )
 FIXES = {
     "missing_object": (
-        "re-upload: clear the row's storage_key and run r2_backfill (it needs the local file), "
-        "or restore the object from a backup"
+        "restore the object from a backup (r2_audit --restore KEY if it was quarantined), "
+        "or put the legacy file back under MEDIA_ROOT (and clear a record row's "
+        "storage_key) and run r2_backfill"
     ),
     "size_mismatch": (
         "the object was replaced behind the database's back: re-upload the right file "
@@ -36,7 +37,8 @@ FIXES = {
     ),
     "etag_mismatch": "the object's bytes differ from the local file: re-upload the local file",
     "orphan_object": (
-        "no row references it: check the list, then r2_audit --delete-orphans --yes deletes it"
+        "no row references it: check the list, then r2_audit --delete-orphans --yes moves it "
+        "to the quarantine"
     ),
     "public_url_mismatch": "run r2_backfill --rewrite-urls",
     "legacy_row": "run r2_backfill",
@@ -68,6 +70,24 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class FileRow:
+    """A row of a target file field: its name and the key the storage
+    resolves it to (None when the storage refuses the name)."""
+
+    field: str  # "app_label.Model.field"
+    model: str  # the model's label, to pair it with the same record row
+    pk: object
+    name: str
+    key: str | None
+
+    @classmethod
+    def maker(cls, source):
+        """The ``row(values, key)`` for ``source.refs`` (columns: name, pk)."""
+        label, model = source.label, source.target.model._meta.label
+        return lambda values, key: cls(label, model, values[1], values[0], key)
+
+
+@dataclass(frozen=True, slots=True)
 class ImageRow:
     """A migrated row of the image model, as the checks need it."""
 
@@ -77,6 +97,7 @@ class ImageRow:
     public_url: str | None
     size_bytes: int | None
     mime_type: str | None
+    model: str = ""  # the record model's label
 
     COLUMNS = ("storage_key", "pk", "image", "public_url", "size_bytes", "mime_type")
 
@@ -86,9 +107,14 @@ class ImageRow:
         return tuple(names.get(c) or target.fields[c] for c in cls.COLUMNS)
 
     @classmethod
-    def of(cls, values):
+    def maker(cls, target):
+        label = target.label
+        return lambda values: cls.of(values, label)
+
+    @classmethod
+    def of(cls, values, model=""):
         key, pk, name, url, size, mime = values
-        return cls(pk, str(name or ""), key, url, size, mime)
+        return cls(pk, str(name or ""), key, url, size, mime, model)
 
 
 def file_md5(root, name):
@@ -115,6 +141,42 @@ def legacy(pk, name):
     )
 
 
+def legacy_file(row, key):
+    return Finding(
+        "legacy_row",
+        row.pk,
+        key,
+        {
+            "message": "not in the bucket yet; its legacy file waits under MEDIA_ROOT",
+            "field": row.field,
+            "file": row.name,
+        },
+    )
+
+
+def missing_file(row):
+    if row.key is None:
+        message = f"the storage refuses the name {row.name!r} (it leaves the storage's location)"
+    else:
+        message = f"the object {row.key!r} of {row.field} is missing from the bucket"
+    return Finding(
+        "missing_object",
+        row.pk,
+        row.key,
+        {"message": message, "field": row.field, "name": row.name},
+    )
+
+
+def waits_locally(root, name):
+    """Whether the legacy file of ``name`` is under MEDIA_ROOT for the backfill."""
+    if root is None:
+        return False
+    try:
+        return os.path.isfile(resolve_inside(root, name))
+    except UnsafePath:
+        return False
+
+
 def orphan(obj):
     return Finding(
         "orphan_object",
@@ -139,6 +201,8 @@ class RowChecker:
 
     def at_once(self, row, obj):
         """The findings that need no I/O; ``obj`` is the Listed object or None."""
+        if isinstance(row, FileRow):
+            return self.file_row(row, obj)
         if obj is None:
             return [missing(row)]
         found = []
@@ -172,7 +236,17 @@ class RowChecker:
             )
         return found
 
+    def file_row(self, row, obj):
+        """A file field's row: its object, or its legacy file waiting, or missing."""
+        if row.key is not None and obj is not None:
+            return []
+        if row.key is not None and waits_locally(self.root, row.name):
+            return [legacy_file(row, row.key)]
+        return [missing_file(row)]
+
     def needs_io(self, row, obj):
+        if isinstance(row, FileRow):
+            return False
         return obj is not None and (self.head is not None or self.may_hash(row, obj))
 
     def may_hash(self, row, obj):

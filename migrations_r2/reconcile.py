@@ -1,6 +1,7 @@
 """The engine ``r2_audit`` and ``r2_backfill --verify`` share: migrated rows
-of the image model streamed in key order, merged against the bucket's
-listing, each pair checked by a :class:`~migrations_r2.findings.RowChecker`.
+of the image model (and, for the audit, every target file field's rows)
+streamed in key order, merged against the bucket's listing, each pair
+checked by a :class:`~migrations_r2.findings.RowChecker`.
 
     engine = Reconciler(bucket, workers=16, chunk_size=1000, on_row=report)
     engine.checker = RowChecker(bucket, root)
@@ -14,7 +15,7 @@ listed prefix cannot be in the listing: ``run_outside`` HEADs them.
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from r2_toolkit.migrations_r2.findings import ImageRow
+from r2_toolkit.migrations_r2.findings import FileRow, ImageRow
 from r2_toolkit.migrations_r2.listing import Lister, merge_join, merged
 from r2_toolkit.migrations_r2.references import key_refs
 from r2_toolkit.toolkit.core.keys import join_location
@@ -46,6 +47,18 @@ class Pool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+def rows_of(group):
+    """The rows of one key's group to check: a record row's own file field
+    names the same object as its storage_key, so the record row (whose
+    checks include presence) stands for both."""
+    records = {(row.model, row.pk) for ref in group if isinstance(row := ref.row, ImageRow)}
+    for ref in group:
+        row = ref.row
+        if row is None or (isinstance(row, FileRow) and (row.model, row.pk) in records):
+            continue
+        yield row
+
+
 class Reconciler:
     def __init__(self, bucket, *, workers, chunk_size, on_row):
         self.bucket = bucket
@@ -75,7 +88,14 @@ class Reconciler:
             self.chunk_size,
             self.prefix,
             columns=ImageRow.columns(target),
-            row=ImageRow.of,
+            row=ImageRow.maker(target),
+        )
+
+    def file_rows(self, source):
+        """Refs carrying a FileRow for each row of a file field (a
+        ``references.FieldSource``) whose key lies under the listed prefix."""
+        return source.refs(
+            self.chunk_size, self.prefix, columns=(source.column, "pk"), row=FileRow.maker(source)
         )
 
     def rows_outside(self, queryset, target):
@@ -85,7 +105,8 @@ class Reconciler:
         field = target.fields["storage_key"]
         outside = queryset.exclude(**{f"{field}__startswith": self.prefix})
         values = outside.values_list(*ImageRow.columns(target)).iterator(self.chunk_size)
-        return (ImageRow.of(v) for v in values)
+        make = ImageRow.maker(target)
+        return (make(v) for v in values)
 
     def run(self, rows, references=(), on_unreferenced=None, tick=None):
         """Merge the listing with ``rows`` (Refs carrying ImageRows) and
@@ -98,9 +119,8 @@ class Reconciler:
         for _, obj, group in joined:
             if obj is not None and not group:
                 on_unreferenced(obj)
-            for ref in group:
-                if ref.row is not None:
-                    self.check(ref.row, obj)
+            for row in rows_of(group):
+                self.check(row, obj)
             if tick is not None:
                 tick()
 

@@ -2,57 +2,166 @@
 audited storage's own.
 
 An object is referenced when any row of any installed model names it: every
-FileField and ImageField whose storage is an S3 storage on the same endpoint
-and bucket (its value joined to that storage's location is the key), and the
-image model's ``storage_key`` column (a full key). References are streamed
-in byte order (``listing.byte_ordered``) so they merge against the listing.
+target file field (``core.files.file_targets``: every FileField/ImageField
+writing to the audited bucket, whatever its location), whose key is what
+its storage itself resolves for the stored name (``files.object_key``), and
+the record model's ``storage_key`` column (a full key). References are
+streamed in byte order (``listing.byte_ordered``) so they merge against the
+listing.
+
+The database can order names, not keys. For a clean name the key is the
+location plus the name, so name order is key order; the few names the
+storage rewrites (``a//b``, ``./a``, ``a\\b``, ``/a``, ``x/../a``) are picked
+out in SQL (:func:`maybe_unclean`, a superset), keyed in Python and merged
+in as a second, sorted stream. A name the storage refuses (it escapes the
+location) reads no object, but it protects every key it might plausibly
+have meant (:func:`plausible_keys`): never delete what a row might name.
 
 The scope: keys under the audited storage's location, except the toolkit's
 probe prefix (r2_check's round trip and the backfill's If-None-Match probe
-write there) and the locations of other STORAGES aliases nested inside it
-(their objects are theirs to audit, with ``--storage ALIAS``).
+write there), the quarantine prefix (orphans moved by ``--delete-orphans``)
+and the locations of other STORAGES aliases nested inside it (their objects
+are theirs to audit, with ``--storage ALIAS``).
 """
 
+import posixpath
 from dataclasses import dataclass
 
-from django.apps import apps
 from django.conf import settings
 from django.core.files.storage import storages
 from django.db import router
-from django.db.models import FileField
-from django.utils.module_loading import import_string
+from django.db.models import Q
 
-from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, stream_rows
+from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, merged, stream_rows
 from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.toolkit.core.files import identity, object_key
 from r2_toolkit.toolkit.core.keys import join_location
-from r2_toolkit.toolkit.core.storage import S3_BACKEND, s3_aliases
+from r2_toolkit.toolkit.core.storage import s3_aliases
 
-IN_CHUNK = 500  # values per IN (...) when re-checking keys before a delete
+IN_CHUNK = 500  # values per IN (...) when re-checking keys before a move
 
 
-def identity(storage):
-    """(endpoint, bucket) of an S3 storage, else None. Works through
-    ``default_storage``'s lazy wrapper, which forwards isinstance."""
-    if not isinstance(storage, import_string(S3_BACKEND)):
-        return None
-    return (storage.endpoint_url or "", storage.bucket_name)
+class UncleanMissed(Exception):
+    """A name the storage rewrites was not picked out by maybe_unclean."""
+
+
+def maybe_unclean(column):
+    """A Q matching every name the storage might key other than location +
+    name: normpath only changes names with a backslash, a doubled slash, a
+    leading slash or a ``.``/``..`` segment (all of which contain ``/.`` or
+    start with ``.``). A superset; checked row by row (UncleanMissed)."""
+    return (
+        Q(**{f"{column}__contains": "\\"})
+        | Q(**{f"{column}__contains": "//"})
+        | Q(**{f"{column}__contains": "/."})
+        | Q(**{f"{column}__startswith": "/"})
+        | Q(**{f"{column}__startswith": "."})
+    )
+
+
+def plausible_keys(prefix, name):
+    """The keys a name the storage refuses might have meant: the literal one
+    and the cleaned one under the location, and the cleaned one at the root."""
+    cleaned = posixpath.normpath(name.replace("\\", "/")).lstrip("/")
+    while cleaned.startswith("../"):
+        cleaned = cleaned[3:]
+    return sorted({prefix + name, prefix + cleaned, cleaned} - {prefix, ""})
 
 
 @dataclass(frozen=True)
-class Source:
-    """One column whose values name objects: ``join_location(location, value)``."""
+class FieldSource:
+    """One file field's column: each value names ``object_key(storage, value)``."""
+
+    target: object  # a core.files.FileTarget
+
+    @property
+    def label(self):
+        return self.target.label
+
+    @property
+    def column(self):
+        return self.target.column
+
+    @property
+    def prefix(self):
+        return join_location(self.target.storage.location or "", "")
+
+    def queryset(self):
+        return self.target.named()
+
+    def key(self, name):
+        return object_key(self.target.storage, name)
+
+    def refs(self, chunk_size, within="", columns=None, row=None):
+        """Ref per row naming a key under ``within``, in byte order; with
+        ``columns`` (the column first) each Ref carries ``row(values, key)``;
+        a refused name carries ``row(values, None)`` on its literal key."""
+        return merged(
+            self.clean_refs(chunk_size, within, columns, row),
+            self.unclean_refs(within, columns, row),
+        )
+
+    def clean_refs(self, chunk_size, within, columns, row):
+        prefix, column = self.prefix, self.column
+        queryset = narrowed(self.queryset().exclude(maybe_unclean(column)), column, prefix, within)
+        if queryset is None:
+            return
+        for values in stream_rows(byte_ordered(queryset, column), columns or (column,), chunk_size):
+            name = values[0]
+            key = prefix + name
+            if self.key(name) != key:  # maybe_unclean is a superset: cannot happen
+                raise UncleanMissed(f"{self.label}: the name {name!r} is keyed unexpectedly")
+            yield Ref(key, None if row is None else row(values, key))
+
+    def unclean_refs(self, within, columns, row):
+        """The rewritten and refused names' Refs, sorted in memory (they are few)."""
+        found = []
+        queryset = self.queryset().filter(maybe_unclean(self.column))
+        for values in queryset.values_list(*(columns or (self.column,))).iterator():
+            name = values[0]
+            key = self.key(name)
+            if key is not None:
+                found.append(Ref(key, None if row is None else row(values, key)))
+                continue
+            keys = plausible_keys(self.prefix, name)
+            if row is not None:  # audited: the row itself reports the refusal
+                found.append(Ref(keys[0], row(values, None)))
+            found.extend(Ref(k) for k in keys)
+        return sorted((ref for ref in found if ref.key.startswith(within)), key=keyed)
+
+    def referenced(self, keys):
+        """The subset of ``keys`` some row of this column names, now."""
+        prefix, column = self.prefix, self.column
+        wanted = set(keys)
+        names = {key[len(prefix) :]: key for key in wanted if key.startswith(prefix)}
+        found = set()
+        pending = list(names)
+        for start in range(0, len(pending), IN_CHUNK):
+            chunk = pending[start : start + IN_CHUNK]
+            rows = self.queryset().filter(**{f"{column}__in": chunk})
+            found.update(names[name] for name in rows.values_list(column, flat=True))
+        # The rewritten and refused names, re-read: a scan of the few there are.
+        unclean = self.queryset().filter(maybe_unclean(column)).values_list(column, flat=True)
+        for name in unclean.iterator():
+            key = self.key(name)
+            found.update(wanted & ({key} if key is not None else set(plausible_keys(prefix, name))))
+        return found
+
+
+def keyed(ref):
+    return ref.key
+
+
+@dataclass(frozen=True)
+class KeyColumn:
+    """A column holding full keys (the record model's ``storage_key``)."""
 
     model: type
-    field: str  # the column's attribute name
-    location: str
+    field: str
 
     @property
     def label(self):
         return f"{self.model._meta.label}.{self.field}"
-
-    @property
-    def prefix(self):
-        return join_location(self.location, "")
 
     def queryset(self):
         # The base manager: a default manager that hides rows (soft deletes)
@@ -60,50 +169,41 @@ class Source:
         return self.model._base_manager.using(router.db_for_read(self.model))
 
     def refs(self, chunk_size, within=""):
-        """Ref per row naming a key under ``within``, in byte order."""
-        return key_refs(self.queryset(), self.field, self.prefix, chunk_size, within)
+        return key_refs(self.queryset(), self.field, "", chunk_size, within)
 
     def referenced(self, keys):
-        """The subset of ``keys`` some row of this column names, now."""
-        names = {key[len(self.prefix) :]: key for key in keys if key.startswith(self.prefix)}
         found = set()
-        pending = list(names)
-        for start in range(0, len(pending), IN_CHUNK):
-            chunk = pending[start : start + IN_CHUNK]
-            rows = self.queryset().filter(**{f"{self.field}__in": chunk})
-            found.update(names[name] for name in rows.values_list(self.field, flat=True))
+        keys = list(keys)
+        for start in range(0, len(keys), IN_CHUNK):
+            rows = self.queryset().filter(**{f"{self.field}__in": keys[start : start + IN_CHUNK]})
+            found.update(rows.values_list(self.field, flat=True))
         return found
 
 
-def key_refs(queryset, field, prefix, chunk_size, within="", columns=None, row=None):
-    """Refs (``prefix`` + the column's value) from ``queryset`` for keys under
-    ``within``, in byte order; narrowed in SQL. With ``columns`` (``field``
-    first) and ``row``, each Ref carries ``row(values)``."""
+def narrowed(queryset, field, prefix, within):
+    """``queryset`` narrowed in SQL to values whose key (``prefix`` + value)
+    lies under ``within``; None when none can."""
     if within.startswith(prefix):
         rest = within[len(prefix) :]
-        if rest:
-            queryset = queryset.filter(**{f"{field}__startswith": rest})
-    elif not prefix.startswith(within):
+        return queryset.filter(**{f"{field}__startswith": rest}) if rest else queryset
+    return queryset if prefix.startswith(within) else None
+
+
+def key_refs(queryset, field, prefix, chunk_size, within="", columns=None, row=None):
+    """Refs (``prefix`` + the column's value, a column of full keys) from
+    ``queryset`` for keys under ``within``, in byte order. With ``columns``
+    (``field`` first) and ``row``, each Ref carries ``row(values)``."""
+    queryset = narrowed(queryset, field, prefix, within)
+    if queryset is None:
         return iter(())  # this column's keys all lie outside the scope
-    ordered = byte_ordered(queryset, field)
-    columns = columns or (field,)
-    rows = stream_rows(ordered, columns, chunk_size)
+    rows = stream_rows(byte_ordered(queryset, field), columns or (field,), chunk_size)
     if row is None:
         return (Ref(prefix + values[0]) for values in rows)
     return (Ref(prefix + values[0], row(values)) for values in rows)
 
 
-def file_field_sources(bucket):
-    """A Source for every concrete FileField/ImageField whose storage is ``bucket``."""
-    ours = identity(bucket.storage)
-    found = []
-    for model in apps.get_models():
-        if model._meta.proxy:
-            continue  # its concrete model is listed too
-        for field in model._meta.concrete_fields:
-            if isinstance(field, FileField) and identity(field.storage) == ours:
-                found.append(Source(model, field.attname, field.storage.location or ""))
-    return found
+def field_sources(targets):
+    return [FieldSource(target) for target in targets]
 
 
 @dataclass(frozen=True)
@@ -118,8 +218,9 @@ class Scope:
 def scope_of(bucket, alias):
     """The Scope of ``bucket`` (the storage ``alias``)."""
     prefix = join_location(bucket.location, "")
-    probe = toolkit_settings.PROBE_PREFIX
-    excluded = {probe, prefix + probe}
+    excluded = set()
+    for own in (toolkit_settings.PROBE_PREFIX, toolkit_settings.QUARANTINE_PREFIX):
+        excluded |= {own, prefix + own}
     ours = identity(bucket.storage)
     for other in s3_aliases():
         if other == alias:

@@ -6,6 +6,7 @@ several listing pages, the JSON document and the report, exit codes."""
 
 import io
 import json
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -212,7 +213,9 @@ def test_a_storage_location_limits_the_listing_and_rows_outside_are_headed(
     code, doc = document("--grace", "0")
 
     assert doc["summary"]["objects"] == 3  # the location's objects only
-    assert doc["summary"]["rows"] == 3
+    # Three file names and three storage_keys; two of each pair name one object
+    # (counted once), the hand-written one names another object.
+    assert doc["summary"]["rows"] == 4
     kinds = {f["kind"] for f in doc["findings"]}
     # The old object under media/ is no longer referenced by storage_key, but
     # the row's image field still names it: not an orphan. The URL differs.
@@ -262,7 +265,7 @@ def test_unreferenced_objects_younger_than_the_grace_period_are_not_orphans(moto
     assert document("--grace", "0")[0] == 1
 
 
-def test_delete_orphans_says_what_it_would_delete_and_deletes_only_with_yes(moto_bucket):
+def test_delete_orphans_says_what_it_would_move_and_moves_only_with_yes(moto_bucket):
     client, name = moto_bucket.client, moto_bucket.name
     kept = ["users/alice/images/kept.jpg"]
     seed_migrated(client, name, kept, owner(), storage_urls())
@@ -271,22 +274,26 @@ def test_delete_orphans_says_what_it_would_delete_and_deletes_only_with_yes(moto
 
     told = audit("--grace", "0", "--delete-orphans")
     assert told.code == 1
-    assert "would delete 3 objects" in told.stdout and "add --yes" in told.stdout
+    assert "would move 3 objects to the quarantine" in told.stdout and "add --yes" in told.stdout
     assert keys_in(moto_bucket) == sorted(kept + orphans)
 
     done = audit("--grace", "0", "--delete-orphans", "--yes")
-    assert done.code == 0, done.stdout  # every orphan found was deleted
-    assert "deleted 3 orphans; 0 could not be deleted" in done.stdout
-    assert keys_in(moto_bucket) == kept
-    assert audit("--grace", "0").code == 0
+    assert done.code == 0, done.stdout  # every orphan found was moved
+    assert "moved 3 orphans to the quarantine" in done.stdout
+    assert "0 could not be moved" in done.stdout and "--restore KEY" in done.stdout
+    day = datetime.now(UTC).date().isoformat()
+    quarantined = [f"r2-toolkit-quarantine/{day}/{key}" for key in orphans]
+    assert keys_in(moto_bucket) == sorted(kept + quarantined)
+    assert [object_bytes(moto_bucket, q) for q in quarantined] == [body_of(k) for k in orphans]
+    assert audit("--grace", "0").code == 0  # the quarantine is out of the orphan scope
 
 
-def test_a_key_referenced_after_the_listing_is_not_deleted(moto_bucket, monkeypatch):
-    from r2_toolkit.migrations_r2 import audit as audit_module
+def test_a_key_referenced_after_the_listing_is_not_moved(moto_bucket, monkeypatch):
+    from r2_toolkit.migrations_r2 import quarantine
 
     client, name = moto_bucket.client, moto_bucket.name
     put_objects(client, name, ["users/alice/images/a.jpg", "users/alice/images/b.jpg"])
-    real_flush = audit_module.OrphanDeleter.flush
+    real_flush = quarantine.OrphanMover.flush
 
     def row_saved_meanwhile(self):
         # The app saves a row naming b.jpg between the listing and the batch.
@@ -296,12 +303,16 @@ def test_a_key_referenced_after_the_listing_is_not_deleted(moto_bucket, monkeypa
             )
         return real_flush(self)
 
-    monkeypatch.setattr(audit_module.OrphanDeleter, "flush", row_saved_meanwhile)
+    monkeypatch.setattr(quarantine.OrphanMover, "flush", row_saved_meanwhile)
 
     result = audit("--grace", "0", "--delete-orphans", "--yes")
 
-    assert "deleted 1 orphans" in result.stdout
-    assert keys_in(moto_bucket) == ["users/alice/images/b.jpg"]
+    assert "moved 1 orphans" in result.stdout
+    day = datetime.now(UTC).date().isoformat()
+    assert keys_in(moto_bucket) == [
+        f"r2-toolkit-quarantine/{day}/users/alice/images/a.jpg",
+        "users/alice/images/b.jpg",
+    ]
 
 
 def test_ctrl_c_stops_with_the_partial_summary(moto_bucket, monkeypatch):

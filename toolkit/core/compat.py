@@ -52,6 +52,13 @@ def checksum_options(**options):
     return options if HAS_FLEXIBLE_CHECKSUMS else {}
 
 
+def copy_if_absent(client):
+    """CopyObject's ``IfNoneMatch="*"`` (refuse an existing target) where
+    this botocore knows the parameter (2025 releases on), else nothing."""
+    members = client.meta.service_model.operation_model("CopyObject").input_shape.members
+    return {"IfNoneMatch": "*"} if "IfNoneMatch" in members else {}
+
+
 # --- Django ----------------------------------------------------------------
 
 

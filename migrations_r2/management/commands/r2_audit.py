@@ -3,19 +3,29 @@ by listing. A thin shell over ``migrations_r2.audit``; the runbook is
 docs/audit.md.
 
 Exit status: 0 no finding but legacy rows, 1 findings (or interrupted),
-2 it could not run.
+2 it could not run. ``--restore`` / ``--restore-all`` / ``--purge-quarantine``
+work on the quarantine instead of auditing: 0 all done, 1 something not
+(a conflict, a key not in the quarantine), 2 it could not run.
 """
 
 import argparse
+import json
 import sys
 
 from django.core.management.base import CommandError
 
-from r2_toolkit.migrations_r2.audit import AuditError, AuditOptions, run_audit
+from r2_toolkit.migrations_r2.audit import (
+    AuditError,
+    AuditOptions,
+    run_audit,
+    run_purge,
+    run_restore,
+)
 from r2_toolkit.migrations_r2.audit_report import (
     AuditProgress,
     FindingsFile,
     render_json,
+    render_quarantine,
     render_text,
 )
 from r2_toolkit.migrations_r2.findings import KINDS
@@ -30,6 +40,18 @@ def seconds(value):
         number = -1.0
     if not number >= 0:  # also refuses nan
         raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), not {value!r}")
+    return number
+
+
+def days(value):
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0 <= number <= 36500:  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(
+            f"expected a number of days from 0 to 36500, not {value!r}"
+        )
     return number
 
 
@@ -63,13 +85,35 @@ class Command(ToolkitCommand):
         parser.add_argument(
             "--delete-orphans",
             action="store_true",
-            help="say which orphans would be deleted; with --yes, delete them",
+            help="say which orphans would be moved to the quarantine; with --yes, move them",
         )
         parser.add_argument(
-            "--yes", action="store_true", help="confirm --delete-orphans: really delete"
+            "--yes",
+            action="store_true",
+            help="confirm --delete-orphans (move) or --purge-quarantine (delete for good)",
         )
+        parser.add_argument(
+            "--restore",
+            nargs="+",
+            default=None,
+            metavar="KEY",
+            help="move these quarantined objects back (original or quarantined keys)",
+        )
+        parser.add_argument(
+            "--restore-all", action="store_true", help="move every quarantined object back"
+        )
+        parser.add_argument(
+            "--purge-quarantine",
+            action="store_true",
+            help="say which quarantined objects are older than --older-than; with --yes, "
+            "delete them for good",
+        )
+        parser.add_argument("--older-than", type=days, default=None, metavar="DAYS")
 
     def handle(self, *args, **options):
+        mode = quarantine_mode(options)
+        if mode is not None:
+            return self.quarantine(mode, options)
         report = FindingsFile(self.writable(options["report"]))
         stderr = raw_stream(self.stderr)
         try:
@@ -94,6 +138,31 @@ class Command(ToolkitCommand):
         if result.exit_code:
             sys.exit(result.exit_code)
 
+    def quarantine(self, mode, options):
+        report = FindingsFile(self.writable(options["report"]))
+        try:
+            if mode == "purge":
+                result = run_purge(
+                    options["older_than"],
+                    options["yes"],
+                    alias=options["storage"],
+                    on_move=report.write,
+                )
+            else:
+                keys = None if mode == "restore_all" else options["restore"]
+                result = run_restore(keys, alias=options["storage"], on_move=report.write)
+        except AuditError as exc:
+            raise CommandError(str(exc), returncode=2) from None
+        finally:
+            report.close()
+        if options["format"] == "json":
+            self.stdout.write(json.dumps(result.document(), indent=2, ensure_ascii=False))
+        else:
+            self.stdout.write(render_quarantine(result, options["report"]))
+        self.stdout.flush()
+        if result.exit_code:
+            sys.exit(result.exit_code)
+
     def writable(self, path):
         if path:
             try:
@@ -104,3 +173,35 @@ class Command(ToolkitCommand):
                     returncode=2,
                 ) from None
         return path
+
+
+def quarantine_mode(options):
+    """ "restore", "restore_all", "purge" or None (an audit); CommandError
+    (exit 2) for flags that do not go together."""
+    chosen = [
+        name
+        for name, flag in (
+            ("restore", options["restore"] is not None),
+            ("restore_all", options["restore_all"]),
+            ("purge", options["purge_quarantine"]),
+        )
+        if flag
+    ]
+    if len(chosen) > 1 or (chosen and options["delete_orphans"]):
+        raise CommandError(
+            "--restore, --restore-all, --purge-quarantine and --delete-orphans each run alone; "
+            "choose one.",
+            returncode=2,
+        )
+    if (options["older_than"] is None) != (chosen != ["purge"]):
+        raise CommandError(
+            "--purge-quarantine needs --older-than DAYS (and --older-than goes with "
+            "--purge-quarantine only).",
+            returncode=2,
+        )
+    if chosen and chosen != ["purge"] and options["yes"]:
+        raise CommandError(
+            "--yes confirms --delete-orphans or --purge-quarantine; drop it from a restore.",
+            returncode=2,
+        )
+    return chosen[0] if chosen else None
