@@ -1,12 +1,14 @@
 """``r2_audit --delete-orphans --yes`` killed mid-way: the batches sent are
-done, nothing referenced is touched, and a re-run deletes the rest. Real
-processes (killed with SIGKILL) against moto behind the test proxy."""
+in the quarantine, nothing referenced is touched, nothing is lost (an
+orphan copied but not yet removed has both), and a re-run moves the rest.
+Real processes (killed with SIGKILL) against moto behind the test proxy."""
 
 import contextlib
 import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -15,10 +17,10 @@ from tests.support.netproxy import Proxy
 from tests.support.servers import ROOT, manage_env, postgres_database, run_manage
 
 REFERENCED = [f"users/alice/images/kept-{i}.jpg" for i in range(5)]
-ORPHANS = [f"users/alice/images/orphan-{i:05d}.jpg" for i in range(2500)]
+ORPHANS = [f"users/alice/images/orphan-{i:05d}.jpg" for i in range(350)]
 SEED_ROWS = (  # rows as r2_backfill leaves them, for the referenced objects
     "from django.contrib.auth.models import User\n"
-    "from migrations_r2.bucket import open_bucket\n"
+    "from r2_toolkit.migrations_r2.bucket import open_bucket\n"
     "from tests.support.audit import migrated_rows\n"
     "from gallery.models import UserImage\n"
     "alice = User.objects.create(username='alice')\n"
@@ -41,7 +43,7 @@ def keys_of(client, bucket):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_deletion_killed_mid_way_is_finished_by_a_rerun(moto_server, tmp_path, kind):
+def test_quarantine_killed_mid_way_is_finished_by_a_rerun(moto_server, tmp_path, kind):
     client = moto_server.client()
     bucket = moto_server.new_bucket_name("audit")
     client.create_bucket(Bucket=bucket)
@@ -79,12 +81,18 @@ def test_deletion_killed_mid_way_is_finished_by_a_rerun(moto_server, tmp_path, k
             process.wait(timeout=30)
 
         left = keys_of(client, bucket)
-        assert set(REFERENCED) <= left  # nothing referenced was ever deleted
-        assert len(left - set(REFERENCED)) == len(ORPHANS) - 1000  # one whole batch went
+        quarantine = f"r2-toolkit-quarantine/{datetime.now(UTC).date().isoformat()}/"
+        moved = {key for key in left if key.startswith(quarantine)}
+        assert set(REFERENCED) <= left  # nothing referenced was ever touched
+        in_place = left - set(REFERENCED) - moved
+        assert len(in_place) == len(ORPHANS) - 100  # one whole batch went
+        # Every orphan is somewhere: the second batch was copied, not yet removed.
+        assert {key.removeprefix(quarantine) for key in moved} | in_place == set(ORPHANS)
+        assert len(moved) == 200
 
         proxy.fault = None
         again = run_manage("r2_audit", "--grace", "0", "--delete-orphans", "--yes", env=env)
         assert again.returncode == 0, again.stdout + again.stderr
-        assert "deleted 1500 orphans; 0 could not be deleted" in again.stdout
-        assert keys_of(client, bucket) == set(REFERENCED)
+        assert "moved 250 orphans to the quarantine" in again.stdout
+        assert keys_of(client, bucket) == set(REFERENCED) | {quarantine + k for k in ORPHANS}
         assert run_manage("r2_audit", "--grace", "0", env=env).returncode == 0
