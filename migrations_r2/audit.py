@@ -228,10 +228,17 @@ class Audit:
 
     def audited_rows(self, migrated):
         """Refs carrying the rows to check, in key order."""
-        streams = [self.engine.file_rows(source) for source in self.audited]
+        streams = [self.engine.file_rows(s, self.pending_column(s)) for s in self.audited]
         if self.audits_records:
             streams.append(self.engine.image_rows(migrated, self.record))
         return merged(*streams)
+
+    def pending_column(self, source):
+        """storage_key for the record model's own file field, else None."""
+        record = self.record
+        if record is not None and source.label == f"{record.label}.{record.image_field}":
+            return record.fields["storage_key"]
+        return None
 
     def references(self):
         """Refs that only protect: the file fields not audited here (another

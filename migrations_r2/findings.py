@@ -79,12 +79,16 @@ class FileRow:
     pk: object
     name: str
     key: str | None
+    pending: bool = False  # a record row whose storage_key is still empty
 
     @classmethod
     def maker(cls, source):
-        """The ``row(values, key)`` for ``source.refs`` (columns: name, pk)."""
+        """The ``row(values, key)`` for ``source.refs`` (columns: name, pk,
+        and for the record model's own file field its storage_key)."""
         label, model = source.label, source.target.model._meta.label
-        return lambda values, key: cls(label, model, values[1], values[0], key)
+        return lambda values, key: cls(
+            label, model, values[1], values[0], key, len(values) > 2 and values[2] is None
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,13 +145,13 @@ def legacy(pk, name):
     )
 
 
-def legacy_file(row, key):
+def legacy_file(row, key, message="not in the bucket yet; its legacy file waits under MEDIA_ROOT"):
     return Finding(
         "legacy_row",
         row.pk,
         key,
         {
-            "message": "not in the bucket yet; its legacy file waits under MEDIA_ROOT",
+            "message": message,
             "field": row.field,
             "file": row.name,
         },
@@ -239,6 +243,8 @@ class RowChecker:
     def file_row(self, row, obj):
         """A file field's row: its object, or its legacy file waiting, or missing."""
         if row.key is not None and obj is not None:
+            if row.pending:  # the backfill still fills the record row's columns
+                return [legacy_file(row, row.key, "in the bucket; storage_key is still empty")]
             return []
         if row.key is not None and waits_locally(self.root, row.name):
             return [legacy_file(row, row.key)]

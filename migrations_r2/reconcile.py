@@ -91,12 +91,13 @@ class Reconciler:
             row=ImageRow.maker(target),
         )
 
-    def file_rows(self, source):
+    def file_rows(self, source, pending=None):
         """Refs carrying a FileRow for each row of a file field (a
-        ``references.FieldSource``) whose key lies under the listed prefix."""
-        return source.refs(
-            self.chunk_size, self.prefix, columns=(source.column, "pk"), row=FileRow.maker(source)
-        )
+        ``references.FieldSource``) whose key lies under the listed prefix;
+        ``pending``: the column that is NULL while the row waits for the
+        backfill (the record model's storage_key)."""
+        columns = (source.column, "pk", *([pending] if pending else []))
+        return source.refs(self.chunk_size, self.prefix, columns=columns, row=FileRow.maker(source))
 
     def rows_outside(self, queryset, target):
         """ImageRows of ``queryset`` whose key lies outside the listed prefix."""

@@ -193,3 +193,24 @@ def test_no_object_a_row_reads_is_ever_an_orphan(make_bucket, moto_server, setti
     for key in served:  # still there to read
         assert bucket.client.get_object(Bucket=bucket.name, Key=key)["Body"].read() == key.encode()
     assert code in (0, 1)
+
+
+def test_a_record_row_not_migrated_yet_is_a_legacy_row_even_with_its_object_there(
+    moto_bucket, media_root
+):
+    """With IMAGE_MODEL set, a row whose storage_key is empty waits for the
+    backfill to fill its columns, whether or not its file is uploaded."""
+    client, bucket = moto_bucket.client, moto_bucket.name
+    uploaded, waiting = "users/bob/images/up.jpg", "users/bob/images/wait.jpg"
+    UserImage.objects.create(user=bob(), image=uploaded)
+    UserImage.objects.create(user=bob(), image=waiting)
+    put_objects(client, bucket, [uploaded])
+    (media_root / waiting).parent.mkdir(parents=True)
+    (media_root / waiting).write_bytes(b"jpeg")
+
+    code, doc = document()
+
+    assert code == 0, doc
+    assert keys_by_kind(doc) == {"legacy_row": {uploaded, waiting}}
+    messages = {f["storage_key"]: f["detail"]["message"] for f in doc["findings"]}
+    assert "storage_key is still empty" in messages[uploaded]
