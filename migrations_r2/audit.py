@@ -32,6 +32,7 @@ from r2_toolkit.migrations_r2.references import (
     FieldSource,
     KeyColumn,
     UncleanMissed,
+    location_prefix,
     scope_of,
 )
 from r2_toolkit.migrations_r2.report import Timed
@@ -174,7 +175,8 @@ class Audit:
         self.prefix = join_location(self.bucket.location, "")
         # Rows audited: the target fields whose names are this location's keys;
         # every file field on the bucket protects its objects, targeted or not.
-        own = {t.label for t in audited if location_prefix(t.storage) == self.prefix}
+        mine = location_prefix(self.bucket.storage)
+        own = {t.label for t in audited if location_prefix(t.storage) == mine}
         ours = identity(self.bucket.storage)
         self.fields = [
             FieldSource(t) for t in concrete_file_fields() if identity(t.storage) == ours
@@ -311,10 +313,6 @@ class Audit:
     def tick(self, force=False):
         found = sum(self.result.counts.values())
         self.progress.update(self.engine.objects, self.engine.rows, found, force)
-
-
-def location_prefix(storage):
-    return join_location(storage.location or "", "")
 
 
 def run_audit(options, *, on_finding=None, progress=None):

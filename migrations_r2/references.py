@@ -41,22 +41,32 @@ from r2_toolkit.toolkit.core.storage import s3_aliases
 IN_CHUNK = 500  # values per IN (...) when re-checking keys before a move
 
 
+# What a name the storage might key other than location + name contains:
+# clean_name and safe_join only change names with a backslash, a doubled
+# slash, a leading slash or a ``.``/``..`` segment (which contains ``/.`` or
+# starts with ``.``). Anything else is its own key under the location.
+UNCLEAN_PARTS = ("\\", "//", "/.")
+UNCLEAN_STARTS = ("/", ".")
+
+
 class UncleanMissed(Exception):
     """A name the storage rewrites was not picked out by maybe_unclean."""
 
 
 def maybe_unclean(column):
-    """A Q matching every name the storage might key other than location +
-    name: normpath only changes names with a backslash, a doubled slash, a
-    leading slash or a ``.``/``..`` segment (all of which contain ``/.`` or
-    start with ``.``). A superset; checked row by row (UncleanMissed)."""
-    return (
-        Q(**{f"{column}__contains": "\\"})
-        | Q(**{f"{column}__contains": "//"})
-        | Q(**{f"{column}__contains": "/."})
-        | Q(**{f"{column}__startswith": "/"})
-        | Q(**{f"{column}__startswith": "."})
-    )
+    """A Q matching every name that may not be its own key (a superset)."""
+    q = Q(**{f"{column}__startswith": UNCLEAN_STARTS[0]})
+    for start in UNCLEAN_STARTS[1:]:
+        q |= Q(**{f"{column}__startswith": start})
+    for part in UNCLEAN_PARTS:
+        q |= Q(**{f"{column}__contains": part})
+    return q
+
+
+def looks_unclean(name):
+    """maybe_unclean in Python: the check of every row the SQL let through
+    as clean (a database whose LIKE reads those characters otherwise)."""
+    return name.startswith(UNCLEAN_STARTS) or any(part in name for part in UNCLEAN_PARTS)
 
 
 def plausible_keys(prefix, name):
@@ -84,7 +94,7 @@ class FieldSource:
 
     @property
     def prefix(self):
-        return join_location(self.target.storage.location or "", "")
+        return location_prefix(self.target.storage)
 
     def queryset(self):
         return self.target.named()
@@ -108,9 +118,12 @@ class FieldSource:
             return
         for values in stream_rows(byte_ordered(queryset, column), columns or (column,), chunk_size):
             name = values[0]
+            if looks_unclean(name):  # the SQL filter let it through: cannot happen
+                raise UncleanMissed(
+                    f"{self.label}: the database matched the name {name!r} as clean; "
+                    "the audit cannot key this column's names safely"
+                )
             key = prefix + name
-            if self.key(name) != key:  # maybe_unclean is a superset: cannot happen
-                raise UncleanMissed(f"{self.label}: the name {name!r} is keyed unexpectedly")
             yield Ref(key, None if row is None else row(values, key))
 
     def unclean_refs(self, within, columns, row):
@@ -146,6 +159,15 @@ class FieldSource:
             key = self.key(name)
             found.update(wanted & ({key} if key is not None else set(plausible_keys(prefix, name))))
         return found
+
+
+def location_prefix(storage):
+    """The key prefix of every name in ``storage``: the storage's own key of
+    a plain name, less the name (its location as the storage cleans it).
+    A location the storage cannot join anything to (``a//b``) refuses every
+    name: the literal prefix then, so its names still protect what they say."""
+    key = object_key(storage, "x")
+    return key[:-1] if key is not None else join_location(storage.location or "", "")
 
 
 def keyed(ref):
