@@ -67,7 +67,7 @@ class AuditOptions:
             raise AuditError(f"--grace must be 0 or more seconds, not {self.grace:g}.")
         if self.yes and not self.delete_orphans:
             raise AuditError(
-                "--yes confirms --delete-orphans; add --delete-orphans, or drop --yes."
+                "--yes confirms --delete-orphans or --purge-quarantine; add one, or drop --yes."
             )
 
 

@@ -10,6 +10,7 @@ its listed object; the ones that need I/O (the local file's MD5, a HEAD for
 import hashlib
 import os
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
 from r2_toolkit.toolkit.core.keys import name_in_storage
@@ -65,7 +66,7 @@ class Finding:
             "kind": self.kind,
             "id": None if self.id is None else str(self.id),
             "storage_key": self.storage_key,
-            "detail": {**detail, "fix": FIXES[self.kind]},
+            "detail": {**detail, "fix": detail.get("fix") or FIXES[self.kind]},
         }
 
 
@@ -171,6 +172,30 @@ def missing_file(row):
     )
 
 
+def leads_to(url, key):
+    """Whether ``url``'s path decodes to ``key`` (after any custom-domain
+    path): the storage rewrites some keys' names (``\\`` becomes ``/``), and
+    their URLs then serve another key, or nothing."""
+    return unquote(urlsplit(url).path).endswith("/" + key)
+
+
+def dead_url(row, url):
+    served = unquote(urlsplit(url).path)
+    return Finding(
+        "public_url_mismatch",
+        row.pk,
+        row.key,
+        {
+            "message": f"no URL reaches the key {row.key!r}: the storage builds {url!r}, "
+            f"which serves {served!r}",
+            "public_url": row.public_url,
+            "expected": url,
+            "fix": "copy the object to a key the storage serves as it is (no backslash), "
+            "point the row's storage_key at it and run r2_backfill --rewrite-urls",
+        },
+    )
+
+
 def waits_locally(root, name):
     """Whether the legacy file of ``name`` is under MEDIA_ROOT for the backfill."""
     if root is None:
@@ -224,7 +249,9 @@ class RowChecker:
                 )
             )
         expected = self.bucket.public_url(name_in_storage(row.key, self.bucket.location))
-        if row.public_url != expected:
+        if not leads_to(expected, row.key):
+            found.append(dead_url(row, expected))
+        elif row.public_url != expected:
             found.append(
                 Finding(
                     "public_url_mismatch",

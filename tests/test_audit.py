@@ -405,3 +405,28 @@ def test_s3rver_clean_migration_and_changes(s3rver_bucket, media_root):
     found = by_kind(doc)
     assert [f["id"] for f in found["missing_object"]] == [str(row.pk)]
     assert [f["storage_key"] for f in found["orphan_object"]] == ["users/bob/images/stray 1+1%.jpg"]
+
+
+def test_a_key_whose_url_serves_another_key_is_a_public_url_mismatch(moto_bucket):
+    """Issue 18, defect 3: the storage turns a backslash into a slash in
+    url(), so this object has no working URL; verify and audit said nothing."""
+    client, name = moto_bucket.client, moto_bucket.name
+    dead, fine = "users/alice/images/back\\slash.jpg", "users/alice/images/plain.jpg"
+    seed_migrated(client, name, [dead, fine], owner(), storage_urls())
+
+    code, doc = document("--grace", "0")
+
+    assert code == 1
+    found = by_kind(doc)
+    # The row's file field names it too, and the storage serves that name
+    # from back/slash.jpg, which is not there.
+    (missing,) = found["missing_object"]
+    assert missing["storage_key"] == "users/alice/images/back/slash.jpg"
+    (finding,) = found["public_url_mismatch"]
+    assert set(found) == {"missing_object", "public_url_mismatch"}
+    assert finding["storage_key"] == dead
+    assert finding["detail"]["expected"].endswith("/users/alice/images/back/slash.jpg")
+    assert "no URL reaches the key" in finding["detail"]["message"]
+    assert "no backslash" in finding["detail"]["fix"]
+    verify = backfill("--verify")
+    assert verify.code == 1 and "no URL reaches the key" in verify.stderr
