@@ -171,3 +171,16 @@ def test_quarantine_flags_that_do_not_go_together_are_exit_2(site, moto_bucket, 
 def test_older_than_is_a_finite_number_of_days(site, moto_bucket, days):
     with pytest.raises(CommandError, match="expected a number of days from 0 to 36500"):
         audit("--purge-quarantine", "--older-than", days)
+
+
+@pytest.mark.parametrize("args", [["--restore-all"], ["--purge-quarantine", "--older-than", "1"]])
+def test_the_quarantine_unreachable_is_exit_2_in_one_sentence(site, moto_bucket, settings, args):
+    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+
+    with pytest.raises(CommandError) as raised:
+        audit(*args)
+
+    assert raised.value.returncode == 2
+    message = str(raised.value)
+    assert message.startswith(f"cannot work on the quarantine of bucket {moto_bucket.name!r}")
+    assert "\n" not in message and settings.AWS_SECRET_ACCESS_KEY not in message
