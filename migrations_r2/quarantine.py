@@ -246,23 +246,25 @@ class QuarantineResult(Timed):
 
 
 def restore(bucket, keys=None, emit=None):
-    """Move quarantined objects back: those of ``keys`` (original or
-    quarantined keys; the newest copy of each), or every one when ``keys``
-    is None. An object already at the original key is never overwritten:
-    that is a ``conflict``, the copy stays in the quarantine."""
+    """Move quarantined objects back: those of ``keys`` (a quarantined key
+    restores that copy; an original key its newest copy), or the newest copy
+    of every one when ``keys`` is None. An object already at the original
+    key is never overwritten: that is a ``conflict``, the copy stays."""
     objects, result = Objects(bucket), QuarantineResult(bucket=bucket.name, mode="restore")
     wanted = None if keys is None else set(keys)
-    newest = {}
+    chosen = {}  # original key -> (rank, Listed)
     for obj, (day, key) in objects.quarantined():
         if wanted is not None and key not in wanted and obj.key not in wanted:
             continue
-        if key not in newest or (day, obj.last_modified) > newest[key][0]:
-            newest[key] = ((day, obj.last_modified), obj)
-    for key in sorted(newest):
-        record(result, emit, move_back(objects, key, newest[key][1]))
-    for key in sorted((wanted or set()) - set(newest)):
-        if not any(obj.key == key for _, obj in newest.values()):
-            record(result, emit, Move("not_found", key, None, "nothing in the quarantine has it"))
+        named = wanted is not None and obj.key in wanted  # asked for by its own key
+        rank = (named, day, obj.last_modified)
+        if key not in chosen or rank > chosen[key][0]:
+            chosen[key] = (rank, obj)
+    for key in sorted(chosen):
+        record(result, emit, move_back(objects, key, chosen[key][1]))
+    found = set(chosen) | {obj.key for _, obj in chosen.values()}
+    for key in sorted((wanted or set()) - found):
+        record(result, emit, Move("not_found", key, None, "nothing in the quarantine has it"))
     result.requests = objects.requests
     return result.finish()
 

@@ -184,3 +184,18 @@ def test_the_quarantine_unreachable_is_exit_2_in_one_sentence(site, moto_bucket,
     message = str(raised.value)
     assert message.startswith(f"cannot work on the quarantine of bucket {moto_bucket.name!r}")
     assert "\n" not in message and settings.AWS_SECRET_ACCESS_KEY not in message
+
+
+def test_restore_takes_the_copy_named_or_else_the_newest(site, moto_bucket):
+    client, name = moto_bucket.client, moto_bucket.name
+    key = "users/bob/files/twice.txt"
+    older, newer = f"r2-toolkit-quarantine/2020-01-01/{key}", quarantined(key)
+    client.put_object(Bucket=name, Key=older, Body=b"first version")
+    client.put_object(Bucket=name, Key=newer, Body=b"second version")
+
+    assert run("--restore", older)[0] == 0
+    assert object_bytes(moto_bucket, key) == b"first version"
+    client.delete_object(Bucket=name, Key=key)
+    assert run("--restore", key)[0] == 0
+    assert object_bytes(moto_bucket, key) == b"second version"
+    assert keys_in(moto_bucket) == [key]
