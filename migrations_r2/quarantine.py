@@ -127,6 +127,11 @@ class Objects:
             self.requests += lister.requests
 
 
+def listed_as(detail):
+    """The copy's conditions from an orphan finding: its listed ETag and size."""
+    return {"etag": detail["etag"], "size": detail["size"]}
+
+
 def referenced(sources, keys):
     found = set()
     for source in sources:
@@ -156,32 +161,15 @@ class OrphanMover:
         batch, self.batch = self.batch, []
         if not batch:
             return
-        taken = referenced(self.sources, [f.storage_key for f in batch])
-        copied, outcome = [], {}
-        for finding in batch:
-            key = finding.storage_key
-            if key in taken:
-                continue  # a row took it since it was listed: not an orphan any more
-            target = quarantine_key(key, self.day)
-            error = self.objects.copy(
-                key, target, etag=finding.detail["etag"], size=finding.detail["size"]
-            )
-            if error is None:
-                copied.append(finding)
-            outcome[key] = (target, error)
-        # A row may have taken a key while it was being copied: keep those.
-        taken = referenced(self.sources, [f.storage_key for f in copied])
-        undo = [outcome[f.storage_key][0] for f in copied if f.storage_key in taken]
-        self.objects.delete(undo)
-        doomed = [f.storage_key for f in copied if f.storage_key not in taken]
-        errors = self.objects.delete(doomed)
+        copies = self.copy_unreferenced(batch)
+        errors, kept = self.remove_originals(copies)
         self.result.requests += self.objects.requests
         self.objects.requests = 0
         for finding in batch:
             key = finding.storage_key
-            if key not in outcome or key in taken:
-                continue
-            target, error = outcome[key]
+            if key not in copies or key in kept:
+                continue  # a row took it since it was listed: not an orphan any more
+            target, error = copies[key]
             error = error or errors.get(key)
             if error is None:
                 self.result.quarantined += 1
@@ -190,6 +178,29 @@ class OrphanMover:
                 self.result.quarantine_failed += 1
                 detail = {"quarantined": False, "quarantine_error": error}
             self.emit(replace(finding, detail={**finding.detail, **detail}))
+
+    def copy_unreferenced(self, batch):
+        """{key: (quarantine key, None or why the copy failed)} for the
+        batch's keys that no row references now."""
+        taken = referenced(self.sources, [f.storage_key for f in batch])
+        copies = {}
+        for finding in batch:
+            key = finding.storage_key
+            if key in taken:
+                continue
+            target = quarantine_key(key, self.day)
+            detail = finding.detail
+            copies[key] = (target, self.objects.copy(key, target, **listed_as(detail)))
+        return copies
+
+    def remove_originals(self, copies):
+        """Delete the originals copied, but those a row took during the copy
+        (their copies are dropped instead); ({key: why not deleted}, kept)."""
+        copied = [key for key, (_, error) in copies.items() if error is None]
+        kept = referenced(self.sources, copied)
+        self.objects.delete([copies[key][0] for key in copied if key in kept])
+        errors = self.objects.delete([key for key in copied if key not in kept])
+        return errors, kept
 
     def abandon(self):
         """Interrupted: the orphans waiting for a batch are reported, not moved."""

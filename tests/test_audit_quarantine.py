@@ -199,3 +199,29 @@ def test_restore_takes_the_copy_named_or_else_the_newest(site, moto_bucket):
     assert run("--restore", key)[0] == 0
     assert object_bytes(moto_bucket, key) == b"second version"
     assert keys_in(moto_bucket) == [key]
+
+
+def test_a_row_that_takes_the_key_during_the_copy_keeps_its_object_in_place(
+    site, moto_bucket, monkeypatch
+):
+    from r2_toolkit.migrations_r2 import quarantine
+
+    seed(moto_bucket)
+    real = quarantine.Objects.copy
+
+    def row_saved_during_the_copy(self, source, target, **kwargs):
+        done = real(self, source, target, **kwargs)
+        if source == ORPHANS[2]:
+            user = get_user_model().objects.get(username="bob")
+            Attachment.objects.create(user=user, file=ORPHANS[2])
+        return done
+
+    monkeypatch.setattr(quarantine.Objects, "copy", row_saved_during_the_copy)
+
+    code, doc = run("--grace", "0", "--delete-orphans", "--yes")
+
+    assert code == 0 and doc["summary"]["quarantined"] == 2
+    assert {f["storage_key"] for f in doc["findings"]} == set(ORPHANS[:2])
+    assert keys_in(moto_bucket) == sorted(
+        [KEPT, ORPHANS[2], quarantined(ORPHANS[0]), quarantined(ORPHANS[1])]
+    )  # in place, and its copy dropped
