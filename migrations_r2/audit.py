@@ -163,7 +163,7 @@ class Audit:
             raise AuditError(f"cannot read the storage settings: {describe(exc)}") from None
         try:
             self.record = None if toolkit_settings.IMAGE_MODEL is None else ImageTarget.resolve()
-            audited = file_targets(alias)
+            self.fields, self.audited = self.file_sources(alias)
         except TargetError as exc:
             raise AuditError(exc.sentence()) from None
         except Exception as exc:  # an uncastable setting
@@ -173,15 +173,6 @@ class Audit:
         result = self.result
         result.bucket, result.alias, result.location = self.bucket.name, alias, self.bucket.location
         self.prefix = join_location(self.bucket.location, "")
-        # Rows audited: the target fields whose names are this location's keys;
-        # every file field on the bucket protects its objects, targeted or not.
-        mine = location_prefix(self.bucket.storage)
-        own = {t.label for t in audited if location_prefix(t.storage) == mine}
-        ours = identity(self.bucket.storage)
-        self.fields = [
-            FieldSource(t) for t in concrete_file_fields() if identity(t.storage) == ours
-        ]
-        self.audited = [source for source in self.fields if source.label in own]
         try:
             root = media_root_of(settings.MEDIA_ROOT)
         except ValueError:
@@ -201,6 +192,15 @@ class Audit:
                 self.bucket, self.protectors(), self.emit, result, result.quarantine_day
             )
         result.would_move = self.options.delete_orphans and not self.options.yes
+
+    def file_sources(self, alias):
+        """(every file field on the bucket, the ones audited here): the
+        target fields (FILE_FIELDS or all) whose names are this location's
+        keys are audited; every file field protects its objects, targeted or not."""
+        mine, ours = location_prefix(self.bucket.storage), identity(self.bucket.storage)
+        own = {t.label for t in file_targets(alias) if location_prefix(t.storage) == mine}
+        fields = [FieldSource(t) for t in concrete_file_fields() if identity(t.storage) == ours]
+        return fields, [source for source in fields if source.label in own]
 
     def key_column(self):
         return KeyColumn(self.record.model, self.record.fields["storage_key"])

@@ -245,3 +245,18 @@ def test_the_sql_filter_picks_out_exactly_the_unclean_names(names):
     attach(*names)
     picked = Attachment.objects.filter(maybe_unclean("file")).values_list("file", flat=True)
     assert set(picked) == {name for name in names if looks_unclean(name)}
+
+
+def test_file_fields_narrow_the_rows_audited_never_the_references(plain_site, settings):
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "FILE_FIELDS": ["gallery.Attachment.file"]}
+    attach("users/bob/files/gone.pdf")
+    UserImage.objects.create(user=bob(), image="photos/kept.jpg")
+    UserImage.objects.create(user=bob(), image="photos/not-audited.jpg")
+    put_objects(plain_site.client, plain_site.name, ["photos/kept.jpg"])
+
+    code, doc = document("--delete-orphans", "--yes")
+
+    assert code == 1
+    assert keys_by_kind(doc) == {"missing_object": {"users/bob/files/gone.pdf"}}
+    assert doc["summary"]["rows"] == 1
+    assert keys_in(plain_site) == ["photos/kept.jpg"]  # an image row still protects it
