@@ -215,7 +215,7 @@ def model_change_fix(model, change, instead, then=""):
     per_storage=False,
     title="The database answers",
     catches="A database that is down, unreachable or refuses the configured credentials.",
-    fix="Check DATABASE_URL (host, port, name, user, password) and that the database "
+    fix="Check the DATABASES setting (host, port, name, user, password) and that the database "
     "server is running and reachable from this host.",
 )
 def database(ctx):
@@ -224,7 +224,7 @@ def database(ctx):
     except Exception as exc:
         return fail(
             f"The {database_label()} does not answer: {describe(exc)}",
-            "Check DATABASE_URL (host, port, database name, user, password) and that "
+            "Check the DATABASES setting (host, port, database name, user, password) and that "
             "the database server is running and reachable from this host.",
             database=database_label(),
         )

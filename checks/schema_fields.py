@@ -118,7 +118,7 @@ def file_fields(ctx):
         return fail(
             f"{len(problems)} problem(s) with the file fields: {'; '.join(problems)}",
             f"Run {' and '.join(commands)} before the new code serves requests; a table that "
-            "no migration creates means another database than the site's (DATABASE_URL).",
+            "no migration creates means another database than the site's (the DATABASES setting).",
             fields=labels,
             problems=problems,
         )

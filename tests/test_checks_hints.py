@@ -206,7 +206,7 @@ def test_pasting_the_metadata_hint_for_a_hostile_key_runs_nothing(moto_bucket, t
 
 
 # --- no environment variable or demo app of this repository ----------------------------
-ENV_NAME = re.compile(r"R2_TOOLKIT_[A-Z]")
+ENV_NAME = re.compile(r"R2_TOOLKIT_[A-Z]|DATABASE_URL|DJANGO_(SECRET|DEBUG|ALLOWED)")
 # What the default test settings configure (the demo app as the record model):
 # naming a configured model, table or migration is reporting, not hard-coding.
 CONFIGURED = re.compile(

@@ -222,7 +222,7 @@ def test_unreachable_database_fails_with_its_host_but_never_its_password(tmp_pat
     database = checks["r2.schema.database"]
     assert database["status"] == "fail"
     assert "postgresql database appdb at 127.0.0.1:9 does not answer" in database["message"]
-    assert "DATABASE_URL" in database["hint"]
+    assert "DATABASES setting" in database["hint"]  # Django's name, not this site's variable
     assert checks["r2.schema.columns"]["status"] == "skip"
 
 

@@ -106,7 +106,7 @@ def denial(request):
         return json_response({"error": "The bearer token is not valid."}, status=403)
     return json_response(
         {
-            "error": "Authentication required: send Authorization: Bearer <R2_TOOLKIT_TOKEN>, "
+            "error": 'Authentication required: send Authorization: Bearer <the token in R2_TOOLKIT["TOKEN"]>, '
             "or sign in as staff."
         },
         status=401,
