@@ -513,7 +513,7 @@ def rerun_figures(ctx, server):
 
 
 def batch_size():
-    from r2_toolkit.toolkit.core.conf import toolkit_settings
+    from r2_toolkit.core.conf import toolkit_settings
 
     return toolkit_settings.BACKFILL_BATCH_SIZE
 

@@ -1,12 +1,12 @@
 """Every shell command a check's hint shows, built from its values by
-:func:`r2_toolkit.toolkit.core.shell.command`, so each value (object key,
+:func:`r2_toolkit.core.shell.command`, so each value (object key,
 bucket, endpoint, origin, URL, app label) is one quoted argument: a hint is
 safe to paste whatever the key (tests/test_checks_hints.py holds every
 function here to that, with hostile values)."""
 
 import json
 
-from r2_toolkit.toolkit.core.shell import command, manage
+from r2_toolkit.core.shell import command, manage
 
 
 def migrate(app_label=None, migration=None, fake=False):

@@ -26,9 +26,9 @@ from r2_toolkit.checks import commands
 from r2_toolkit.checks.context import once
 from r2_toolkit.checks.options import literal
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.core.redact import scrub
 
 # SigV4 rejects requests signed more than 15 minutes away from the server's time.
 SIGV4_LIMIT = 15 * 60

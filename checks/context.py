@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from r2_toolkit.checks.registry import Skip
-from r2_toolkit.toolkit.core.compat import share_connections
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.storage import is_r2_endpoint
+from r2_toolkit.core.compat import share_connections
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.storage import is_r2_endpoint
 
 
 def once(method):

@@ -16,9 +16,9 @@ from django.core.exceptions import ImproperlyConfigured
 from r2_toolkit.checks import commands, cors_rules
 from r2_toolkit.checks.context import once
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.core.redact import scrub
 
 NO_ORIGINS = (
     'No browser origins are configured (R2_TOOLKIT["CORS_ORIGINS"] is empty): the site '

@@ -8,10 +8,10 @@ from urllib.parse import urlsplit, urlunsplit
 from r2_toolkit.checks import cors_rules
 from r2_toolkit.checks.cors import cors_state, require_origins, rules_hint
 from r2_toolkit.checks.registry import check, fail, ok
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.http import fetch, s3_error
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.http import fetch, s3_error
+from r2_toolkit.core.redact import scrub
 
 
 def object_url(ctx):

@@ -18,10 +18,10 @@ from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
 from r2_toolkit.checks.runner import concurrently
 from r2_toolkit.checks.schema import require_database
 from r2_toolkit.checks.schema_fields import targets_or_skip
-from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
-from r2_toolkit.toolkit.core.files import object_key
-from r2_toolkit.toolkit.core.redact import scrub
-from r2_toolkit.toolkit.core.shell import manage
+from r2_toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.core.files import object_key
+from r2_toolkit.core.redact import scrub
+from r2_toolkit.core.shell import manage
 
 SAMPLE_SIZE = 5
 NEWEST_PER_FIELD = 3

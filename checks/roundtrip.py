@@ -27,9 +27,9 @@ from r2_toolkit.checks.cors_live import live_verdict, object_url
 from r2_toolkit.checks.registry import check, fail, skip
 from r2_toolkit.checks.roundtrip_steps import PNG, WRITE_HINT, Verdicts
 from r2_toolkit.checks.runner import concurrently
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.files import object_key
-from r2_toolkit.toolkit.core.http import fetch
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.files import object_key
+from r2_toolkit.core.http import fetch
 
 # The presigned URL only has to outlive the one PUT made right after signing.
 PRESIGN_SECONDS = 300

@@ -13,10 +13,10 @@ from r2_toolkit.checks.cors import NO_ORIGINS
 from r2_toolkit.checks.registry import fail, ok, skip, warn
 from r2_toolkit.checks.runner import concurrently
 from r2_toolkit.checks.storages import BROKEN_EXISTS
-from r2_toolkit.toolkit.core.compat import installed_version
-from r2_toolkit.toolkit.core.errors import describe, error_code
-from r2_toolkit.toolkit.core.http import s3_error
-from r2_toolkit.toolkit.core.redact import redact_url, scrub
+from r2_toolkit.core.compat import installed_version
+from r2_toolkit.core.errors import describe, error_code
+from r2_toolkit.core.http import s3_error
+from r2_toolkit.core.redact import redact_url, scrub
 
 PNG = "image/png"
 PUBLIC_HINT = (

@@ -13,9 +13,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.registry import Outcome, Result, Skip
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.checks")
 

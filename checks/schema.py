@@ -19,7 +19,7 @@ from django.db import connection
 
 from r2_toolkit.checks.commands import makemigrations, migrate
 from r2_toolkit.checks.registry import Skip, check, fail, ok
-from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.core.errors import describe
 
 TEXT_TYPES = {"CharField", "TextField"}
 

@@ -1,7 +1,7 @@
 """Checks of the 'schema' group for the target file fields: every
 ``FileField``/``ImageField`` the backfill, the audit and the gate work on
 (``R2_TOOLKIT["FILE_FIELDS"]``, else every file field on the storage; see
-:func:`r2_toolkit.toolkit.core.files.file_targets`), on any site: its table
+:func:`r2_toolkit.core.files.file_targets`), on any site: its table
 and column exist with its migrations applied, its names fit its column and
 their keys (the storage's own: location + name) fit the store, and no two of
 them collapse into one key under R2's Unicode normalization.
@@ -21,10 +21,10 @@ from r2_toolkit.checks.schema import (
     require_database,
     table_columns,
 )
-from r2_toolkit.toolkit.core import files
-from r2_toolkit.toolkit.core.keys import MAX_KEY_BYTES, join_location, storage_name
-from r2_toolkit.toolkit.core.storage import is_r2_endpoint
-from r2_toolkit.toolkit.core.target import (
+from r2_toolkit.core import files
+from r2_toolkit.core.keys import MAX_KEY_BYTES, join_location, storage_name
+from r2_toolkit.core.storage import is_r2_endpoint
+from r2_toolkit.core.target import (
     TargetError,
     r2_fields,
     record_model,

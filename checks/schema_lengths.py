@@ -11,11 +11,11 @@ from django.db.models import Q
 from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
 from r2_toolkit.checks.schema import model_change_fix
 from r2_toolkit.checks.schema_record import FOREIGN_INSTEAD, schema_or_outcome
-from r2_toolkit.toolkit.core import files
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.keys import storage_name
-from r2_toolkit.toolkit.core.redact import scrub
-from r2_toolkit.toolkit.core.target import TargetError, image_field, username_path, uses_template
+from r2_toolkit.core import files
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.keys import storage_name
+from r2_toolkit.core.redact import scrub
+from r2_toolkit.core.target import TargetError, image_field, username_path, uses_template
 
 # --- lengths: the keys and URLs this configuration produces ---------------
 # Names of only these characters, in segments that do not start with a dot,

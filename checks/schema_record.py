@@ -25,11 +25,11 @@ from r2_toolkit.checks.schema import (
     table_columns,
 )
 from r2_toolkit.checks.schema_fields import field_report
-from r2_toolkit.toolkit.core import files
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.redact import scrub
-from r2_toolkit.toolkit.core.target import (
+from r2_toolkit.core import files
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.redact import scrub
+from r2_toolkit.core.target import (
     TargetError,
     image_field,
     r2_fields,

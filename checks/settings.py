@@ -24,9 +24,9 @@ from r2_toolkit.checks.options import (
     storage_options,
 )
 from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
-from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
-from r2_toolkit.toolkit.core.redact import redact_url
-from r2_toolkit.toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
+from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
+from r2_toolkit.core.redact import redact_url
+from r2_toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
 
 SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
 R2_API_EXAMPLE = "https://<account id>.r2.cloudflarestorage.com"

@@ -23,10 +23,10 @@ from r2_toolkit.checks.options import (
     sentence,
 )
 from r2_toolkit.checks.registry import check, fail, ok, skip, warn
-from r2_toolkit.toolkit.core.compat import built_default_storage, built_storage, installed_version
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.redact import redact
-from r2_toolkit.toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
+from r2_toolkit.core.compat import built_default_storage, built_storage, installed_version
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.redact import redact
+from r2_toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
 
 S3_DEFAULT_HINT = f'STORAGES["default"] = {{"BACKEND": "{S3_BACKEND}"}}'
 STATICFILES_HINT = (

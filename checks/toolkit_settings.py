@@ -6,7 +6,7 @@ import difflib
 from django.core.exceptions import ImproperlyConfigured
 
 from r2_toolkit.checks.registry import REGISTRY, check, fail, ok, warn
-from r2_toolkit.toolkit.core.conf import Problem, toolkit_settings
+from r2_toolkit.core.conf import Problem, toolkit_settings
 
 
 def silenced_problems():

@@ -39,7 +39,7 @@ def main():
     django.setup()
     from gallery import emulator
     from gallery.models import UserImage
-    from r2_toolkit.toolkit.core.conf import toolkit_settings
+    from r2_toolkit.core.conf import toolkit_settings
 
     banner("migrate (SQLite)")
     call_command("migrate", verbosity=0)

@@ -21,7 +21,7 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from r2_toolkit.toolkit.core.compat import checksum_options
+from r2_toolkit.core.compat import checksum_options
 
 ROOT = Path(__file__).resolve().parent.parent
 PID_FILE = ROOT / "var" / "emulator.pid"
@@ -142,7 +142,7 @@ def provision_from_settings():
     """Provision the bucket the current Django settings point at."""
     from django.conf import settings
 
-    from r2_toolkit.toolkit.core.conf import toolkit_settings
+    from r2_toolkit.core.conf import toolkit_settings
 
     s3 = client(
         settings.AWS_S3_ENDPOINT_URL,

@@ -21,6 +21,12 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.files import concrete_file_fields, file_targets, identity
+from r2_toolkit.core.keys import join_location
+from r2_toolkit.core.storage import s3_aliases
+from r2_toolkit.core.target import ImageTarget, TargetError
 from r2_toolkit.migrations_r2 import findings, quarantine
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.findings import KINDS, RowChecker
@@ -36,12 +42,6 @@ from r2_toolkit.migrations_r2.references import (
     scope_of,
 )
 from r2_toolkit.migrations_r2.report import Timed
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.files import concrete_file_fields, file_targets, identity
-from r2_toolkit.toolkit.core.keys import join_location
-from r2_toolkit.toolkit.core.storage import s3_aliases
-from r2_toolkit.toolkit.core.target import ImageTarget, TargetError
 
 DOCUMENT_CAP = 1000  # findings in the JSON document; --report has every one
 

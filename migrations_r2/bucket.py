@@ -11,8 +11,8 @@ from botocore.config import Config
 from django.conf import settings
 from django.core.files.storage import storages
 
-from r2_toolkit.toolkit.core.compat import checksum_options
-from r2_toolkit.toolkit.core.storage import is_r2_endpoint, s3_aliases
+from r2_toolkit.core.compat import checksum_options
+from r2_toolkit.core.storage import is_r2_endpoint, s3_aliases
 
 AWS_HOST_SUFFIX = ".amazonaws.com"
 

@@ -24,6 +24,10 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from PIL import Image
 
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.keys import join_location, storage_name
+from r2_toolkit.core.target import ImageTarget, TargetError
 from r2_toolkit.migrations_r2 import selection, writer
 from r2_toolkit.migrations_r2.bucket import honours_if_none_match, open_bucket
 from r2_toolkit.migrations_r2.native import Transport, open_native
@@ -31,10 +35,6 @@ from r2_toolkit.migrations_r2.paths import UnsafePath, media_root_of, resolve_in
 from r2_toolkit.migrations_r2.probe import NotAnImage, probe_file
 from r2_toolkit.migrations_r2.report import Progress, ReportFile, Summary
 from r2_toolkit.migrations_r2.uploader import IfNoneMatch, Uploader
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.keys import join_location, storage_name
-from r2_toolkit.toolkit.core.target import ImageTarget, TargetError
 
 log = logging.getLogger("r2_toolkit.backfill")
 REFILL_LINGER = 0.01  # seconds the main thread waits to gather finished uploads

@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
+from r2_toolkit.core.keys import name_in_storage
+from r2_toolkit.core.redact import scrub
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.toolkit.core.keys import name_in_storage
-from r2_toolkit.toolkit.core.redact import scrub
 
 KINDS = (
     "missing_object",

@@ -9,8 +9,8 @@ from django.db.migrations.autodetector import MigrationAutodetector
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
+from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.migrations_r2.operations import BackfillLegacyMedia
-from r2_toolkit.toolkit.core.conf import toolkit_settings
 
 NAME = "r2_backfill"
 TEMPLATE = '''"""The one-off legacy media backfill: uploads the images still on local disk

@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
-from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.core.errors import describe
 
 # PutObject parameters (boto3's names) -> obstore attribute names. Metadata
 # entries become user attributes (x-amz-meta-*).

@@ -21,7 +21,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import router
 from django.db.migrations.operations.base import Operation
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.conf import toolkit_settings
 
 
 class BackfillLegacyMedia(Operation):

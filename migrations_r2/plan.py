@@ -10,12 +10,12 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.keys import join_location, storage_name
 from r2_toolkit.migrations_r2 import selection
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.engine import BackfillError, prepare
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.keys import join_location, storage_name
 
 EXAMPLES = 3
 ASSUMED_MB_PER_SECOND = 50.0  # a conservative upload bandwidth for the estimate

@@ -15,10 +15,10 @@ listed prefix cannot be in the listing: ``run_outside`` HEADs them.
 
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
+from r2_toolkit.core.keys import join_location
 from r2_toolkit.migrations_r2.findings import FileRow, ImageRow
 from r2_toolkit.migrations_r2.listing import Lister, merge_join, merged
 from r2_toolkit.migrations_r2.references import key_refs
-from r2_toolkit.toolkit.core.keys import join_location
 
 
 class Pool:

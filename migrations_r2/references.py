@@ -32,11 +32,11 @@ from django.core.files.storage import storages
 from django.db import router
 from django.db.models import Q
 
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.files import identity, object_key
+from r2_toolkit.core.keys import join_location
+from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, merged, stream_rows
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.files import identity, object_key
-from r2_toolkit.toolkit.core.keys import join_location
-from r2_toolkit.toolkit.core.storage import s3_aliases
 
 IN_CHUNK = 500  # values per IN (...) when re-checking keys before a move
 

@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.redact import scrub
 
 STATUSES = ("uploaded", "adopted", "skipped", "failed")
 LOG_EVERY_SECONDS = 10.0

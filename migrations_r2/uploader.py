@@ -31,9 +31,9 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
+from r2_toolkit.core.errors import describe, error_code, http_status
 from r2_toolkit.migrations_r2 import multipart
 from r2_toolkit.migrations_r2.native import TransportError
-from r2_toolkit.toolkit.core.errors import describe, error_code, http_status
 
 log = logging.getLogger("r2_toolkit.backfill")
 

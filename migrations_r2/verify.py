@@ -10,6 +10,8 @@ hold anything else (a private endpoint URL, a signed URL, an old domain).
 
 import sys
 
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.keys import name_in_storage
 from r2_toolkit.migrations_r2 import selection, writer
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.engine import BackfillError, prepare
@@ -17,8 +19,6 @@ from r2_toolkit.migrations_r2.findings import RowChecker
 from r2_toolkit.migrations_r2.listing import OutOfOrder
 from r2_toolkit.migrations_r2.reconcile import Reconciler
 from r2_toolkit.migrations_r2.report import ReportFile, RewriteResult, VerifyResult
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.keys import name_in_storage
 
 
 def bucket_for(options):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connections, transaction
 
-from r2_toolkit.toolkit.core.conf import R2_FIELDS
+from r2_toolkit.core.conf import R2_FIELDS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import dj_database_url
 from botocore.config import Config
 
-from r2_toolkit.toolkit.core.compat import checksum_options
+from r2_toolkit.core.compat import checksum_options
 from settings.env import env, env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -112,7 +112,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# --- The toolkit: one dict, defaults in toolkit/core/conf.py (cast and validated there).
+# --- The toolkit: one dict, defaults in core/conf.py (cast and validated there).
 R2_TOOLKIT = {
     "IMAGE_MODEL": "gallery.UserImage",
     "TOKEN": env("R2_TOOLKIT_TOKEN"),

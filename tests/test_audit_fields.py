@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gallery.models import Attachment, UserImage
-from r2_toolkit.toolkit.core.files import object_key
+from r2_toolkit.core.files import object_key
 from tests.conftest import reset_storage_cache
 from tests.support.audit import put_objects
 from tests.support.backfill import audit, keys_in

@@ -11,7 +11,7 @@ from PIL import Image
 
 from gallery.legacy import image_bytes
 from gallery.models import UserImage
-from r2_toolkit.toolkit.core.conf import R2_FIELDS
+from r2_toolkit.core.conf import R2_FIELDS
 from tests.support.backfill import (
     assert_row_migrated,
     backfill,

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from r2_toolkit.core.keys import MAX_KEY_BYTES, object_key, storage_name
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.toolkit.core.keys import MAX_KEY_BYTES, object_key, storage_name
 
 segment = st.text(min_size=0, max_size=80)
 legacy_names = st.one_of(

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gallery.models import UserImage
+from r2_toolkit.core.target import ImageTarget
 from r2_toolkit.migrations_r2 import writer
-from r2_toolkit.toolkit.core.target import ImageTarget
 
 POISON = "users/alice/images/poison.jpg"
 

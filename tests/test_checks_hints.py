@@ -18,7 +18,7 @@ from r2_toolkit.checks import commands
 from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.registry import REGISTRY, select
 from r2_toolkit.checks.runner import evaluate, run_checks
-from r2_toolkit.toolkit.core.shell import command, manage
+from r2_toolkit.core.shell import command, manage
 
 CHECKS_DIR = Path(commands.__file__).parent
 # issue 18, defect 2: this key, pasted from the hint, created the file PWNED.

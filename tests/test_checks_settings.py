@@ -13,7 +13,7 @@ from r2_toolkit import checks  # noqa: F401  (registers every check)
 from r2_toolkit.checks import settings as settings_checks
 from r2_toolkit.checks.registry import REGISTRY
 from r2_toolkit.checks.runner import run_checks
-from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_options
+from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_options
 from tests.conftest import reset_storage_cache
 
 ACCOUNT = "0123456789abcdef0123456789abcdef"

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage, storages
 from django.core.management.base import OutputWrapper
 from django.http import HttpResponse
 
-from r2_toolkit.toolkit.core import compat
+from r2_toolkit.core import compat
 
 
 def test_checksum_options_are_passed_exactly_where_botocore_knows_them():

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2_toolkit.checks.registry import REGISTRY
-from r2_toolkit.toolkit.core.conf import SETTINGS, toolkit_settings
+from r2_toolkit.core.conf import SETTINGS, toolkit_settings
 from r2_toolkit.toolkit.introspect import config_report
 
 

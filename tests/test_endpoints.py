@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from gallery import emulator
-from r2_toolkit.toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
+from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS
 from tests.support.endpoints import (
     BEARER,
     DB_PASSWORD,

@@ -3,8 +3,8 @@
 import pytest
 from django.core.files.storage import storages
 
-from r2_toolkit.toolkit.core.files import file_targets, object_key, parse_label
-from r2_toolkit.toolkit.core.target import TargetError
+from r2_toolkit.core.files import file_targets, object_key, parse_label
+from r2_toolkit.core.target import TargetError
 
 
 @pytest.mark.parametrize(

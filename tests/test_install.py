@@ -30,7 +30,7 @@ SITES = {
     "newest": ("python3.13", ROOT / "constraints" / "newest.txt"),
     "oldest": ("python3.11", ROOT / "constraints" / "oldest.txt"),
 }
-LIBRARY = {"r2_toolkit/toolkit", "r2_toolkit/checks", "r2_toolkit/migrations_r2"}
+LIBRARY = {"r2_toolkit/core", "r2_toolkit/toolkit", "r2_toolkit/checks", "r2_toolkit/migrations_r2"}
 ORIGIN = "https://app.example.test"
 R2_MARKER = "    # The six R2 fields"
 

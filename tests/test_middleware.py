@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.health import probe
 from r2_toolkit.toolkit.middleware import health_paths
 

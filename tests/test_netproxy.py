@@ -15,7 +15,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
 from gallery import emulator
-from r2_toolkit.toolkit.core.compat import checksum_options
+from r2_toolkit.core.compat import checksum_options
 from tests.support import netproxy
 from tests.support.netproxy import Proxy
 

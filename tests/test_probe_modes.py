@@ -7,7 +7,7 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.health import HealthProbe
 from tests.support import servers
 from tests.support.netproxy import Proxy

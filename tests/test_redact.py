@@ -11,7 +11,7 @@ from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from r2_toolkit.toolkit.core.redact import (
+from r2_toolkit.core.redact import (
     MASK,
     is_secret_name,
     known_secrets,
@@ -279,7 +279,7 @@ def test_mail_passwords_are_masked_from_either_setting(settings, name, value):
     (Django 6.1's replacement); an unset one is not read, so no warning."""
     import warnings
 
-    from r2_toolkit.toolkit.core.redact import scrub
+    from r2_toolkit.core.redact import scrub
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecationWarning)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gallery import emulator
 from r2_toolkit.checks.registry import Result
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.redact import scrub
 from r2_toolkit.toolkit.report_ci import render_github, render_markdown
 from tests.support.servers import ROOT, manage_env
 

@@ -21,8 +21,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
 
 logger = logging.getLogger("r2_toolkit.auth")
 

@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 
 from django.core.signals import setting_changed
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import debugging, describe
-from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import debugging, describe
+from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.probe_modes import ProbeContext, ask, mode_for, public_get
 
 logger = logging.getLogger("r2_toolkit.health")

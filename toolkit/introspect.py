@@ -14,10 +14,10 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from r2_toolkit.checks.storages import COMPARED as COMPARED_SETTINGS
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import describe
-from r2_toolkit.toolkit.core.redact import redact, redact_url
-from r2_toolkit.toolkit.core.storage import is_r2_endpoint, s3_aliases
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.redact import redact, redact_url
+from r2_toolkit.core.storage import is_r2_endpoint, s3_aliases
 
 LIBRARIES = ("Django", "django-storages", "boto3", "botocore", "s3transfer", "Pillow")
 

@@ -23,7 +23,7 @@ one django-prometheus's own /metrics exports (toolkit.apps does it once).
 import functools
 import threading
 
-from r2_toolkit.toolkit.core.metrics import PIP_LINE, MetricsUnavailable, prometheus
+from r2_toolkit.core.metrics import PIP_LINE, MetricsUnavailable, prometheus
 from r2_toolkit.toolkit.health import Snapshot, probe
 
 PROBE_FAMILIES = (

@@ -15,7 +15,7 @@ directory: ``/ops/healthz`` has ``/ops/livez`` and ``/ops/readyz``), as the
 URL routes are when the toolkit's URLs are included under a prefix.
 """
 
-from r2_toolkit.toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.views import healthz, livez, readyz
 
 

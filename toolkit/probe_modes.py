@@ -22,10 +22,10 @@ import urllib.request
 from botocore.config import Config
 
 from r2_toolkit.checks.context import CheckContext
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.files import object_key
-from r2_toolkit.toolkit.core.http import fetch
-from r2_toolkit.toolkit.core.redact import redact_url
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.files import object_key
+from r2_toolkit.core.http import fetch
+from r2_toolkit.core.redact import redact_url
 
 DEFAULT_MODE = "head_bucket"
 READ_LIMIT = 64 * 1024  # get:/public: read this much of the object, at most

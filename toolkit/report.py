@@ -15,7 +15,7 @@ from django.template import Context, Engine
 
 from r2_toolkit.checks.registry import GROUPS, REGISTRY
 from r2_toolkit.checks.runner import summarize
-from r2_toolkit.toolkit.core.redact import redact, scrub
+from r2_toolkit.core.redact import redact, scrub
 from r2_toolkit.toolkit.introspect import config_report
 from r2_toolkit.toolkit.report_ci import render_github, render_markdown
 

@@ -13,7 +13,7 @@ Everything passes through :func:`toolkit.core.redact.scrub` last.
 import os
 
 from r2_toolkit.checks.runner import summarize
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.redact import scrub
 
 STATUS_MARKS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip"}
 

@@ -19,6 +19,11 @@ from r2_toolkit.checks.cors import cors_report
 from r2_toolkit.checks.registry import select
 from r2_toolkit.checks.runner import run_checks
 from r2_toolkit.checks.schema_record import schema_report
+from r2_toolkit.core.compat import mark_logged
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.errors import debugging, describe
+from r2_toolkit.core.redact import redact, scrub
+from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.auth import (
     SAFE_METHODS,
     SECURITY_HEADERS,
@@ -28,11 +33,6 @@ from r2_toolkit.toolkit.auth import (
     method_refusal,
     token_or_staff,
 )
-from r2_toolkit.toolkit.core.compat import mark_logged
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.errors import debugging, describe
-from r2_toolkit.toolkit.core.redact import redact, scrub
-from r2_toolkit.toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.health import health_document, probe
 from r2_toolkit.toolkit.introspect import config_report
 from r2_toolkit.toolkit.metrics import MetricsUnavailable, exposition

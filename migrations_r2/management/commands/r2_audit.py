@@ -14,6 +14,8 @@ import sys
 
 from django.core.management.base import CommandError
 
+from r2_toolkit.core.command import ToolkitCommand
+from r2_toolkit.core.compat import raw_stream
 from r2_toolkit.migrations_r2.audit import (
     AuditError,
     AuditOptions,
@@ -29,8 +31,6 @@ from r2_toolkit.migrations_r2.audit_report import (
     render_text,
 )
 from r2_toolkit.migrations_r2.findings import KINDS
-from r2_toolkit.toolkit.core.command import ToolkitCommand
-from r2_toolkit.toolkit.core.compat import raw_stream
 
 
 def seconds(value):

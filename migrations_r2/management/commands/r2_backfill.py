@@ -11,11 +11,11 @@ import sys
 
 from django.core.management.base import CommandError
 
+from r2_toolkit.core.command import ToolkitCommand
+from r2_toolkit.core.compat import raw_stream
 from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
 from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
-from r2_toolkit.toolkit.core.command import ToolkitCommand
-from r2_toolkit.toolkit.core.compat import raw_stream
 
 
 def positive(value):

@@ -11,10 +11,10 @@ from django.core.management.base import CommandError
 from r2_toolkit import checks  # noqa: F401  (registers every check)
 from r2_toolkit.checks.registry import GROUPS, REGISTRY, select
 from r2_toolkit.checks.runner import run_checks, summarize
-from r2_toolkit.toolkit.core.command import ToolkitCommand
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.redact import scrub
-from r2_toolkit.toolkit.core.storage import s3_aliases
+from r2_toolkit.core.command import ToolkitCommand
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.redact import scrub
+from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.toolkit.report import RENDERERS
 from r2_toolkit.toolkit.report_ci import append_step_summary
 

@@ -21,10 +21,10 @@ from django.core.files.storage import storages
 from django.db import router
 from django.db.models import FileField, Q
 
-from r2_toolkit.toolkit.core import compat
-from r2_toolkit.toolkit.core.conf import toolkit_settings
-from r2_toolkit.toolkit.core.storage import is_s3_storage
-from r2_toolkit.toolkit.core.target import TargetError, setting
+from r2_toolkit.core import compat
+from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.storage import is_s3_storage
+from r2_toolkit.core.target import TargetError, setting
 
 FIELD_HINT = (
     'Name file fields as "app_label.Model.field" (R2_TOOLKIT["FILE_FIELDS"] or --field); '

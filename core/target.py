@@ -15,7 +15,7 @@ from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConf
 from django.db import router
 from django.db.models import FileField
 
-from r2_toolkit.toolkit.core.conf import R2_FIELDS, toolkit_settings
+from r2_toolkit.core.conf import R2_FIELDS, toolkit_settings
 
 
 class TargetError(ValueError):

@@ -12,7 +12,7 @@ from botocore.exceptions import (
 )
 from django.core.exceptions import ImproperlyConfigured
 
-from r2_toolkit.toolkit.core.redact import scrub
+from r2_toolkit.core.redact import scrub
 
 
 def error_code(exc):

@@ -5,7 +5,7 @@ import gc
 
 from django.core.management.base import BaseCommand, CommandError
 
-from r2_toolkit.toolkit.core import metrics
+from r2_toolkit.core import metrics
 
 
 class ToolkitCommand(BaseCommand):

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 
 from django.conf import settings
 
-from r2_toolkit.toolkit.core.compat import mail_secrets
+from r2_toolkit.core.compat import mail_secrets
 
 MASK = "[redacted]"
 

@@ -33,7 +33,7 @@ import os
 import time
 from urllib.parse import urlsplit
 
-from r2_toolkit.toolkit.core.redact import redact_url, scrub
+from r2_toolkit.core.redact import redact_url, scrub
 
 PIP_LINE = "pip install 'r2-toolkit[metrics]'"
 PUSH_TIMEOUT = 10.0
