@@ -9,7 +9,7 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 # matrix needs 3.11 and 3.13. 3.11 first: it is what plain python3 then means.
 export PYENV_VERSION ?= $(shell pyenv versions --bare 2>/dev/null | grep -E '^3\.1[1-3]' | sort -V | tr '\n' ':')
 
-.PHONY: install browser bench-tools demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint format docs constraints clean
+.PHONY: install browser bench-tools demo test test-sqlite test-postgres test-matrix test-install serve serve-local bench lint typecheck format docs constraints clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -75,10 +75,18 @@ serve-local: install
 bench: install bench-tools
 	$(PY) bench/run_all.py
 
-lint: install
+lint: install typecheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+
+# mypy ([tool.mypy]: strict on the core) over the library as it is imported,
+# r2_toolkit.*: var/typecheck/r2_toolkit holds links to the four folders.
+typecheck: install
+	@mkdir -p var/typecheck/r2_toolkit
+	@for package in core checks migrations_r2 toolkit; do \
+		ln -sfn ../../../$$package var/typecheck/r2_toolkit/$$package; done
+	$(VENV)/bin/mypy
 
 constraints:
 	constraints/refresh.sh

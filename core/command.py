@@ -2,13 +2,15 @@
 a quick exit, and ``--metrics-file`` / ``--pushgateway`` (core.metrics)."""
 
 import gc
+from collections.abc import Mapping
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from r2_toolkit.core import metrics
 
 
-class ToolkitCommand(BaseCommand):
+class ToolkitCommand(BaseCommand):  # type: ignore[misc]  # Django ships no annotations
     """A BaseCommand that reports its runs to Prometheus when asked, and
     leaves the process quickly when it is the process.
 
@@ -16,9 +18,9 @@ class ToolkitCommand(BaseCommand):
     run, sees its exit status (a return, ``sys.exit(n)`` or a CommandError)
     and writes or pushes the metrics once the command is done."""
 
-    _job_run = None
+    _job_run: metrics.JobRun | None = None
 
-    def create_parser(self, prog_name, subcommand, **kwargs):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> Any:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         group = parser.add_argument_group("monitoring")
         group.add_argument(
@@ -37,20 +39,21 @@ class ToolkitCommand(BaseCommand):
         return parser
 
     @property
-    def job_name(self):
+    def job_name(self) -> str:
         return self.__module__.rsplit(".", 1)[-1]
 
-    def record_counts(self, name, label, values):
+    def record_counts(self, name: str, label: str, values: Mapping[object, float]) -> None:
         """The run's counts for the metrics: ``name`` is checks, rows or
         findings, ``values`` {label value: n}. A no-op without a metrics flag."""
         if self._job_run is not None:
             self._job_run.count(name, label, values)
 
-    def execute(self, *args, **options):
+    def execute(self, *args: Any, **options: Any) -> Any:
         run = self.job_run(options.get("metrics_file"), options.get("pushgateway"))
         if run is None:
             return super().execute(*args, **options)
-        self._job_run, exit_code = run, 1
+        exit_code: int = 1
+        self._job_run = run
         try:
             output = super().execute(*args, **options)
             exit_code = 0
@@ -66,7 +69,7 @@ class ToolkitCommand(BaseCommand):
             for problem in run.finish(exit_code):
                 self.stderr.write(f"warning: {problem}")
 
-    def job_run(self, metrics_file, pushgateway):
+    def job_run(self, metrics_file: str | None, pushgateway: str | None) -> metrics.JobRun | None:
         """A JobRun for the flags given, or None; exit 2 for flags that cannot work."""
         if not metrics_file and not pushgateway:
             return None
@@ -82,7 +85,7 @@ class ToolkitCommand(BaseCommand):
             raise CommandError(refusal, returncode=2)
         return metrics.JobRun(self.job_name, metrics_file, pushgateway)
 
-    def run_from_argv(self, argv):
+    def run_from_argv(self, argv: list[str]) -> None:
         """``run_from_argv`` is the command-line path only (``manage.py NAME``;
         ``call_command`` never takes it), and the process ends as soon as it
         returns. Freezing the heap then spares the interpreter's final garbage

@@ -15,6 +15,7 @@ import re
 import types
 import warnings
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import botocore
 from botocore.config import Config
@@ -28,12 +29,12 @@ from django.utils.functional import empty
 CHECKSUM_OPTIONS = ("request_checksum_calculation", "response_checksum_validation")
 
 
-def version_tuple(text):
+def version_tuple(text: str) -> tuple[int, ...]:
     """``"1.36.0rc1"`` -> ``(1, 36, 0)``: the leading digits of each part."""
-    return tuple(int(re.match(r"\d*", part).group() or 0) for part in text.split(".")[:3])
+    return tuple(int(re.sub(r"\D.*", "", part) or 0) for part in text.split(".")[:3])
 
 
-def installed_version(distribution):
+def installed_version(distribution: str) -> tuple[int, ...]:
     """The installed version of ``distribution`` as a tuple of ints, () if absent."""
     try:
         return version_tuple(version(distribution))
@@ -45,14 +46,14 @@ BOTOCORE_VERSION = version_tuple(botocore.__version__)
 HAS_FLEXIBLE_CHECKSUMS = "request_checksum_calculation" in Config.OPTION_DEFAULTS
 
 
-def checksum_options(**options):
+def checksum_options(**options: str) -> dict[str, str]:
     """``options`` as Config keyword arguments where this botocore knows them,
     else nothing: ``Config(**checksum_options(request_checksum_calculation=...))``
     works on every supported botocore."""
     return options if HAS_FLEXIBLE_CHECKSUMS else {}
 
 
-def copy_if_absent(client):
+def copy_if_absent(client: Any) -> dict[str, str]:
     """CopyObject's ``IfNoneMatch="*"`` (refuse an existing target) where
     this botocore knows the parameter (2025 releases on), else nothing."""
     members = client.meta.service_model.operation_model("CopyObject").input_shape.members
@@ -62,14 +63,14 @@ def copy_if_absent(client):
 # --- Django ----------------------------------------------------------------
 
 
-def built_storage(alias):
+def built_storage(alias: str) -> Any:
     """The instance ``storages[alias]`` has already built, or None."""
     from django.core.files import storage
 
     return storage.storages._storages.get(alias)
 
 
-def built_default_storage():
+def built_default_storage() -> Any:
     """The instance behind ``default_storage`` if it has been evaluated, else None."""
     from django.core.files import storage
 
@@ -77,11 +78,11 @@ def built_default_storage():
     return None if wrapped is empty else wrapped
 
 
-def mail_secrets(settings):
+def mail_secrets(settings: Any) -> list[object]:
     """The mail password the project sets and its MAILERS entries' OPTIONS:
     Django 6.1 deprecates the EMAIL_* settings for MAILERS, and reading an
     EMAIL_* setting the project never wrote would warn on every redaction."""
-    found = []
+    found: list[object] = []
     if settings.is_overridden("EMAIL_HOST_PASSWORD"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -92,13 +93,13 @@ def mail_secrets(settings):
     return found
 
 
-def raw_stream(output_wrapper):
+def raw_stream(output_wrapper: Any) -> Any:
     """The stream behind a management command's ``self.stdout``/``self.stderr``
     (tqdm needs the real one: it checks ``isatty`` and writes ``\\r``)."""
     return getattr(output_wrapper, "_out", output_wrapper)
 
 
-def mark_logged(response):
+def mark_logged(response: Any) -> Any:
     """Stop Django logging this response as an error (a 503 from a health
     probe during an outage would otherwise be logged once per poll)."""
     response._has_been_logged = True
@@ -108,7 +109,7 @@ def mark_logged(response):
 # --- django-storages ---------------------------------------------------------
 
 
-def share_connections(storage):
+def share_connections(storage: Any) -> Any:
     """Let every thread use the storage's one boto3 connection: django-storages
     keeps one per thread (a ``threading.local``), and building one costs a boto3
     session and client, far more than the request it is built for."""
@@ -120,7 +121,7 @@ def share_connections(storage):
 # --- django-storages: the key of a name --------------------------------------
 
 
-def storage_key(storage, name):
+def storage_key(storage: Any, name: str) -> str | None:
     """The object key django-storages' S3Storage reads and writes ``name``
     under: its ``clean_name`` (backslashes, ``.``/``..``, doubled slashes) then
     its private ``_normalize_name`` (joined under the location, refusing what
@@ -130,7 +131,7 @@ def storage_key(storage, name):
     from storages.utils import clean_name
 
     try:
-        key = storage._normalize_name(clean_name(name))
+        key: str = storage._normalize_name(clean_name(name))
     except (SuspiciousOperation, ValueError):
         return None
     return key or None

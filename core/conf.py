@@ -11,8 +11,9 @@ or removed key is reported by :func:`problems` (Django's system checks and
 """
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -28,17 +29,17 @@ class InvalidValue(ValueError):
 # --- casts: value as written in settings -> the value every consumer reads ---
 
 
-def text(value):
+def text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidValue("expected a non-empty string")
     return value.strip()
 
 
-def optional_text(value):
+def optional_text(value: object) -> str | None:
     return None if value is None or value == "" else text(value)
 
 
-def text_list(value):
+def text_list(value: object) -> tuple[str, ...]:
     """A list, tuple or comma-separated string -> a tuple of stripped strings."""
     if value is None:
         return ()
@@ -55,10 +56,13 @@ def text_list(value):
     return tuple(items)
 
 
-def number(minimum=None, integer=False, maximum=None):
-    def cast(value):
+def number(
+    minimum: float | None = None, integer: bool = False, maximum: float | None = None
+) -> Callable[[object], float]:
+    def cast(value: object) -> float:
         if isinstance(value, bool):
             raise InvalidValue("expected a number, not a boolean")
+        result: float
         try:
             result = int(str(value).strip()) if integer else float(str(value).strip())
         except (TypeError, ValueError):
@@ -72,28 +76,28 @@ def number(minimum=None, integer=False, maximum=None):
     return cast
 
 
-def choice(*options):
-    def cast(value):
-        value = text(value).lower()
-        if value not in options:
+def choice(*options: str) -> Callable[[object], str]:
+    def cast(value: object) -> str:
+        word = text(value).lower()
+        if word not in options:
             raise InvalidValue(f"expected one of {', '.join(options)}")
-        return value
+        return word
 
     return cast
 
 
-def model_label(value):
-    value = text(value)
-    if value.count(".") != 1 or not all(value.split(".")):
+def model_label(value: object) -> str:
+    label = text(value)
+    if label.count(".") != 1 or not all(label.split(".")):
         raise InvalidValue('expected "app_label.ModelName"')
-    return value
+    return label
 
 
-def optional_model_label(value):
+def optional_model_label(value: object) -> str | None:
     return None if value is None or value == "" else model_label(value)
 
 
-def field_labels(value):
+def field_labels(value: object) -> tuple[str, ...]:
     """``"app_label.Model.field"`` labels (a list or a comma-separated string)."""
     labels = text_list(value)
     for label in labels:
@@ -103,7 +107,7 @@ def field_labels(value):
     return labels
 
 
-def boolean(value):
+def boolean(value: object) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
@@ -116,23 +120,23 @@ def boolean(value):
 PROBE_MODES = ("head_bucket", "list", "get:", "public:")
 
 
-def probe_mode(value):
-    value = text(value)
-    plain = value in ("head_bucket", "list")
-    keyed = value.startswith(("get:", "public:")) and value.split(":", 1)[1].strip()
+def probe_mode(value: object) -> str:
+    mode = text(value)
+    plain = mode in ("head_bucket", "list")
+    keyed = mode.startswith(("get:", "public:")) and mode.split(":", 1)[1].strip()
     if not (plain or keyed):
         raise InvalidValue('expected "head_bucket", "list", "get:<key>" or "public:<key>"')
-    return value
+    return mode
 
 
-def health_probe(value):
+def health_probe(value: object) -> str | dict[str, str]:
     """One probe mode for every alias, or {alias: mode}."""
     if isinstance(value, dict):
         return {text(alias): probe_mode(mode) for alias, mode in value.items()}
     return probe_mode(value)
 
 
-def field_map(value):
+def field_map(value: object) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, dict):
@@ -143,15 +147,15 @@ def field_map(value):
     return {key: text(name) for key, name in value.items()}
 
 
-def url_path(value):
+def url_path(value: object) -> str:
     """An absolute URL path, as ``request.path_info`` spells it: "/healthz"."""
-    value = text(value)
-    if not value.startswith("/") or "?" in value or "#" in value:
+    path = text(value)
+    if not path.startswith("/") or "?" in path or "#" in path:
         raise InvalidValue('expected an absolute path such as "/healthz"')
-    return value
+    return path
 
 
-def prefix(value):
+def prefix(value: object) -> str:
     """An object key prefix: no leading slash, exactly one trailing slash."""
     return text(value).strip("/") + "/"
 
@@ -159,11 +163,11 @@ def prefix(value):
 @dataclass(frozen=True)
 class Setting:
     default: object
-    cast: Callable
+    cast: Callable[[object], Any]
     example: str  # shown in the fix of an invalid value
 
 
-SETTINGS = {
+SETTINGS: dict[str, Setting] = {
     # The file fields the backfill, the audit and the schema checks work on:
     # () is every FileField/ImageField whose storage is the target storage.
     "FILE_FIELDS": Setting((), field_labels, '["wagtailimages.Image.file"]'),
@@ -217,7 +221,7 @@ SETTINGS = {
 }
 
 # Keys that were valid once: what replaced them.
-REMOVED = {
+REMOVED: dict[str, str] = {
     "BACKFILL_AFTER_MIGRATION": (
         "the one-off backfill migration now lives in your own app: run "
         "`python manage.py r2_backfill --make-migration APP_LABEL` once and commit the file it "
@@ -235,17 +239,17 @@ class Problem:
 
 
 class ToolkitSettings:
-    def __init__(self, spec=SETTINGS):
+    def __init__(self, spec: Mapping[str, Setting] = SETTINGS) -> None:
         self.spec = spec
-        self._cached = set()
+        self._cached: set[str] = set()
 
     @property
-    def user_settings(self):
+    def user_settings(self) -> Any:
         if not hasattr(self, "_user_settings"):
             self._user_settings = getattr(settings, "R2_TOOLKIT", None) or {}
         return self._user_settings
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name not in self.spec:
             raise AttributeError(f"Invalid R2_TOOLKIT setting: {name!r}")
         value = self.cast(name)
@@ -253,7 +257,7 @@ class ToolkitSettings:
         setattr(self, name, value)
         return value
 
-    def cast(self, name):
+    def cast(self, name: str) -> Any:
         """The cast value of ``name``; ImproperlyConfigured naming the fix."""
         spec = self.spec[name]
         if not isinstance(self.user_settings, dict):
@@ -269,15 +273,16 @@ class ToolkitSettings:
                 "or remove it for the default."
             ) from None
 
-    def field(self, name):
+    def field(self, name: str) -> str:
         """The model field that plays the reference schema's ``name``."""
-        return self.FIELD_MAP.get(name, name)
+        field_map: dict[str, str] = self.FIELD_MAP
+        return field_map.get(name, name)
 
-    def problems(self):
+    def problems(self) -> list[Problem]:
         """Every unknown, removed or invalid key, as Problems."""
         if not isinstance(self.user_settings, dict):
             return [Problem("error", "r2.settings.invalid_value", self._not_a_dict(), "")]
-        found = []
+        found: list[Problem] = []
         for name in self.user_settings:
             if name in REMOVED:
                 fix = REMOVED[name]
@@ -307,13 +312,13 @@ class ToolkitSettings:
                 found.append(Problem("error", "r2.settings.invalid_value", str(exc), ""))
         return found
 
-    def _not_a_dict(self):
+    def _not_a_dict(self) -> str:
         return (
             f"R2_TOOLKIT is a {type(self.user_settings).__name__}, not a dict; "
             'write R2_TOOLKIT = {"KEY": value, ...}.'
         )
 
-    def reload(self):
+    def reload(self) -> None:
         for name in self._cached:
             delattr(self, name)
         self._cached.clear()
@@ -323,7 +328,7 @@ class ToolkitSettings:
 toolkit_settings = ToolkitSettings()
 
 
-def _reload(*, setting, **kwargs):
+def _reload(*, setting: str, **kwargs: object) -> None:
     if setting == "R2_TOOLKIT":
         toolkit_settings.reload()
 

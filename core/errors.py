@@ -1,6 +1,7 @@
 """Exceptions in the operator's words: one sentence, never a traceback."""
 
 import logging
+from typing import Any
 
 from botocore.exceptions import (
     ClientError,
@@ -15,20 +16,20 @@ from django.core.exceptions import ImproperlyConfigured
 from r2_toolkit.core.redact import scrub
 
 
-def error_code(exc):
+def error_code(exc: BaseException) -> Any:
     """The S3 error code of a ClientError ('NoSuchBucket', '403', ...), else None."""
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code")
     return None
 
 
-def http_status(exc):
+def http_status(exc: BaseException) -> Any:
     if isinstance(exc, ClientError):
         return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return None
 
 
-def describe(exc):
+def describe(exc: BaseException) -> str:
     """A plain, secret-free sentence for ``exc``."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -47,7 +48,7 @@ def describe(exc):
     return scrub(f"{type(exc).__name__}: {exc}")
 
 
-def debugging(logger):
+def debugging(logger: logging.Logger) -> bool:
     """Whether ``logger`` wants tracebacks: operators see one sentence, a
     maintainer who turns the logger to DEBUG also gets the ``exc_info``."""
     return logger.isEnabledFor(logging.DEBUG)

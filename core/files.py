@@ -14,7 +14,9 @@ The object key of a stored name is what the field's storage itself resolves
 joins it to its location. Every part of the toolkit uses that one function.
 """
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps
 from django.core.files.storage import storages
@@ -32,7 +34,7 @@ FIELD_HINT = (
 )
 
 
-def object_key(storage, name):
+def object_key(storage: Any, name: object) -> str | None:
     """The object key ``storage`` reads and writes ``name`` under, or None
     when the storage refuses the name (it escapes the location) or there is
     no name. The storage's own rule, never a copy of it."""
@@ -41,7 +43,7 @@ def object_key(storage, name):
     return compat.storage_key(storage, str(name))
 
 
-def identity(storage):
+def identity(storage: Any) -> tuple[str, str] | None:
     """(endpoint, bucket) of an S3 storage, else None: two storages with the
     same identity write to one bucket, whatever their locations."""
     if not is_s3_storage(storage):
@@ -53,40 +55,42 @@ def identity(storage):
 class FileTarget:
     """One file field of one model, and the storage its names live in."""
 
-    model: type
-    field: FileField
+    model: Any  # a model class (Django ships no annotations)
+    field: Any  # a FileField
 
     @property
-    def label(self):
+    def label(self) -> str:
         return f"{self.model._meta.label}.{self.field.name}"
 
     @property
-    def storage(self):
+    def storage(self) -> Any:
         return self.field.storage
 
     @property
-    def column(self):
-        return self.field.attname
+    def column(self) -> str:
+        column: str = self.field.attname
+        return column
 
     @property
-    def db(self):
-        return router.db_for_write(self.model)
+    def db(self) -> str:
+        db: str = router.db_for_write(self.model)
+        return db
 
     @property
-    def manager(self):
+    def manager(self) -> Any:
         # The base manager: a default manager that hides rows (soft deletes,
         # unpublished pages) must not hide their files.
         return self.model._base_manager.using(self.db)
 
-    def named(self):
+    def named(self) -> Any:
         """Rows whose field holds a name (not NULL, not empty)."""
         return self.manager.exclude(Q(**{f"{self.column}__isnull": True}) | Q(**{self.column: ""}))
 
-    def key(self, name):
+    def key(self, name: object) -> str | None:
         return object_key(self.storage, name)
 
     @property
-    def dimension_fields(self):
+    def dimension_fields(self) -> tuple[str | None, str | None]:
         """(width_field, height_field) an ImageField keeps, each a name or None."""
         return (
             getattr(self.field, "width_field", None) or None,
@@ -94,7 +98,7 @@ class FileTarget:
         )
 
 
-def concrete_file_fields():
+def concrete_file_fields() -> Iterator[FileTarget]:
     """Every concrete FileField of every installed, non-proxy model."""
     for model in apps.get_models():
         if model._meta.proxy:
@@ -104,7 +108,7 @@ def concrete_file_fields():
                 yield FileTarget(model, field)
 
 
-def parse_label(label):
+def parse_label(label: object) -> FileTarget:
     """The FileTarget ``"app_label.Model.field"`` names; TargetError otherwise."""
     parts = str(label).split(".")
     if len(parts) != 3 or not all(parts):
@@ -125,7 +129,7 @@ def parse_label(label):
     return FileTarget(model, field)
 
 
-def target_storage(alias="default"):
+def target_storage(alias: str = "default") -> Any:
     """The storage ``alias`` names; TargetError when STORAGES has no such alias."""
     try:
         return storages[alias]
@@ -136,7 +140,7 @@ def target_storage(alias="default"):
         ) from None
 
 
-def file_targets(alias="default", labels=None):
+def file_targets(alias: str = "default", labels: Iterable[str] | None = None) -> list[FileTarget]:
     """The targets of a run on the storage ``alias``: ``labels`` (``--field``),
     else ``R2_TOOLKIT["FILE_FIELDS"]``, else every file field whose storage
     writes to the same bucket as ``alias``. Named fields on another storage
@@ -150,7 +154,7 @@ def file_targets(alias="default", labels=None):
     labels = labels or setting("FILE_FIELDS", FIELD_HINT)
     if not labels:
         return [t for t in concrete_file_fields() if identity(t.storage) == ours]
-    targets = []
+    targets: list[FileTarget] = []
     for label in dict.fromkeys(labels):
         target = parse_label(label)
         if identity(target.storage) != ours:
@@ -163,6 +167,7 @@ def file_targets(alias="default", labels=None):
     return targets
 
 
-def configured_labels():
+def configured_labels() -> tuple[str, ...]:
     """``R2_TOOLKIT["FILE_FIELDS"]`` as cast (for reports)."""
-    return toolkit_settings.FILE_FIELDS
+    labels: tuple[str, ...] = toolkit_settings.FILE_FIELDS
+    return labels

@@ -20,46 +20,46 @@ HASH_LENGTH = 12  # hex digits: 48 bits, far beyond any media library
 MAX_EXTENSION_BYTES = 16
 
 
-def clean_segment(text):
+def clean_segment(text: str) -> str:
     """``text`` usable as one key segment: no '/', no control or surrogate
     characters, never empty, '.' or '..'."""
     text = "".join("_" if c == "/" or unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
     return text if text.strip(".") else text.replace(".", "_") or "_"
 
 
-def is_clean_name(name):
+def is_clean_name(name: str) -> bool:
     return all(segment == clean_segment(segment) for segment in name.split("/"))
 
 
-def join_location(location, name):
+def join_location(location: str | None, name: str) -> str:
     """``location/name``; with an empty ``name``, the location's key prefix
     (``"media/"``, or ``""`` for the whole bucket)."""
     location = (location or "").strip("/")
     return f"{location}/{name}" if location else name
 
 
-def name_in_storage(key, location):
+def name_in_storage(key: str, location: str | None) -> str:
     """The storage name (what ``storage.url()`` takes) of an object key: the
     key without the storage's location."""
     prefix = join_location(location, "")
     return key[len(prefix) :] if prefix and key.startswith(prefix) else key
 
 
-def truncate_utf8(text, max_bytes):
+def truncate_utf8(text: str, max_bytes: int) -> str:
     """The longest prefix of ``text`` that fits in ``max_bytes`` of UTF-8."""
     return text.encode("utf-8")[: max(max_bytes, 0)].decode("utf-8", "ignore")
 
 
-def legacy_hash(legacy_name):
+def legacy_hash(legacy_name: str) -> str:
     data = legacy_name.encode("utf-8", "surrogatepass")
     return hashlib.sha256(data).hexdigest()[:HASH_LENGTH]
 
 
-def user_prefix(username):
+def user_prefix(username: object) -> str:
     return f"users/{clean_segment(str(username))}/images/"
 
 
-def storage_name(legacy_name, username, location=""):
+def storage_name(legacy_name: str, username: object, location: str | None = "") -> str:
     """The object's name relative to the storage's location (what
     ``storage.url()`` takes)."""
     prefix = user_prefix(username)
@@ -83,6 +83,6 @@ def storage_name(legacy_name, username, location=""):
     return prefix + truncate_utf8(stem, room) + suffix
 
 
-def object_key(legacy_name, username, location=""):
+def object_key(legacy_name: str, username: object, location: str | None = "") -> str:
     """The full object key in the bucket (with the storage's location)."""
     return join_location(location, storage_name(legacy_name, username, location))

@@ -31,6 +31,8 @@ the missing fresh ``last_success`` is what alerts.
 
 import os
 import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 from r2_toolkit.core.redact import redact_url, scrub
@@ -53,7 +55,7 @@ class MetricsDeliveryError(Exception):
     """The metrics could not be written or pushed; the message is one sentence."""
 
 
-def prometheus(what="/metrics"):
+def prometheus(what: str = "/metrics") -> Any:
     """The prometheus_client package with the submodules the toolkit uses."""
     try:
         import prometheus_client
@@ -67,7 +69,7 @@ def prometheus(what="/metrics"):
     return prometheus_client
 
 
-def check_textfile_path(path):
+def check_textfile_path(path: str) -> str | None:
     """Refuse a --metrics-file PATH that cannot be written, before the job runs."""
     directory = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
@@ -82,7 +84,7 @@ def check_textfile_path(path):
     return None
 
 
-def check_gateway_url(url):
+def check_gateway_url(url: str) -> str | None:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return (
@@ -95,24 +97,32 @@ def check_gateway_url(url):
 class JobRun:
     """One run of a batch command, timed from creation, with its counts."""
 
-    def __init__(self, job, metrics_file=None, pushgateway=None, clock=time.time):
+    def __init__(
+        self,
+        job: str,
+        metrics_file: str | None = None,
+        pushgateway: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.job = job
         self.metrics_file = metrics_file
         self.pushgateway = pushgateway
         self.clock = clock
         self.started = clock()
-        self.counts = {}  # family suffix -> (label name, {label value: n})
+        self.counts: dict[
+            str, tuple[str, dict[str, float]]
+        ] = {}  # family suffix -> (label name, {label value: n})
 
-    def count(self, name, label, values):
+    def count(self, name: str, label: str, values: Mapping[object, float]) -> None:
         """Record the run's counts of ``name`` (a COUNT_FAMILIES key) by ``label``."""
         if name not in COUNT_FAMILIES:
             raise ValueError(f"unknown count family {name!r}")
         self.counts[name] = (label, {str(k): float(v) for k, v in dict(values).items()})
 
-    def finish(self, exit_code):
+    def finish(self, exit_code: int) -> list[str]:
         """Write and push the metrics; the sentences of what could not be delivered."""
         ended = self.clock()
-        problems = []
+        problems: list[str] = []
         if self.metrics_file:
             previous = previous_success(self.metrics_file, self.job)
             success = ended if exit_code == 0 else previous
@@ -137,19 +147,21 @@ class JobRun:
                 )
         return problems
 
-    def registry(self, ended, exit_code, success, job_label=False):
+    def registry(
+        self, ended: float, exit_code: int, success: float | None, job_label: bool = False
+    ) -> Any:
         """A CollectorRegistry of this run's families (with a ``job`` label
         on every series only for the textfile)."""
         client = prometheus()
         core = client.core
         own = client.CollectorRegistry(auto_describe=False)
         base = {"job": self.job} if job_label else {}
-        families = []
+        families: list[Any] = []
 
-        def gauge(name, documentation, value, **labels):
-            labels = {**base, **labels}
-            family = core.GaugeMetricFamily(name, documentation, labels=list(labels))
-            family.add_metric(list(labels.values()), value)
+        def gauge(name: str, documentation: str, value: float, **labels: str) -> Any:
+            every = {**base, **labels}
+            family = core.GaugeMetricFamily(name, documentation, labels=list(every))
+            family.add_metric(list(every.values()), value)
             families.append(family)
             return family
 
@@ -172,14 +184,14 @@ class JobRun:
 class _Fixed:
     """A collector that yields families built beforehand."""
 
-    def __init__(self, families):
+    def __init__(self, families: Iterable[Any]) -> None:
         self._families = families
 
-    def collect(self):
+    def collect(self) -> list[Any]:
         return list(self._families)
 
 
-def previous_success(path, job):
+def previous_success(path: str, job: str) -> float | None:
     """``job``'s last-success timestamp in the existing textfile, else None."""
     try:
         with open(path, encoding="utf-8") as stream:
@@ -191,13 +203,14 @@ def previous_success(path, job):
             if family.name == LAST_SUCCESS:
                 for sample in family.samples:
                     if sample.labels.get("job") == job:
-                        return sample.value
+                        value: float = sample.value
+                        return value
     except Exception:  # not a textfile of ours: start over
         return None
     return None
 
 
-def write_textfile(path, registry):
+def write_textfile(path: str, registry: Any) -> None:
     """Replace ``path`` atomically with ``registry``'s families, mode 0644."""
     staging = f"{path}.{os.getpid()}.staging"
     prometheus().write_to_textfile(staging, registry)
@@ -210,7 +223,7 @@ def write_textfile(path, registry):
         raise
 
 
-def push(url, job, registry, success):
+def push(url: str, job: str, registry: Any, success: float | None) -> None:
     """PUT the run's families to the Pushgateway (replacing the group's) after
     a success; after a failure POST them, which replaces only the families
     pushed, so the gateway keeps the last success it already holds."""
@@ -219,6 +232,6 @@ def push(url, job, registry, success):
     send(url, job=job, registry=registry, timeout=PUSH_TIMEOUT)
 
 
-def reason(exc):
+def reason(exc: BaseException) -> str:
     found = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or exc
     return scrub(str(found).rstrip(".")) or type(exc).__name__

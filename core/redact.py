@@ -11,6 +11,8 @@ in JSON or repr(), and percent-encoded in a URL.
 import functools
 import json
 import re
+from collections.abc import Iterable
+from typing import Any, TypeVar, overload
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
@@ -51,13 +53,13 @@ MIN_SECRET_LENGTH = 6
 SCRUB_PASSES = 3
 
 
-def name_words(name):
+def name_words(name: object) -> str:
     """``AWSAccessKeyId`` -> ``aws_access_key_id``; ``X-Amz-Signature`` -> ``x_amz_signature``."""
     spaced = CAMEL_BOUNDARY.sub("_", str(name))
     return "_".join(w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w)
 
 
-def is_secret_name(name):
+def is_secret_name(name: object) -> bool:
     words = name_words(name)
     parts = words.split("_")
     return bool(
@@ -68,7 +70,7 @@ def is_secret_name(name):
     )
 
 
-def redact_url(url):
+def redact_url(url: Any) -> Any:
     """The URL with any password, signed query values and known secrets masked."""
     if not isinstance(url, str) or "://" not in url:
         return scrub(url)
@@ -90,9 +92,9 @@ def redact_url(url):
     return scrub(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
 
 
-def known_secrets():
+def known_secrets() -> list[str]:
     """Every secret value the current settings hold, longest first."""
-    found = []
+    found: list[object] = []
     for name in (
         "SECRET_KEY",
         "AWS_SECRET_ACCESS_KEY",
@@ -117,14 +119,14 @@ def known_secrets():
     return sorted(unique, key=len, reverse=True)
 
 
-def secret_values(mapping):
+def secret_values(mapping: object) -> list[str]:
     """The string values under secret-looking keys of ``mapping``."""
     if not isinstance(mapping, dict):
         return []
     return [v for k, v in mapping.items() if is_secret_name(k) and isinstance(v, str)]
 
 
-def forms(secret):
+def forms(secret: str) -> set[str]:
     """The ways ``secret`` can be spelled in output: raw, JSON- and
     repr-escaped, percent-encoded."""
     return {
@@ -139,26 +141,34 @@ def forms(secret):
 
 
 @functools.lru_cache(maxsize=64)
-def secret_pattern(secrets):
+def secret_pattern(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
     spellings = {form for secret in secrets if secret for form in forms(secret)}
     if not spellings:
         return None
     return re.compile("|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True)))
 
 
-def mask_named(match):
+def mask_named(match: re.Match[str]) -> str:
     if not is_secret_name(match["name"]) or not match["value"]:
         return match[0]
     start, end = match.span("value")
     return match[0][: start - match.start()] + MASK + match[0][end - match.start() :]
 
 
-def scrub(text, secrets=None):
+T = TypeVar("T")
+
+
+@overload
+def scrub(text: str, secrets: Iterable[str] | None = None) -> str: ...
+@overload
+def scrub(text: T, secrets: Iterable[str] | None = None) -> T: ...
+def scrub(text: Any, secrets: Iterable[str] | None = None) -> Any:
     """``text`` with every known secret value, URL password and signature masked."""
     if not isinstance(text, str):
         return text
     pattern = secret_pattern(tuple(known_secrets() if secrets is None else secrets))
-    for _ in range(SCRUB_PASSES if pattern else 0):
+    for _ in range(SCRUB_PASSES if pattern is not None else 0):
+        assert pattern is not None
         text, count = pattern.subn(MASK, text)
         if not count:
             break
@@ -168,7 +178,7 @@ def scrub(text, secrets=None):
     return BARE_PAIR.sub(mask_named, text)
 
 
-def redact(value, secrets=None, *, key=None):
+def redact(value: Any, secrets: Iterable[str] | None = None, *, key: object = None) -> Any:
     """A copy of ``value`` (dicts, lists, strings, scalars) safe to show."""
     if secrets is None:
         secrets = known_secrets()

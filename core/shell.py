@@ -8,11 +8,11 @@ newlines)."""
 import shlex
 
 
-def command(*words):
+def command(*words: object) -> str:
     """``words`` as one line for a POSIX shell, each quoted (``shlex.quote``)."""
     return " ".join(shlex.quote(str(word)) for word in words)
 
 
-def manage(*args):
+def manage(*args: object) -> str:
     """A ``python manage.py`` command line."""
     return command("python", "manage.py", *args)

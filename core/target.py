@@ -8,7 +8,9 @@ Every problem is a :class:`TargetError`: one sentence naming the setting and
 what it points at, and a hint saying how to fix it.
 """
 
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 from django.apps import apps as global_apps
 from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
@@ -21,17 +23,17 @@ from r2_toolkit.core.conf import R2_FIELDS, toolkit_settings
 class TargetError(ValueError):
     """The settings point at something that is not there."""
 
-    def __init__(self, message, hint):
+    def __init__(self, message: str, hint: str) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
 
-    def sentence(self):
+    def sentence(self) -> str:
         """Problem and fix in one line, for command output."""
         return f"{self.message}. {self.hint}"
 
 
-def setting(name, hint):
+def setting(name: str, hint: str) -> Any:
     """The cast value of ``name``; an uncastable one as a TargetError."""
     try:
         return getattr(toolkit_settings, name)
@@ -39,7 +41,7 @@ def setting(name, hint):
         raise TargetError(str(exc).rstrip("."), hint) from None
 
 
-def image_model():
+def image_model() -> Any:
     """The model ``IMAGE_MODEL`` names."""
     hint = (
         'Set R2_TOOLKIT["IMAGE_MODEL"] to your record model as "app_label.ModelName", '
@@ -56,9 +58,10 @@ def image_model():
         ) from None
 
 
-def record_model():
+def record_model() -> Any:
     """The configured record model (``IMAGE_MODEL``), or None when there is
     none (the default); TargetError when the setting points nowhere."""
+    configured: object
     try:
         configured = toolkit_settings.IMAGE_MODEL
     except ImproperlyConfigured:  # an uncastable value: image_model() words it
@@ -66,13 +69,13 @@ def record_model():
     return image_model() if configured is not None else None
 
 
-def uses_template():
+def uses_template() -> bool:
     """Whether the record model's rows get keys of ``KEY_TEMPLATE``'s layout
     instead of their own names."""
     return toolkit_settings.KEY_TEMPLATE is not None
 
 
-def r2_fields(model, required=R2_FIELDS):
+def r2_fields(model: Any, required: Collection[str] = R2_FIELDS) -> dict[str, Any]:
     """Reference name -> the model's field that plays it (``FIELD_MAP`` applied).
 
     A name ``FIELD_MAP`` maps must exist; an unmapped reference name counts
@@ -84,7 +87,7 @@ def r2_fields(model, required=R2_FIELDS):
         '{"<reference name>": "<your field>"} for each of ' + ", ".join(R2_FIELDS) + "."
     )
     mapping = setting("FIELD_MAP", hint)
-    found = {}
+    found: dict[str, Any] = {}
     for reference in R2_FIELDS:
         name = toolkit_settings.field(reference)
         try:
@@ -101,7 +104,7 @@ def r2_fields(model, required=R2_FIELDS):
     return found
 
 
-def image_field(model):
+def image_field(model: Any) -> Any:
     """The FileField holding the legacy file name (``IMAGE_FIELD``)."""
     hint = 'Set R2_TOOLKIT["IMAGE_FIELD"] to the name of the model\'s FileField/ImageField.'
     name = setting("IMAGE_FIELD", hint)
@@ -121,14 +124,14 @@ def image_field(model):
     return found
 
 
-def username_path(model):
+def username_path(model: Any) -> str:
     """``USERNAME_PATH``, checked to lead somewhere from ``model`` (keys are
     ``users/<username>/images/...``). Builds the SQL, runs no query."""
     hint = (
         'Set R2_TOOLKIT["USERNAME_PATH"] to the lookup from the image model to its '
         'owner\'s username, e.g. "user__username".'
     )
-    path = setting("USERNAME_PATH", hint)
+    path: str = setting("USERNAME_PATH", hint)
     try:
         model._default_manager.values(path).query.sql_with_params()
     except (FieldError, FieldDoesNotExist):
@@ -144,13 +147,13 @@ def username_path(model):
 class ImageTarget:
     """The image model and the names of the fields the toolkit uses."""
 
-    model: type
+    model: Any  # a model class (Django ships no annotations)
     image_field: str
     username_path: str
-    fields: dict  # reference name (R2_FIELDS) -> the model's field name
+    fields: dict[str, str]  # reference name (R2_FIELDS) -> the model's field name
 
     @classmethod
-    def resolve(cls, model=None):
+    def resolve(cls, model: Any = None) -> "ImageTarget":
         """The configured target, every setting validated; TargetError otherwise.
         ``model`` overrides IMAGE_MODEL (a migration passes its historical one)."""
         model = image_model() if model is None else model
@@ -162,22 +165,24 @@ class ImageTarget:
         )
 
     @property
-    def label(self):
-        return self.model._meta.label
+    def label(self) -> str:
+        label: str = self.model._meta.label
+        return label
 
     @property
-    def db(self):
-        return router.db_for_write(self.model)
+    def db(self) -> str:
+        db: str = router.db_for_write(self.model)
+        return db
 
     @property
-    def manager(self):
+    def manager(self) -> Any:
         return self.model._default_manager.using(self.db)
 
-    def field(self, name):
+    def field(self, name: str) -> Any:
         return self.model._meta.get_field(self.fields[name])
 
-    def legacy(self):
+    def legacy(self) -> Any:
         return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": True})
 
-    def migrated(self):
+    def migrated(self) -> Any:
         return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": False})

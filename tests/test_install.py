@@ -87,6 +87,8 @@ def test_the_wheel_ships_the_library_and_nothing_else(dist):
     assert (
         "r2_toolkit/toolkit/templates/r2_toolkit/status.html" in names
     )  # the status page's template
+    # The PEP 561 marker in each package: a site's type checker reads the annotations.
+    assert {f"{package}/py.typed" for package in LIBRARY} <= set(names)
     metadata = (
         zipfile.ZipFile(dist)
         .read(next(n for n in names if n.endswith(".dist-info/METADATA")))

@@ -32,7 +32,7 @@ PROBE_FAMILIES = (
     "r2_probe_last_success_timestamp_seconds",
 )
 _joined = threading.Lock()
-_joined_registries = set()
+_joined_registries: set[int] = set()
 
 
 class ProbeCollector:

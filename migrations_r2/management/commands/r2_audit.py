@@ -57,7 +57,7 @@ def days(value):
 
 class Command(ToolkitCommand):
     help = "Reconcile the database with the bucket: missing, changed and orphaned objects."
-    requires_system_checks = []  # report problems in our own words, exit 2
+    requires_system_checks: list[str] = []  # report problems in our own words, exit 2
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=("text", "json"), default="text")

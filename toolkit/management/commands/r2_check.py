@@ -35,7 +35,7 @@ def known(values, allowed, what, help_text):
 
 class Command(ToolkitCommand):
     help = "Verify storage settings, bucket CORS, image schema and a real round-trip upload."
-    requires_system_checks = []  # the gate reports problems itself, in its own format
+    requires_system_checks: list[str] = []  # the gate reports problems itself, in its own format
 
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
