@@ -96,7 +96,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 docs: install
-	$(PY) -m r2_toolkit.toolkit.docs > docs/checks.md
+	$(PY) -m tools.gen_docs > docs/checks.md
 
 clean:
 	rm -rf $(VENV) node_modules var .pytest_cache .hypothesis .nox dist build

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from r2_toolkit.toolkit.docs import render_checks_markdown
+from tools.gen_docs import render_checks_markdown
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "checks.md"
 

@@ -89,6 +89,8 @@ def test_the_wheel_ships_the_library_and_nothing_else(dist):
     )  # the status page's template
     # The PEP 561 marker in each package: a site's type checker reads the annotations.
     assert {f"{package}/py.typed" for package in LIBRARY} <= set(names)
+    # The docs generator is a build tool of this repository (tools/), not the library's.
+    assert not [n for n in names if n.endswith("/docs.py") or n.startswith("tools/")]
     metadata = (
         zipfile.ZipFile(dist)
         .read(next(n for n in names if n.endswith(".dist-info/METADATA")))

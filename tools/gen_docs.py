@@ -1,4 +1,5 @@
-"""docs/checks.md, generated from the check registry (``make docs``).
+"""docs/checks.md, generated from the check registry (``make docs``): a
+build tool of this repository, so it lives outside the library and the wheel.
 
 A test compares the committed file with this output, so the docs cannot
 drift from the checks they describe.

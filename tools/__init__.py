@@ -1,0 +1,1 @@
+"""This repository's build tools (not part of the installed library)."""
