@@ -7,6 +7,7 @@ import time
 
 from tqdm import tqdm
 
+from r2_toolkit.core.links import doc_url
 from r2_toolkit.migrations_r2.findings import FIXES, KINDS
 from r2_toolkit.migrations_r2.report import LOG_EVERY_SECONDS
 
@@ -159,6 +160,8 @@ def outcome(result, report_path):
     if result.interrupted:
         lines.append("interrupted: the figures above are partial; run r2_audit again for all")
     lines.append(
-        "ok: nothing to act on" if result.ok else "findings: see docs/audit.md for each kind"
+        "ok: nothing to act on"
+        if result.ok
+        else f"findings: see {doc_url('audit.md')} for each kind"
     )
     return lines

@@ -6,6 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 
+from r2_toolkit.core.links import doc_url
 from r2_toolkit.core.redact import scrub
 
 STATUSES = ("uploaded", "adopted", "skipped", "failed")
@@ -83,7 +84,9 @@ class VerifyResult(Timed):
         if self.interrupted:
             lines.append("interrupted: run the command again to verify every row")
         if self.mismatched:
-            lines.append("see --report PATH for each row and its reason; docs/audit.md for fixes")
+            lines.append(
+                f"see --report PATH for each row and its reason; {doc_url('audit.md')} for fixes"
+            )
         return "\n".join(lines)
 
 
