@@ -80,6 +80,19 @@ def dist(tmp_path_factory):
     return wheel
 
 
+def test_the_sdist_is_the_library_source_without_the_tests(dist):
+    """The sdist does not ship the tests (they need the repository's site and
+    servers; README.md says so): no half of a test suite that cannot run."""
+    import tarfile
+
+    (sdist,) = dist.parent.glob("*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = [name.split("/", 1)[1] for name in archive.getnames() if "/" in name]
+    assert "core/conf.py" in names and "core/py.typed" in names and "CHANGELOG.md" in names
+    assert not [n for n in names if n.split("/")[0] in ("tests", "tools")]
+    assert "does not ship the tests" in " ".join((ROOT / "README.md").read_text().split())
+
+
 def test_the_wheel_ships_the_library_and_nothing_else(dist):
     names = zipfile.ZipFile(dist).namelist()
     top = {"/".join(name.split("/")[:2]) for name in names if ".dist-info/" not in name}
