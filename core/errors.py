@@ -28,8 +28,28 @@ def http_status(exc):
     return None
 
 
+def one_line(text):
+    """``text`` with its line breaks and runs of blanks as single spaces (a
+    driver's message often ends in a second, indented line)."""
+    return " ".join(text.split())
+
+
+def database_failed(exc):
+    """The sentence for a database that does not answer or refuses the run's
+    queries (an OperationalError escaping a command)."""
+    return scrub(
+        f"the database could not be used ({one_line(str(exc))}); check the DATABASES "
+        "setting (host, port, database name, user, password), that the database server "
+        "is running and reachable from this host, and that `manage.py migrate` has run."
+    )
+
+
 def describe(exc):
-    """A plain, secret-free sentence for ``exc``."""
+    """A plain, secret-free sentence for ``exc``, on one line."""
+    return one_line(sentence_for(exc))
+
+
+def sentence_for(exc):
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         text = f"the server answered {http_status(exc) or '?'} {error.get('Code', '')}".rstrip()
