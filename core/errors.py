@@ -11,6 +11,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.db import InterfaceError, OperationalError
 
 from r2_toolkit.core.redact import scrub
 
@@ -34,9 +35,14 @@ def one_line(text):
     return " ".join(text.split())
 
 
+def driver_message(exc):
+    """``exc`` as its type and message, secret-free, on one line."""
+    return one_line(scrub(f"{type(exc).__name__}: {exc}"))
+
+
 def database_failed(exc):
     """The sentence for a database that does not answer or refuses the run's
-    queries (an OperationalError escaping a command)."""
+    queries (an OperationalError escaping a command or a run's own wrapping)."""
     return scrub(
         f"the database could not be used ({one_line(str(exc))}); check the DATABASES "
         "setting (host, port, database name, user, password), that the database server "
@@ -60,11 +66,13 @@ def sentence_for(exc):
         return scrub(f"the request timed out ({exc})")
     if isinstance(exc, EndpointConnectionError):
         return scrub(f"could not connect to {exc.kwargs.get('endpoint_url', 'the endpoint')}")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return database_failed(exc)
     if isinstance(exc, NoCredentialsError):
         return "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
     if isinstance(exc, (ImproperlyConfigured, ParamValidationError, ValueError)):
         return scrub(str(exc))
-    return scrub(f"{type(exc).__name__}: {exc}")
+    return driver_message(exc)
 
 
 def debugging(logger):
