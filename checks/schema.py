@@ -19,7 +19,7 @@ from django.db import connection
 
 from r2_toolkit.checks.commands import makemigrations, migrate
 from r2_toolkit.checks.registry import Skip, check, fail, ok
-from r2_toolkit.core.errors import describe
+from r2_toolkit.core.errors import driver_message
 
 TEXT_TYPES = {"CharField", "TextField"}
 
@@ -223,7 +223,7 @@ def database(ctx):
         ctx.shared("schema.database", ping_database)
     except Exception as exc:
         return fail(
-            f"The {database_label()} does not answer: {describe(exc)}",
+            f"The {database_label()} does not answer: {driver_message(exc)}",
             "Check the DATABASES setting (host, port, database name, user, password) and that "
             "the database server is running and reachable from this host.",
             database=database_label(),

@@ -26,7 +26,7 @@ from r2_toolkit.checks.options import (
 from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
 from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
 from r2_toolkit.core.redact import redact_url
-from r2_toolkit.core.storage import R2_HOST_SUFFIX, is_r2_endpoint
+from r2_toolkit.core.storage import R2_HOST_SUFFIX, endpoint_problem, is_r2_endpoint
 
 SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
 R2_API_EXAMPLE = "https://<account id>.r2.cloudflarestorage.com"
@@ -147,14 +147,11 @@ def endpoint(ctx):
     if not url:
         return ok("No endpoint URL is set: the storage talks to Amazon S3.")
     example = assignment(ctx.alias, "endpoint_url", "https://<account id>.r2.cloudflarestorage.com")
-    try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
-    except ValueError as exc:
-        return fail(f"The endpoint URL {url!r} is malformed: {exc}.", example)
-    if parts.scheme not in ("http", "https") or not host:
-        return fail(f"The endpoint URL {url!r} is not an http(s) URL with a host name.", example)
+    problem = endpoint_problem(url)
+    if problem:
+        return fail(f"The endpoint URL {url!r} {problem}.", example)
+    parts = urlsplit(url)
+    host = parts.hostname.lower()
     public = public_domain_problem(ctx, parts, host)
     if public:
         return fail(

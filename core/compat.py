@@ -135,3 +135,15 @@ def storage_key(storage: Any, name: str) -> str | None:
     except (SuspiciousOperation, ValueError):
         return None
     return key or None
+
+
+# --- obstore (pyo3) -----------------------------------------------------------
+
+
+def is_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic surfaced by a pyo3 binding (obstore's
+    ``pyo3_runtime.PanicException``). It derives from BaseException, not
+    Exception, so ``except Exception`` lets it through, and its module is not
+    importable: it is known by its module and name."""
+    kind = type(exc)
+    return kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"

@@ -12,6 +12,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.db import InterfaceError, OperationalError
 
 from r2_toolkit.core.redact import scrub
 
@@ -29,8 +30,33 @@ def http_status(exc: BaseException) -> Any:
     return None
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and runs of blanks as single spaces (a
+    driver's message often ends in a second, indented line)."""
+    return " ".join(text.split())
+
+
+def driver_message(exc: BaseException) -> str:
+    """``exc`` as its type and message, secret-free, on one line."""
+    return one_line(scrub(f"{type(exc).__name__}: {exc}"))
+
+
+def database_failed(exc: BaseException) -> str:
+    """The sentence for a database that does not answer or refuses the run's
+    queries (an OperationalError escaping a command or a run's own wrapping)."""
+    return scrub(
+        f"the database could not be used ({one_line(str(exc))}); check the DATABASES "
+        "setting (host, port, database name, user, password), that the database server "
+        "is running and reachable from this host, and that `manage.py migrate` has run."
+    )
+
+
 def describe(exc: BaseException) -> str:
-    """A plain, secret-free sentence for ``exc``."""
+    """A plain, secret-free sentence for ``exc``, on one line."""
+    return one_line(sentence_for(exc))
+
+
+def sentence_for(exc: BaseException) -> str:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         text = f"the server answered {http_status(exc) or '?'} {error.get('Code', '')}".rstrip()
@@ -41,11 +67,13 @@ def describe(exc: BaseException) -> str:
         return scrub(f"the request timed out ({exc})")
     if isinstance(exc, EndpointConnectionError):
         return scrub(f"could not connect to {exc.kwargs.get('endpoint_url', 'the endpoint')}")
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return database_failed(exc)
     if isinstance(exc, NoCredentialsError):
         return "no credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set"
     if isinstance(exc, (ImproperlyConfigured, ParamValidationError, ValueError)):
         return scrub(str(exc))
-    return scrub(f"{type(exc).__name__}: {exc}")
+    return driver_message(exc)
 
 
 def debugging(logger: logging.Logger) -> bool:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from r2_toolkit.core.compat import checksum_options
-from r2_toolkit.core.storage import is_r2_endpoint, s3_aliases
+from r2_toolkit.core.storage import check_endpoint, is_r2_endpoint, s3_aliases
 
 AWS_HOST_SUFFIX = ".amazonaws.com"
 
@@ -76,6 +76,13 @@ def client_config(base, workers):
     return base.merge(ours) if base is not None else ours
 
 
+def endpoint_setting(alias, options):
+    """Where the endpoint URL of ``alias`` is set, as the operator writes it."""
+    if "endpoint_url" in options:
+        return f'STORAGES[{alias!r}]["OPTIONS"]["endpoint_url"]'
+    return "AWS_S3_ENDPOINT_URL"
+
+
 def open_bucket(workers, alias=None):
     """The bucket of the S3 storage ``alias`` (default: the first S3 alias,
     ``default`` first); ValueError with the fix when there is none.
@@ -90,13 +97,15 @@ def open_bucket(workers, alias=None):
         raise ValueError(
             f"STORAGES has no S3 alias {alias!r}; the S3 aliases are: {', '.join(aliases)}."
         )
-    params = dict(settings.STORAGES[alias or aliases[0]])
+    alias = alias or aliases[0]
+    params = dict(settings.STORAGES[alias])
     options = dict(params.get("OPTIONS") or {})
     base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
     options["client_config"] = client_config(base, workers)
     options["querystring_auth"] = False
     params["OPTIONS"] = options
     storage = storages.create_storage(params)
+    check_endpoint(storage.endpoint_url, endpoint_setting(alias, options))
     if not storage.bucket_name:
         raise ValueError(
             "AWS_STORAGE_BUCKET_NAME is not set; set it to the bucket to backfill into."

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from django.db import connections, models, transaction
 from django.db.models.functions import Mod
 
+from r2_toolkit.core.arguments import shard_parts
+
 
 @dataclass(frozen=True)
 class Row:
@@ -35,18 +37,9 @@ class Shard:
 
     @classmethod
     def parse(cls, text):
-        """``"K/N"`` → Shard; ValueError with the fix for anything else."""
-        try:
-            index, count = (int(part) for part in str(text).split("/"))
-        except ValueError:
-            raise ValueError(
-                f"--shard {text!r} is not K/N; write e.g. --shard 1/4 for the first of four shards."
-            ) from None
-        if count < 1 or not 1 <= index <= count:
-            raise ValueError(
-                f"--shard {text} is out of range: K must be between 1 and N "
-                f"(e.g. --shard 1/{max(count, 2)})."
-            )
+        """``"K/N"`` → Shard; ValueError with the fix for anything else
+        (core.arguments holds the rule, so argparse refuses the same values)."""
+        index, count = shard_parts(text)
         return cls(index, count)
 
 

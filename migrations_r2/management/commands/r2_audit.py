@@ -8,12 +8,12 @@ work on the quarantine instead of auditing: 0 all done, 1 something not
 (a conflict, a key not in the quarantine), 2 it could not run.
 """
 
-import argparse
 import json
 import sys
 
 from django.core.management.base import CommandError
 
+from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.compat import raw_stream
 from r2_toolkit.migrations_r2.audit import (
@@ -33,28 +33,6 @@ from r2_toolkit.migrations_r2.audit_report import (
 from r2_toolkit.migrations_r2.findings import KINDS
 
 
-def seconds(value):
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not number >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (0 or more), not {value!r}")
-    return number
-
-
-def days(value):
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
-    if not 0 <= number <= 36500:  # also refuses nan and inf
-        raise argparse.ArgumentTypeError(
-            f"expected a number of days from 0 to 36500, not {value!r}"
-        )
-    return number
-
-
 class Command(ToolkitCommand):
     help = "Reconcile the database with the bucket: missing, changed and orphaned objects."
     requires_system_checks: list[str] = []  # report problems in our own words, exit 2
@@ -72,7 +50,7 @@ class Command(ToolkitCommand):
         )
         parser.add_argument(
             "--grace",
-            type=seconds,
+            type=arguments.GRACE,
             default=86400.0,
             metavar="SECONDS",
             help="unreferenced objects younger than this are not orphans (default 86400)",
@@ -108,7 +86,7 @@ class Command(ToolkitCommand):
             help="say which quarantined objects are older than --older-than; with --yes, "
             "delete them for good",
         )
-        parser.add_argument("--older-than", type=days, default=None, metavar="DAYS")
+        parser.add_argument("--older-than", type=arguments.DAYS, default=None, metavar="DAYS")
 
     def handle(self, *args, **options):
         mode = quarantine_mode(options)

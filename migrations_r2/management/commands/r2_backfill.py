@@ -6,26 +6,16 @@ Exit status: 0 every selected row is done, 1 some rows failed (or the run
 was interrupted), 2 it could not run.
 """
 
-import argparse
 import sys
 
 from django.core.management.base import CommandError
 
+from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.compat import raw_stream
 from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
 from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
-
-
-def positive(value):
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive whole number, not {value!r}")
-    return number
 
 
 def row_counts(result):
@@ -53,23 +43,24 @@ class Command(ToolkitCommand):
         )
         parser.add_argument(
             "--batch-size",
-            type=positive,
+            type=arguments.BATCH_SIZE,
             default=None,
             metavar="N",
             help="rows per page and per database write (default 200)",
         )
         parser.add_argument(
             "--workers",
-            type=positive,
+            type=arguments.WORKERS,
             default=None,
             metavar="N",
             help="upload threads (default 16)",
         )
         parser.add_argument(
-            "--limit", type=positive, default=None, metavar="N", help="stop after N rows"
+            "--limit", type=arguments.LIMIT, default=None, metavar="N", help="stop after N rows"
         )
         parser.add_argument(
             "--shard",
+            type=arguments.checked(Shard.parse),
             default=None,
             metavar="K/N",
             help="take only shard K of N (for parallel runs)",
@@ -130,10 +121,6 @@ class Command(ToolkitCommand):
                 "--verify and --rewrite-urls are separate runs; "
                 "run --rewrite-urls first, then --verify."
             )
-        try:
-            shard = Shard.parse(options["shard"]) if options["shard"] else None
-        except ValueError as exc:
-            raise BackfillError(str(exc)) from None
         report = options["report"]
         if report:
             try:
@@ -148,7 +135,7 @@ class Command(ToolkitCommand):
             batch_size=options["batch_size"],
             workers=options["workers"],
             limit=options["limit"],
-            shard=shard,
+            shard=options["shard"],
             verify=options["verify"],
             rewrite_urls=options["rewrite_urls"],
             report=report,

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from r2_toolkit import checks  # noqa: F401  (registers every check)
 from r2_toolkit.checks.registry import GROUPS, REGISTRY, select
 from r2_toolkit.checks.runner import run_checks, summarize
+from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.redact import scrub
@@ -53,9 +54,9 @@ class Command(ToolkitCommand):
         parser.add_argument("--fail-on", choices=["error", "warning"], default="error")
         parser.add_argument(
             "--timeout",
-            type=float,
+            type=arguments.TIMEOUT,
             default=None,
-            help="overall deadline in seconds (default R2_TOOLKIT CHECK_TIMEOUT)",
+            help="overall deadline in seconds, 0.1 to 86400 (default R2_TOOLKIT CHECK_TIMEOUT)",
         )
         parser.add_argument(
             "--storage", default=None, metavar="ALIAS", help="check only this STORAGES alias"
@@ -82,8 +83,6 @@ class Command(ToolkitCommand):
         timeout = options["timeout"]
         if timeout is None:
             timeout = toolkit_settings.CHECK_TIMEOUT
-        if timeout <= 0:
-            raise CommandError("--timeout must be a positive number of seconds.", returncode=2)
         results = run_checks(
             chosen,
             aliases=self.aliases(options["storage"]),
