@@ -30,6 +30,20 @@ def http_status(exc: BaseException) -> Any:
     return None
 
 
+def is_missing(exc: BaseException) -> bool:
+    """Whether ``exc`` says the key (or upload) is not there: a 404."""
+    return isinstance(exc, ClientError) and (
+        http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound")
+    )
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a 412: a condition (If-None-Match: *) did not hold."""
+    return isinstance(exc, ClientError) and (
+        http_status(exc) == 412 or error_code(exc) == "PreconditionFailed"
+    )
+
+
 def one_line(text: str) -> str:
     """``text`` with its line breaks and runs of blanks as single spaces (a
     driver's message often ends in a second, indented line)."""

@@ -31,7 +31,13 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from r2_toolkit.core.errors import describe, error_code, http_status
+from r2_toolkit.core.errors import (
+    describe,
+    error_code,
+    http_status,
+    is_missing,  # noqa: F401  (quarantine, listing: the uploader's answers)
+    is_precondition_failed,
+)
 from r2_toolkit.migrations_r2 import multipart
 from r2_toolkit.migrations_r2.native import TransportError
 
@@ -72,18 +78,6 @@ def is_transient(exc):
     if isinstance(exc, ClientError):
         return http_status(exc) in RETRY_STATUSES or error_code(exc) in RETRY_CODES
     return isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError, TransportError))
-
-
-def is_missing(exc):
-    return isinstance(exc, ClientError) and (
-        http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound")
-    )
-
-
-def is_precondition_failed(exc):
-    return isinstance(exc, ClientError) and (
-        http_status(exc) == 412 or error_code(exc) == "PreconditionFailed"
-    )
 
 
 def with_retries(call, policy, sleep=time.sleep):

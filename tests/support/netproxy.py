@@ -10,7 +10,12 @@ proxy's lifetime):
 
 - ``None``: forward normally;
 - ``"503"``: answer an S3-style ``503 SlowDown`` without forwarding;
+- ``("answer", status, code)``: answer an S3-style error ``code`` with
+  ``status`` without forwarding (``("answer", 404, "NoSuchUpload")``);
 - ``"reset"``: drop the client connection with a TCP RST;
+- ``"reset-after"``: forward the request, let the server act on it, then drop
+  the client connection with a TCP RST instead of its answer (the reset a
+  client cannot tell from ``"reset"``: was it done or not?);
 - ``("delay", seconds)``: wait, then forward;
 - ``"hang"``: accept the request and never answer (until the proxy closes).
 
@@ -28,11 +33,16 @@ import time
 import uuid
 from urllib.parse import urlsplit
 
-SLOW_DOWN_XML = (
-    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-    "<Message>Please reduce your request rate.</Message>"
+ERROR_XML = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
+    "<Message>{message}</Message>"
     "<RequestId>{rid}</RequestId><HostId>netproxy</HostId></Error>"
 )
+MESSAGES = {
+    "SlowDown": "Please reduce your request rate.",
+    "NoSuchUpload": "The specified multipart upload does not exist.",
+    "PreconditionFailed": "At least one of the pre-conditions you specified did not hold",
+}
 COPY_CHUNK = 256 * 1024
 NO_BODY_STATUSES = {204, 304}
 
@@ -328,13 +338,21 @@ class Proxy:
         number = self._record(request)
         fault = self.fault(request.method, request.target, number) if self.fault else None
         if fault == "reset":
-            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            return False
+            return self._reset(client)
+        if fault == "reset-after":
+            if request.expects_continue:
+                client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.body = read_body(reader, request.headers)
+            upstream.send(request)  # the server has answered: it acted on it
+            upstream.close()  # the answer's body is never read
+            return self._reset(client)
         if fault == "hang":
             self._closed.wait()
             return False
         if fault == "503":
-            return self._slow_down(request, reader, client)
+            return self._error(request, reader, client, 503, "SlowDown")
+        if isinstance(fault, tuple) and fault[0] == "answer":
+            return self._error(request, reader, client, *fault[1:])
         delay = self.latency + (fault[1] if isinstance(fault, tuple) else 0.0)
         if delay > 0:
             time.sleep(delay)
@@ -343,15 +361,21 @@ class Proxy:
         request.body = read_body(reader, request.headers)
         return self._forward(request, client, upstream)
 
-    def _slow_down(self, request, reader, client):
+    @staticmethod
+    def _reset(client):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        return False
+
+    def _error(self, request, reader, client, status, code):
         # A client waiting for 100-continue never sends the body, so the only
         # sane continuation then is to close; otherwise drain it and keep going.
         keep_alive = request.keep_alive and not request.expects_continue
         if keep_alive:
             read_body(reader, request.headers)
-        body = SLOW_DOWN_XML.format(rid=uuid.uuid4().hex).encode()
+        message = MESSAGES.get(code, code)
+        body = ERROR_XML.format(code=code, message=message, rid=uuid.uuid4().hex).encode()
         head = (
-            "HTTP/1.1 503 Slow Down\r\n"
+            f"HTTP/1.1 {status} {code}\r\n"
             "Content-Type: application/xml\r\n"
             f"Content-Length: {len(body)}\r\n"
             f"x-amz-request-id: {uuid.uuid4().hex[:16]}\r\n"
