@@ -14,6 +14,7 @@ the answers R2 gives that moto does not (moto accepts a second completion).
 import hashlib
 import os
 import random
+import subprocess
 
 import boto3
 import pytest
@@ -23,6 +24,8 @@ from r2_toolkit.core.compat import checksum_options
 from r2_toolkit.migrations_r2.probe import STREAM_THRESHOLD, ProbedFile
 from r2_toolkit.migrations_r2.uploader import IfNoneMatch, RetryPolicy, Uploader
 from tests.support.netproxy import Proxy
+from tests.support.servers import ROOT
+from tests.test_backfill_resilience import RUN_TIMEOUT, sqlite_site
 
 SIZE = STREAM_THRESHOLD + 1024 * 1024  # two parts
 
@@ -193,3 +196,64 @@ def test_a_flaky_network_on_every_multipart_request_still_uploads_every_file(
     assert [o.status for o in outcomes] == ["uploaded"] * 6, (seed, outcomes)
     for n in range(6):
         assert md5_at(moto_server, bucket, f"big/{n}.jpg") == file_md5(big_file), seed
+
+
+# --- the whole backfill, as the issue ran it -----------------------------------
+
+BIG_ROWS = (
+    "from gallery.legacy import create_legacy_images; "
+    "create_legacy_images(4, size=(1800, 1800), noise=9_500_000, seed=99)"
+)
+
+
+def issue_faults(rng):
+    """The issue's network: 10% 503s, 3% resets, half of them after the server acted."""
+
+    def fault(method, target, n):
+        draw = rng.random()
+        if draw < 0.10:
+            return "503"
+        if draw < 0.115:
+            return "reset"
+        if draw < 0.13:
+            return "reset-after"
+        return None
+
+    return fault
+
+
+@pytest.mark.slow
+def test_the_backfill_under_the_issues_faults_migrates_every_row_in_one_run(moto_server, tmp_path):
+    site = sqlite_site(moto_server, tmp_path)
+    site.seed(150)
+    done = subprocess.run(
+        site.manage("shell", "-c", BIG_ROWS),
+        cwd=ROOT,
+        env=site.env(),
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    seed = int.from_bytes(os.urandom(4), "big")
+
+    with Proxy(moto_server.endpoint_url, fault=issue_faults(random.Random(seed))) as proxy:
+        status, output = site.backfill(endpoint=proxy.url)
+        faults = proxy.counts
+
+    assert status == 0, f"seed {seed}: {output[-3000:]}"
+    assert sum(faults.values()) > 20, "the faults were injected"
+    rows, objects = site.rows(), site.objects()
+    assert len(rows) == 154 and all(row.storage_key for row in rows), f"seed {seed}"
+    big = 0
+    for row in rows:
+        data = (site.media / row.image).read_bytes()
+        if len(data) > STREAM_THRESHOLD:  # a multipart ETag is no MD5: read the object
+            big += 1
+            assert md5_at(moto_server, site.bucket, row.storage_key) == file_md5(
+                site.media / row.image
+            ), row.id
+        else:
+            assert objects[row.storage_key] == (len(data), hashlib.md5(data).hexdigest()), row.id
+    assert big >= 2, "some files went multipart"
+    assert set(objects) == {row.storage_key for row in rows}
