@@ -9,6 +9,7 @@ from r2_toolkit.checks import (  # noqa: F401  (registration by import)
     connectivity,
     cors,
     cors_live,
+    health_probe,
     objects,
     roundtrip,
     schema,
