@@ -16,6 +16,7 @@ from r2_toolkit.checks.settings import (
     require_r2,
 )
 from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
+from r2_toolkit.core.credentials import CREDENTIALS, credential_sources
 
 
 # --- the client's behaviour ------------------------------------------------
@@ -98,28 +99,7 @@ def object_parameters(ctx):
     )
 
 
-# --- which credential is used --------------------------------------------------
-# django-storages' precedence for each credential (get_default_settings): the
-# alias's OPTIONS, then AWS_S3_*, then AWS_* (the environment only when neither
-# setting exists; the toolkit reads settings, not the environment).
-CREDENTIALS = {
-    "access key id": ("access_key", "AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
-    "secret key": ("secret_key", "AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
-}
-
-
-def credential_sources(alias, option, s3_name, plain_name):
-    """[(where, value)] for each place that sets this credential, winner first."""
-    found = []
-    options = storage_options(alias)
-    if options.get(option):
-        found.append((f'STORAGES["{alias}"]["OPTIONS"]["{option}"]', options[option]))
-    for name in (s3_name, plain_name):
-        if getattr(settings, name, None):
-            found.append((name, getattr(settings, name)))
-    return found
-
-
+# --- which credential is used (django-storages' precedence: core.credentials) --
 @check(
     "r2.settings.credential_conflict",
     title="Each credential is set in one place, or the same everywhere",
@@ -134,8 +114,8 @@ def credential_sources(alias, option, s3_name, plain_name):
 )
 def credential_conflict(ctx):
     conflicts = []
-    for what, names in CREDENTIALS.items():
-        sources = credential_sources(ctx.alias, *names)
+    for what in CREDENTIALS:
+        sources = credential_sources(ctx.alias, storage_options(ctx.alias), settings, what)
         if len({value for _, value in sources}) > 1:
             conflicts.append((what, [where for where, _ in sources]))
     if not conflicts:
