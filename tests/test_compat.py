@@ -107,3 +107,25 @@ def test_a_column_type_is_named_by_the_driver_where_it_can(django_db_setup):
         assert name == "int4"
     else:
         assert name is None  # SQLite: no type registry; its own type names are used
+
+
+def test_each_thread_of_a_check_run_has_its_own_boto3_resource_and_shares_the_client():
+    """boto3 resources are not thread-safe (clients are): the run's storage
+    gives each thread its own, as django-storages does for the app's threads."""
+    import threading
+
+    from r2_toolkit.checks.context import CheckContext
+
+    ctx = CheckContext("default", 10)
+    resources = {}
+
+    def connect(name):
+        resources[name] = ctx.storage().connection
+
+    threads = [threading.Thread(target=connect, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert resources["a"] is not resources["b"]
+    assert ctx.storage() is ctx.storage() and ctx.client() is ctx.client()
