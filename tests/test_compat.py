@@ -129,3 +129,23 @@ def test_each_thread_of_a_check_run_has_its_own_boto3_resource_and_shares_the_cl
         thread.join()
     assert resources["a"] is not resources["b"]
     assert ctx.storage() is ctx.storage() and ctx.client() is ctx.client()
+
+
+def test_an_apps_newest_migrations_are_its_leaves():
+    leaves = compat.leaf_migrations("gallery")
+    newest = max(name for app, name in compat.disk_migrations() if app == "gallery")
+    assert leaves == [("gallery", newest)]
+
+
+def test_make_migration_reads_the_migrations_through_compat(monkeypatch):
+    """--make-migration: refused where the backfill migration exists, else the
+    next number after the app's newest migration, depending on it."""
+    from r2_toolkit.migrations_r2 import migration_file
+
+    with pytest.raises(migration_file.MigrationFileError, match="0003_r2_backfill"):
+        migration_file.plan("gallery")
+    monkeypatch.setattr(migration_file, "existing_backfill", lambda migrations, app: None)
+    path, source = migration_file.plan("gallery")
+    ((_, newest),) = compat.leaf_migrations("gallery")
+    assert path.endswith(f"{int(newest[:4]) + 1:04d}_r2_backfill.py")
+    assert f'("gallery", "{newest}")' in source
