@@ -16,8 +16,14 @@ from r2_toolkit.checks import (  # noqa: F401  (registration by import)
     schema_fields,
     schema_lengths,
     schema_record,
-    settings,
     storages,
-    toolkit_settings,
 )
+
+# The settings group's three modules register in reading order (a group's
+# checks run and print in registration order): where the storage is, how URLs
+# are built, the client's behaviour and credentials, then R2_TOOLKIT's own.
+# isort: off
+from r2_toolkit.checks import settings, settings_urls, settings_client, toolkit_settings  # noqa: F401, I001
+
+# isort: on
 from r2_toolkit.checks.registry import GROUPS, REGISTRY, Check, Result  # noqa: F401

@@ -27,6 +27,7 @@ from r2_toolkit.checks.context import once
 from r2_toolkit.checks.options import literal
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
 from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.credentials import plain_setting
 from r2_toolkit.core.errors import describe, error_code, http_status
 from r2_toolkit.core.redact import scrub
 
@@ -49,9 +50,8 @@ NTP = (
 
 def key_names(ctx, which):
     """Where this alias's key comes from, for the operator to edit."""
-    setting = {"access": "AWS_ACCESS_KEY_ID", "secret": "AWS_SECRET_ACCESS_KEY"}[which]
     option = {"access": "access_key", "secret": "secret_key"}[which]
-    return f"{setting} (or OPTIONS['{option}'] of STORAGES[{ctx.alias!r}])"
+    return f"{plain_setting(option)} (or OPTIONS['{option}'] of STORAGES[{ctx.alias!r}])"
 
 
 @check(

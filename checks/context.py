@@ -12,11 +12,10 @@ import threading
 
 from botocore.config import Config
 from django.conf import settings
-from django.core.files.storage import storages
 
 from r2_toolkit.checks.registry import Skip
-from r2_toolkit.core.compat import share_connections
 from r2_toolkit.core.conf import toolkit_settings
+from r2_toolkit.core.files import open_storage
 from r2_toolkit.core.storage import is_r2_endpoint
 
 
@@ -85,18 +84,19 @@ class CheckContext:
         build it now, with the run's timeouts; raises ImproperlyConfigured."""
         if self.alias is None:
             raise Skip("no S3 storage is configured in STORAGES")
-        storage = storages.create_storage(dict(self.storage_config))
+        storage = open_storage(self.alias)
         # After __init__ the storage holds the client config it would really
         # use (its own default, with signature version, addressing style and
         # proxies, when none is configured); add the timeouts to that.
         storage.client_config = self.client_config(storage.client_config)
-        # One client for every thread of the run (the checks and the round-trip's
-        # concurrent requests), as the app's own threads would share it.
-        return share_connections(storage)
+        # Each thread of the run builds its own boto3 resource, as django-storages
+        # does for the app's threads: boto3 resources are not thread-safe.
+        return storage
 
     @once
     def client(self):
-        """One boto3 client, shared by every thread of this run."""
+        """One boto3 client, shared by every thread of this run (boto3 clients
+        are thread-safe)."""
         return self.storage().connection.meta.client
 
     @property

@@ -9,6 +9,8 @@ operator actually uses, or the fix lands in the wrong place.
 from django.conf import settings
 from django.utils.module_loading import import_string
 
+from r2_toolkit.core.compat import storage_defaults
+
 # The django-storages setting behind each option the checks talk about.
 SETTING_NAMES = {
     "bucket_name": "AWS_STORAGE_BUCKET_NAME",
@@ -43,7 +45,7 @@ def default_options(backend):
     Read without running ``__init__``, which refuses some values (a leading
     ``/`` in ``location``) that the checks must still be able to name.
     """
-    return backend.__new__(backend).get_default_settings()
+    return storage_defaults(backend)
 
 
 def configured(alias, option):

@@ -6,11 +6,14 @@ returns ``ok(...)``, ``warn(...)``, ``fail(...)``, ``skip(...)`` or raises
 Anything else it raises becomes a failed check with a plain message.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from typing import Any
+
+# A check: the run's context -> an Outcome (or raises Skip).
+CheckFunction = Callable[..., Any]
 
 GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "objects", "roundtrip")
-STATUSES = ("pass", "warn", "fail", "skip")
 
 # How a check runs: "static" reads settings and builds objects, no I/O;
 # "db" talks to the database (main thread only); "network" talks to the
@@ -75,26 +78,36 @@ class Skip(Exception):
     """Raised by a check (or a context helper) when it cannot apply."""
 
 
-def ok(message, **details):
+def ok(message: str, **details: Any) -> "Outcome":
     return Outcome("pass", message, "", details)
 
 
-def warn(message, hint, **details):
+def warn(message: str, hint: str, **details: Any) -> "Outcome":
     return Outcome("warn", message, hint, details)
 
 
-def fail(message, hint, **details):
+def fail(message: str, hint: str, **details: Any) -> "Outcome":
     return Outcome("fail", message, hint, details)
 
 
-def skip(message, **details):
+def skip(message: str, **details: Any) -> "Outcome":
     return Outcome("skip", message, "", details)
 
 
 REGISTRY: dict[str, Check] = {}
 
 
-def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=False, source=""):
+def check(
+    id: str,
+    *,
+    title: str,
+    catches: str,
+    fix: str,
+    kind: str = "static",
+    per_storage: bool = True,
+    mutating: bool = False,
+    source: str = "",
+) -> Callable[[CheckFunction], CheckFunction]:
     """Register ``fn`` as check ``id`` (``r2.<group>.<name>``)."""
     parts = id.split(".")
     if len(parts) != 3 or parts[0] != "r2" or parts[1] not in GROUPS:
@@ -102,7 +115,7 @@ def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=
     if kind not in KINDS:
         raise ValueError(f"check {id}: kind {kind!r} is not one of {KINDS}")
 
-    def register(fn):
+    def register(fn: CheckFunction) -> CheckFunction:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
         REGISTRY[id] = Check(
@@ -113,7 +126,9 @@ def check(id, *, title, catches, fix, kind="static", per_storage=True, mutating=
     return register
 
 
-def select(only=(), skip_groups=(), include_mutating=True):
+def select(
+    only: Collection[str] = (), skip_groups: Collection[str] = (), include_mutating: bool = True
+) -> list[Check]:
     """Registered checks in group order, filtered as r2_check's flags say."""
     chosen = [
         c

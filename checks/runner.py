@@ -8,13 +8,16 @@ hold the process at exit (concurrent.futures joins its workers).
 import logging
 import threading
 import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from r2_toolkit.checks.context import CheckContext
-from r2_toolkit.checks.registry import Outcome, Result, Skip
+from r2_toolkit.checks.registry import Check, Outcome, Result, Skip
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
+from r2_toolkit.core.severity import STATUSES, failing
 from r2_toolkit.core.storage import s3_aliases
 
 logger = logging.getLogger("r2_toolkit.checks")
@@ -93,13 +96,20 @@ def skipped_result(check, ctx, reason):
     return Result(check.id, check.group, "skip", reason, "", 0.0, details)
 
 
-def run_checks(checks, *, aliases=None, timeout=30.0, keep=False, skipped=None):
+def run_checks(
+    checks: Sequence[Check],
+    *,
+    aliases: Iterable[str] | None = None,
+    timeout: float = 30.0,
+    keep: bool = False,
+    skipped: Mapping[str, str] | None = None,
+) -> list[Result]:
     """Results of ``checks`` over the S3 aliases, in a stable order.
     ``skipped``: check id -> the reason it is reported as skipped, unrun."""
     aliases = s3_aliases() if aliases is None else list(aliases)
     pairs = plan(checks, aliases, timeout, keep)
     deadline = time.monotonic() + timeout
-    results = [None] * len(pairs)
+    results: list[Result | None] = [None] * len(pairs)
     done = threading.Condition()
     unrun = not_run(checks, skipped)
     for index, (check, ctx) in enumerate(pairs):
@@ -139,16 +149,15 @@ def run_checks(checks, *, aliases=None, timeout=30.0, keep=False, skipped=None):
                 timeout * 1000,
                 details,
             )
-    return final
+    return [result for result in final if result is not None]  # every slot is filled now
 
 
-def summarize(results, fail_on="error"):
+def summarize(results: Iterable[Result], fail_on: str = "error") -> dict[str, Any]:
     """The JSON document's head: ok flag and counts per status."""
-    summary = {status: 0 for status in ("pass", "warn", "fail", "skip")}
+    summary = dict.fromkeys(STATUSES, 0)
     for result in results:
         summary[result.status] += 1
-    failed = summary["fail"] or (fail_on == "warning" and summary["warn"])
-    return {"ok": not failed, "summary": summary}
+    return {"ok": not failing(summary, fail_on), "summary": summary}
 
 
 def concurrently(calls, timeout=None):

@@ -19,6 +19,7 @@ from django.db import connection
 
 from r2_toolkit.checks.commands import makemigrations, migrate
 from r2_toolkit.checks.registry import Skip, check, fail, ok
+from r2_toolkit.core import compat
 from r2_toolkit.core.errors import driver_message
 
 TEXT_TYPES = {"CharField", "TextField"}
@@ -92,12 +93,11 @@ def pending_migrations(app_label=None):
 def migrations_creating(model, field_names=None):
     """'app.migration' names that create ``model``'s table, or (with
     ``field_names``) any of those fields, in migration order."""
-    from django.db.migrations.loader import MigrationLoader
     from django.db.migrations.operations import AddField, CreateModel
 
     model_name = model._meta.model_name
     found = []
-    for (app_label, name), migration in sorted(MigrationLoader(None).disk_migrations.items()):
+    for (app_label, name), migration in sorted(compat.disk_migrations().items()):
         if app_label != model._meta.app_label:
             continue
         for operation in migration.operations:
@@ -119,11 +119,8 @@ def migrations_creating(model, field_names=None):
 def migration_before(label):
     """The migration of the same app that ``label`` ('app.name') follows, as
     ``migrate APP NAME`` takes it ('zero' for the app's first)."""
-    from django.db.migrations.loader import MigrationLoader
-
     app_label, name = label.split(".", 1)
-    node = MigrationLoader(None, ignore_no_migrations=True).graph.node_map.get((app_label, name))
-    parents = sorted(p[1] for p in (node.parents if node else ()) if p[0] == app_label)
+    parents = sorted(p[1] for p in compat.migration_parents(app_label, name) if p[0] == app_label)
     return parents[-1] if parents else "zero"
 
 
@@ -135,9 +132,7 @@ def db_type_name(info):
     code = info.type_code
     if isinstance(code, str):  # SQLite reports the declared type itself
         return code
-    registry = getattr(getattr(connection.connection, "adapters", None), "types", None)
-    known = registry.get(code) if registry is not None else None
-    name = getattr(known, "name", None) or str(code)
+    name = compat.database_type_name(connection, code) or str(code)
     size = info.display_size or info.internal_size
     return f"{name}({size})" if name in ("varchar", "bpchar") and size else name
 

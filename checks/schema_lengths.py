@@ -11,7 +11,7 @@ from django.db.models import Q
 from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
 from r2_toolkit.checks.schema import model_change_fix
 from r2_toolkit.checks.schema_record import FOREIGN_INSTEAD, schema_or_outcome
-from r2_toolkit.core import files
+from r2_toolkit.core import compat, files
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.keys import storage_name
 from r2_toolkit.core.redact import scrub
@@ -31,12 +31,6 @@ def storage_for_lengths(ctx):
         raise
     except Exception as exc:
         raise Skip(f"the storage could not be built ({describe(exc)}); see r2.storages") from exc
-
-
-def public_url(storage, name):
-    """The URL the app stores for ``name``: never with a signature (the
-    settings checks flag signed URLs)."""
-    return storage.url(name).split("?", 1)[0]
 
 
 def measurer(storage, measure):
@@ -98,11 +92,9 @@ def alter_field_fix(model, field_, max_length):
     name, path, args, kwargs = field_.deconstruct()
     widened = type(field_)(*args, **{**kwargs, "max_length": max_length})
     from django.db.migrations.operations import AlterField
-    from django.db.migrations.writer import OperationWriter
 
     operation = AlterField(model_name=model._meta.model_name, name=field_.name, field=widened)
-    text, _ = OperationWriter(operation, indentation=0).serialize()
-    return re.sub(r"\s*\n\s*", " ", text).replace("( ", "(").replace(", )", ")").rstrip(",")
+    return compat.operation_source(operation)
 
 
 def length_check(ctx, reference_name, measure, what):
@@ -180,7 +172,7 @@ def length_check(ctx, reference_name, measure, what):
     "(an AlterField migration), then migrate.",
 )
 def public_url_length(ctx):
-    return length_check(ctx, "public_url", public_url, "public URLs")
+    return length_check(ctx, "public_url", files.public_url, "public URLs")
 
 
 @check(

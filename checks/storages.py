@@ -11,7 +11,6 @@ import re
 import django
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import storages
 
 from r2_toolkit.checks.options import (
     assignment,
@@ -25,6 +24,7 @@ from r2_toolkit.checks.options import (
 from r2_toolkit.checks.registry import check, fail, ok, skip, warn
 from r2_toolkit.core.compat import built_default_storage, built_storage, installed_version
 from r2_toolkit.core.errors import describe
+from r2_toolkit.core.files import open_storage
 from r2_toolkit.core.redact import redact
 from r2_toolkit.core.storage import S3_BACKEND, is_s3_backend, s3_aliases
 
@@ -258,7 +258,7 @@ OVERWRITE_SOURCE = (
 def overwrites(alias, build=None):
     """Whether ``alias``'s storage overwrites a file of the same name: the built
     instance's view (a subclass may set ``file_overwrite`` itself), else the settings'."""
-    build = build or (lambda: storages.create_storage(dict(settings.STORAGES[alias])))
+    build = build or (lambda: open_storage(alias))
     try:
         return bool(build().file_overwrite)
     except Exception:  # r2.storages.options reports a storage that cannot be built

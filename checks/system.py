@@ -6,10 +6,11 @@ from django.core import checks as django_checks
 from r2_toolkit.checks import registry
 from r2_toolkit.checks.runner import run_checks
 from r2_toolkit.checks.toolkit_settings import problems
+from r2_toolkit.core.severity import STATUS_OF_LEVEL
 from r2_toolkit.core.storage import s3_aliases
 
 LEVELS = {"warn": django_checks.Warning, "fail": django_checks.Error}
-PROBLEM_LEVELS = {"warning": django_checks.Warning, "error": django_checks.Error}
+PROBLEM_LEVELS = {level: LEVELS[status] for level, status in STATUS_OF_LEVEL.items()}
 # Reported on every manage.py command (below), so not again under --deploy.
 ALWAYS = "r2.settings.toolkit"
 

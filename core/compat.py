@@ -4,15 +4,19 @@ behaviour, in one place, so an upgrade breaks one module (and its tests in
 of the whole toolkit.
 
 - botocore: the checksum options that only botocore 1.36+ knows.
-- django-storages: the storage's per-thread connections (private).
+- django-storages: a backend's defaults read without ``__init__``, and the
+  key of a name (``_normalize_name``).
 - Django: the storages handler's cache of built instances and the
   ``default_storage`` lazy object's wrapped instance (both private), an
-  ``OutputWrapper``'s underlying stream, and the response flag that stops
-  Django logging a 5xx.
+  ``OutputWrapper``'s underlying stream, the response flag that stops Django
+  logging a 5xx, the migration loader's and writer's internals, a query's SQL
+  built without running it, and psycopg 3's type registry on a connection.
+
+Each function names the versions it was checked on: the matrix's two ends
+(constraints/oldest.txt and constraints/newest.txt) and this repository's own.
 """
 
 import re
-import types
 import warnings
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -106,16 +110,78 @@ def mark_logged(response: Any) -> Any:
     return response
 
 
+def query_sql(queryset: Any) -> tuple[str, Any]:
+    """The SQL and parameters of ``queryset``, built without running it, so a
+    lookup that leads nowhere raises FieldError now (``Query.sql_with_params``,
+    not documented; checked on Django 4.2, 5.2 and 6.1)."""
+    sql: tuple[str, Any] = queryset.query.sql_with_params()
+    return sql
+
+
+def disk_migrations(ignore_no_migrations: bool = False) -> dict[tuple[str, str], Any]:
+    """Every migration on disk, {(app_label, name): Migration}, database
+    unread (``MigrationLoader(None).disk_migrations``, not documented; checked
+    on Django 4.2, 5.2 and 6.1)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    loader = MigrationLoader(None, ignore_no_migrations=ignore_no_migrations)
+    return dict(loader.disk_migrations)
+
+
+def migration_parents(app_label: str, name: str) -> list[tuple[str, str]]:
+    """The (app_label, name) keys migration ``app_label.name`` depends on,
+    [] when there is no such migration (the loader's ``graph.node_map``, not
+    documented; checked on Django 4.2, 5.2 and 6.1)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    node = graph.node_map.get((app_label, name))
+    return [tuple(parent.key) for parent in node.parents] if node else []
+
+
+def leaf_migrations(app_label: str) -> list[tuple[str, str]]:
+    """The (app_label, name) keys of ``app_label``'s newest migrations, the
+    ones a new migration depends on (the loader's ``graph.leaf_nodes``, not
+    documented; checked on Django 4.2, 5.2 and 6.1)."""
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    return [tuple(key) for key in graph.leaf_nodes(app_label)]
+
+
+def operation_source(operation: Any) -> str:
+    """A migration operation as makemigrations writes it, on one line:
+    ``OperationWriter`` (not documented) serialises it over several indented
+    lines, joined here (checked on Django 4.2, 5.2 and 6.1: the same layout)."""
+    from django.db.migrations.writer import OperationWriter
+
+    text, _ = OperationWriter(operation, indentation=0).serialize()
+    one_line = re.sub(r"\s*\n\s*", " ", text)
+    return one_line.replace("( ", "(").replace(", )", ")").rstrip(",")
+
+
+def database_type_name(connection: Any, type_code: object) -> str | None:
+    """The name PostgreSQL gives a column's type code ('varchar', 'int4'), from
+    psycopg 3's type registry on the raw connection (``adapters.types``;
+    checked on psycopg 3.1 and 3.3); None where there is no such registry
+    (psycopg 2, other drivers) or it does not know the code."""
+    registry = getattr(getattr(connection.connection, "adapters", None), "types", None)
+    known = registry.get(type_code) if registry is not None else None
+    name = getattr(known, "name", None)
+    return name if isinstance(name, str) else None
+
+
 # --- django-storages ---------------------------------------------------------
 
 
-def share_connections(storage: Any) -> Any:
-    """Let every thread use the storage's one boto3 connection: django-storages
-    keeps one per thread (a ``threading.local``), and building one costs a boto3
-    session and client, far more than the request it is built for."""
-    storage._connections = types.SimpleNamespace()
-    storage._unsigned_connections = types.SimpleNamespace()
-    return storage
+def storage_defaults(backend: Any) -> dict[str, Any]:
+    """The options ``backend`` accepts with the values the settings give them,
+    read without running ``__init__`` (which refuses some values, a leading
+    ``/`` in ``location``, that the checks must still name):
+    ``get_default_settings`` on an uninitialised instance, as ``__init__``
+    itself calls it (checked on django-storages 1.14.3 and 1.14.6)."""
+    defaults: dict[str, Any] = backend.__new__(backend).get_default_settings()
+    return defaults
 
 
 # --- django-storages: the key of a name --------------------------------------

@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.files.storage import storages
-from django.db import router
 from django.db.models import FileField, Q
 
 from r2_toolkit.core import compat
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.storage import is_s3_storage
-from r2_toolkit.core.target import TargetError, setting
+from r2_toolkit.core.target import TargetError, setting, write_db
 
 FIELD_HINT = (
     'Name file fields as "app_label.Model.field" (R2_TOOLKIT["FILE_FIELDS"] or --field); '
@@ -41,6 +41,25 @@ def object_key(storage: Any, name: object) -> str | None:
     if not name:
         return None
     return compat.storage_key(storage, str(name))
+
+
+def public_url(storage: Any, name: str) -> str:
+    """The public URL of ``name`` the toolkit stores, measures and compares:
+    the storage's own ``url()``, never with a query string (a signature
+    expires; the settings checks flag signed URLs)."""
+    url: str = storage.url(name)
+    return url.split("?", 1)[0]
+
+
+def open_storage(alias: str, **options: Any) -> Any:
+    """A new instance of the storage ``STORAGES[alias]`` names, built from the
+    settings as they are now (not the instance Django keeps), with
+    ``options`` over its OPTIONS. KeyError when there is no such alias;
+    whatever the backend raises when the settings cannot build it."""
+    config = dict(settings.STORAGES[alias])
+    if options:
+        config["OPTIONS"] = {**(config.get("OPTIONS") or {}), **options}
+    return storages.create_storage(config)
 
 
 def identity(storage: Any) -> tuple[str, str] | None:
@@ -73,8 +92,7 @@ class FileTarget:
 
     @property
     def db(self) -> str:
-        db: str = router.db_for_write(self.model)
-        return db
+        return write_db(self.model)
 
     @property
     def manager(self) -> Any:

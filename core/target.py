@@ -17,6 +17,7 @@ from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConf
 from django.db import router
 from django.db.models import FileField
 
+from r2_toolkit.core import compat
 from r2_toolkit.core.conf import R2_FIELDS, toolkit_settings
 
 
@@ -31,6 +32,12 @@ class TargetError(ValueError):
     def sentence(self) -> str:
         """Problem and fix in one line, for command output."""
         return f"{self.message}. {self.hint}"
+
+
+def write_db(model: Any) -> str:
+    """The database alias ``model``'s rows are written to (the project's router)."""
+    db: str = router.db_for_write(model)
+    return db
 
 
 def setting(name: str, hint: str) -> Any:
@@ -133,7 +140,7 @@ def username_path(model: Any) -> str:
     )
     path: str = setting("USERNAME_PATH", hint)
     try:
-        model._default_manager.values(path).query.sql_with_params()
+        compat.query_sql(model._default_manager.values(path))
     except (FieldError, FieldDoesNotExist):
         raise TargetError(
             f'R2_TOOLKIT["USERNAME_PATH"] is {path!r}, which does not lead from '
@@ -171,8 +178,7 @@ class ImageTarget:
 
     @property
     def db(self) -> str:
-        db: str = router.db_for_write(self.model)
-        return db
+        return write_db(self.model)
 
     @property
     def manager(self) -> Any:

@@ -16,8 +16,10 @@ batch. Ctrl-C stops with the partial result.
 """
 
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 
@@ -315,17 +317,33 @@ class Audit:
         self.progress.update(self.engine.objects, self.engine.rows, found, force)
 
 
-def run_audit(options, *, on_finding=None, progress=None):
+def run_audit(
+    options: AuditOptions,
+    *,
+    on_finding: Callable[[Any], None] | None = None,
+    progress: Any = None,
+) -> AuditResult:
     """The AuditResult; AuditError when the audit cannot run (exit 2)."""
     return Audit(options, on_finding, progress).run()
 
 
-def run_restore(keys=None, *, alias=None, on_move=None):
+def run_restore(
+    keys: Iterable[str] | None = None,
+    *,
+    alias: str | None = None,
+    on_move: Callable[..., None] | None = None,
+) -> Any:
     """Quarantined objects moved back (``keys`` None: all); a QuarantineResult."""
     return in_quarantine(alias, lambda bucket: quarantine.restore(bucket, keys, on_move))
 
 
-def run_purge(older_than_days, yes, *, alias=None, on_move=None):
+def run_purge(
+    older_than_days: float,
+    yes: bool,
+    *,
+    alias: str | None = None,
+    on_move: Callable[..., None] | None = None,
+) -> Any:
     """Quarantined objects deleted for good (with ``yes``); a QuarantineResult."""
     return in_quarantine(
         alias, lambda bucket: quarantine.purge(bucket, older_than_days, yes, on_move)

@@ -9,9 +9,9 @@ from urllib.parse import urlsplit
 
 from botocore.config import Config
 from django.conf import settings
-from django.core.files.storage import storages
 
 from r2_toolkit.core.compat import checksum_options
+from r2_toolkit.core.files import open_storage, public_url
 from r2_toolkit.core.storage import check_endpoint, is_r2_endpoint, s3_aliases
 
 AWS_HOST_SUFFIX = ".amazonaws.com"
@@ -56,7 +56,7 @@ class Bucket:
         return params
 
     def public_url(self, name):
-        return self.storage.url(name)
+        return public_url(self.storage, name)
 
 
 def client_config(base, workers):
@@ -98,13 +98,11 @@ def open_bucket(workers, alias=None):
             f"STORAGES has no S3 alias {alias!r}; the S3 aliases are: {', '.join(aliases)}."
         )
     alias = alias or aliases[0]
-    params = dict(settings.STORAGES[alias])
-    options = dict(params.get("OPTIONS") or {})
+    options = settings.STORAGES[alias].get("OPTIONS") or {}
     base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
-    options["client_config"] = client_config(base, workers)
-    options["querystring_auth"] = False
-    params["OPTIONS"] = options
-    storage = storages.create_storage(params)
+    storage = open_storage(
+        alias, client_config=client_config(base, workers), querystring_auth=False
+    )
     check_endpoint(storage.endpoint_url, endpoint_setting(alias, options))
     if not storage.bucket_name:
         raise ValueError(

@@ -6,9 +6,9 @@ once the R2 columns exist. Never overwrites anything."""
 from django.apps import apps as global_apps
 from django.db.migrations import Migration
 from django.db.migrations.autodetector import MigrationAutodetector
-from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.writer import MigrationWriter
 
+from r2_toolkit.core import compat
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.migrations_r2.operations import BackfillLegacyMedia
 
@@ -43,13 +43,13 @@ class MigrationFileError(ValueError):
     """Why the migration cannot be written, with the fix."""
 
 
-def latest(loader, app_label):
-    leaves = loader.graph.leaf_nodes(app_label)
+def latest(app_label):
+    leaves = compat.leaf_migrations(app_label)
     return sorted(leaves)[-1] if leaves else None
 
 
-def existing_backfill(loader, app_label):
-    for (label, name), migration in loader.disk_migrations.items():
+def existing_backfill(migrations, app_label):
+    for (label, name), migration in migrations.items():
         if label == app_label and any(
             isinstance(op, BackfillLegacyMedia) for op in migration.operations
         ):
@@ -66,14 +66,14 @@ def plan(app_label):
             f"--make-migration {app_label!r}: no installed app has that label; "
             "name the app that holds your image model (e.g. --make-migration photos)."
         ) from None
-    loader = MigrationLoader(None, ignore_no_migrations=True)
-    own = latest(loader, app_label)
+    migrations = compat.disk_migrations(ignore_no_migrations=True)
+    own = latest(app_label)
     if own is None:
         raise MigrationFileError(
             f"{app_label} has no migrations yet; run `python manage.py makemigrations "
             f"{app_label}` first, then --make-migration {app_label}."
         )
-    found = existing_backfill(loader, app_label)
+    found = existing_backfill(migrations, app_label)
     if found:
         raise MigrationFileError(
             f"{app_label} already has the backfill migration {found}; nothing to write."
@@ -81,12 +81,12 @@ def plan(app_label):
     dependencies = [own]
     image_app = toolkit_settings.IMAGE_MODEL.split(".")[0]
     if image_app != app_label:
-        other = latest(loader, image_app)
+        other = latest(image_app)
         if other is not None:
             dependencies.append(other)
     number = max(
         (MigrationAutodetector.parse_number(n) or 0)
-        for label, n in loader.disk_migrations
+        for label, n in migrations
         if label == app_label
     )
     name = f"{number + 1:04d}_{NAME}"

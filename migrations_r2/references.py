@@ -27,13 +27,11 @@ are theirs to audit, with ``--storage ALIAS``).
 import posixpath
 from dataclasses import dataclass
 
-from django.conf import settings
-from django.core.files.storage import storages
 from django.db import router
 from django.db.models import Q
 
 from r2_toolkit.core.conf import toolkit_settings
-from r2_toolkit.core.files import identity, object_key
+from r2_toolkit.core.files import identity, object_key, open_storage
 from r2_toolkit.core.keys import join_location
 from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, merged, stream_rows
@@ -247,7 +245,7 @@ def scope_of(bucket, alias):
     for other in s3_aliases():
         if other == alias:
             continue
-        storage = storages.create_storage(settings.STORAGES[other])
+        storage = open_storage(other)
         location = join_location(storage.location, "")
         if identity(storage) == ours and location != prefix and location.startswith(prefix):
             excluded.add(location)

@@ -11,6 +11,7 @@ from django.core.files.storage import storages
 
 from r2_toolkit import checks  # noqa: F401  (registers every check)
 from r2_toolkit.checks import settings as settings_checks
+from r2_toolkit.checks import settings_client
 from r2_toolkit.checks.registry import REGISTRY
 from r2_toolkit.checks.runner import run_checks
 from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_options
@@ -374,9 +375,9 @@ def test_default_checksums_warn_on_other_compatible_stores_and_pass_on_aws(setti
 @needs_flexible_checksums
 def test_an_old_s3transfer_ignores_when_required_and_fails_on_r2(r2, monkeypatch):
     # Installing an old s3transfer is not possible here; its version is the input.
-    real = settings_checks.installed_version
+    real = settings_client.installed_version
     monkeypatch.setattr(
-        settings_checks,
+        settings_client,
         "installed_version",
         lambda dist: (0, 11, 1) if dist == "s3transfer" else real(dist),
     )

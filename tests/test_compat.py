@@ -1,5 +1,5 @@
 """Each private API and version-dependent feature the toolkit relies on, in
-toolkit.core.compat, exercised on the installed versions: `make test` runs
+r2_toolkit.core.compat, exercised on the installed versions: `make test` runs
 this at both ends of the supported ranges (noxfile.py), so an upgrade that
 moves one of them fails here, by name, not somewhere deep in a check."""
 
@@ -52,3 +52,100 @@ def test_a_marked_response_is_not_logged_as_an_error(caplog):
     with caplog.at_level("ERROR", logger="django.request"):
         log_response("Service Unavailable", response=response)
     assert caplog.records == []
+
+
+def test_storage_defaults_are_read_without_running_init(settings):
+    from storages.backends.s3 import S3Storage
+
+    settings.AWS_S3_FILE_OVERWRITE = False
+    settings.AWS_LOCATION = "/leading-slash"  # __init__ refuses it; the defaults do not
+    defaults = compat.storage_defaults(S3Storage)
+    assert defaults["file_overwrite"] is False and defaults["location"] == "/leading-slash"
+
+
+def test_the_migrations_on_disk_and_their_parents_are_read_without_the_database():
+    from django.db.migrations import Migration
+
+    found = compat.disk_migrations()
+    assert isinstance(found[("gallery", "0002_r2_columns")], Migration)
+    assert ("gallery", "0001_initial") in compat.migration_parents("gallery", "0002_r2_columns")
+    assert compat.migration_parents("gallery", "no_such_migration") == []
+
+
+def test_an_operation_is_written_on_one_line_as_makemigrations_writes_it():
+    from django.db import models
+    from django.db.migrations.operations import AlterField
+
+    operation = AlterField("photo", "name", models.CharField(max_length=300))
+    assert compat.operation_source(operation) == (
+        "migrations.AlterField(model_name='photo', name='name', "
+        "field=models.CharField(max_length=300))"
+    )
+
+
+@pytest.mark.django_db
+def test_a_query_is_built_without_running_and_a_bad_lookup_raises_now():
+    from django.contrib.auth.models import User
+    from django.core.exceptions import FieldError
+
+    sql, _ = compat.query_sql(User.objects.values("username"))
+    assert "username" in sql
+    with pytest.raises(FieldError):
+        compat.query_sql(User.objects.values("no__such__path"))
+
+
+@pytest.mark.django_db
+def test_a_column_type_is_named_by_the_driver_where_it_can(django_db_setup):
+    from django.db import connection
+
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        code = cursor.description[0][1]
+    name = compat.database_type_name(connection, code)
+    if connection.vendor == "postgresql":
+        assert name == "int4"
+    else:
+        assert name is None  # SQLite: no type registry; its own type names are used
+
+
+def test_each_thread_of_a_check_run_has_its_own_boto3_resource_and_shares_the_client():
+    """boto3 resources are not thread-safe (clients are): the run's storage
+    gives each thread its own, as django-storages does for the app's threads."""
+    import threading
+
+    from r2_toolkit.checks.context import CheckContext
+
+    ctx = CheckContext("default", 10)
+    resources = {}
+
+    def connect(name):
+        resources[name] = ctx.storage().connection
+
+    threads = [threading.Thread(target=connect, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert resources["a"] is not resources["b"]
+    assert ctx.storage() is ctx.storage() and ctx.client() is ctx.client()
+
+
+def test_an_apps_newest_migrations_are_its_leaves():
+    leaves = compat.leaf_migrations("gallery")
+    newest = max(name for app, name in compat.disk_migrations() if app == "gallery")
+    assert leaves == [("gallery", newest)]
+
+
+def test_make_migration_reads_the_migrations_through_compat(monkeypatch):
+    """--make-migration: refused where the backfill migration exists, else the
+    next number after the app's newest migration, depending on it."""
+    from r2_toolkit.migrations_r2 import migration_file
+
+    with pytest.raises(migration_file.MigrationFileError, match="0003_r2_backfill"):
+        migration_file.plan("gallery")
+    monkeypatch.setattr(migration_file, "existing_backfill", lambda migrations, app: None)
+    path, source = migration_file.plan("gallery")
+    ((_, newest),) = compat.leaf_migrations("gallery")
+    assert path.endswith(f"{int(newest[:4]) + 1:04d}_r2_backfill.py")
+    assert f'("gallery", "{newest}")' in source

@@ -11,11 +11,11 @@ import platform
 from importlib import metadata
 
 from django.conf import settings
-from django.core.files.storage import storages
 
 from r2_toolkit.checks.storages import COMPARED as COMPARED_SETTINGS
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
+from r2_toolkit.core.files import open_storage
 from r2_toolkit.core.redact import redact, redact_url
 from r2_toolkit.core.storage import is_r2_endpoint, s3_aliases
 
@@ -75,7 +75,7 @@ def storage_report(alias):
     config = settings.STORAGES[alias]
     report = {"alias": alias, "backend": config.get("BACKEND")}
     try:
-        storage = storages.create_storage(config)
+        storage = open_storage(alias)
     except Exception as exc:  # ImproperlyConfigured and friends, in words
         return {**report, "error": describe(exc)}
     report.update({name: getattr(storage, name, None) for name in PLAIN_OPTIONS})

@@ -15,7 +15,9 @@ from django.template import Context, Engine
 
 from r2_toolkit.checks.registry import GROUPS, REGISTRY
 from r2_toolkit.checks.runner import summarize
+from r2_toolkit.core import severity
 from r2_toolkit.core.redact import redact, scrub
+from r2_toolkit.core.severity import fails
 from r2_toolkit.toolkit.introspect import config_report
 from r2_toolkit.toolkit.report_ci import render_github, render_markdown
 
@@ -69,7 +71,7 @@ def render_junit(results, fail_on="error"):
             time=f"{result.duration_ms / 1000:.3f}",
         )
         body = f"{result.message}\n{result.hint}".strip()
-        if result.status == "fail" or (result.status == "warn" and fail_on == "warning"):
+        if fails(result.status, fail_on):
             ET.SubElement(case, "failure", message=result.message).text = body
         elif result.status == "skip":
             ET.SubElement(case, "skipped", message=result.message)
@@ -140,7 +142,7 @@ def html_context(results, fail_on, config):
     doc = document(results, fail_on)
     config = redact(config)
     summary = doc["summary"]
-    failing = summary["fail"] + (summary["warn"] if fail_on == "warning" else 0)
+    failing = severity.failing(summary, fail_on)
     groups = []
     for group in GROUPS:
         items = [

@@ -14,6 +14,7 @@ import os
 
 from r2_toolkit.checks.runner import summarize
 from r2_toolkit.core.redact import scrub
+from r2_toolkit.core.severity import fails
 
 STATUS_MARKS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip"}
 
@@ -37,7 +38,7 @@ def where(result):
 
 def annotation_level(result, fail_on):
     """``error`` for what fails the gate, ``warning`` for the other warnings."""
-    if result.status == "fail" or (result.status == "warn" and fail_on == "warning"):
+    if fails(result.status, fail_on):
         return "error"
     return "warning" if result.status == "warn" else None
 
