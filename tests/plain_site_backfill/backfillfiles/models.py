@@ -1,0 +1,26 @@
+from django.db import models
+
+
+class Photo(models.Model):
+    image = models.ImageField(upload_to="photos/")
+
+    def __str__(self):
+        return self.image.name
+
+
+class Document(models.Model):
+    file = models.FileField(upload_to="docs/", max_length=300)
+
+    def __str__(self):
+        return self.file.name
+
+
+class Picture(models.Model):
+    """An ImageField that keeps its own dimensions, as Wagtail's images do."""
+
+    image = models.ImageField(upload_to="pictures/", width_field="width", height_field="height")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+
+    def __str__(self):
+        return self.image.name
