@@ -225,3 +225,19 @@ def test_the_report_lines_are_json_with_the_contracts_keys(plain_site, media_roo
     (line,) = [json.loads(text) for text in report.read_text().splitlines()]
     assert set(line) == {"model", "id", "status", "reason", "storage_key", "bytes"}
     assert (line["status"], line["bytes"]) == ("uploaded", 5)
+
+
+def test_a_dry_run_counts_what_is_to_do_and_writes_nothing(plain_site, media_root, bob):
+    attach(bob, media_root, "docs/new.txt", b"12345")
+    attach(bob, media_root, "docs/there.txt")
+    attach(bob, media_root, "docs/gone.txt", content=None)
+    plain_site.client.put_object(Bucket=plain_site.name, Key="docs/there.txt", Body=b"hello")
+
+    result = backfill("--field", FIELD, "--dry-run")
+
+    assert result.code == 0, result.stdout + result.stderr
+    for line in ("rows selected: 3", "already in the bucket: 1", "missing files: 1"):
+        assert line in result.stdout
+    assert "bytes to upload: 5 " in result.stdout
+    assert "e.g. docs/new.txt -> docs/new.txt" in result.stdout
+    assert keys_in(plain_site) == ["docs/there.txt"]
