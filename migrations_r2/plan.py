@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass, field
 
 from r2_toolkit.core.errors import describe
-from r2_toolkit.core.keys import join_location, storage_name
 from r2_toolkit.migrations_r2 import selection
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.engine import BackfillError, is_record_mode, open_mode, prepare
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
+from r2_toolkit.migrations_r2.records import RecordMode
 from r2_toolkit.migrations_r2.transfer import connect
 
 EXAMPLES = 3
@@ -117,6 +117,7 @@ def plan_backfill(options, *, model=None):
     if not is_record_mode(model):
         return plan_fields(options)
     target, root = prepare(model, source=options.source)
+    mode = RecordMode(target, root, options)
     plan = Plan(workers=options.workers)
     bucket = None
     for rows, _ in selection.pages(
@@ -126,11 +127,12 @@ def plan_backfill(options, *, model=None):
             plan.rows += 1
             if not stat_file(plan, root, row.name):
                 continue
-            if len(plan.examples) < EXAMPLES and row.username is not None:
+            if len(plan.examples) < EXAMPLES:
                 if bucket is None:
                     bucket = open_bucket(options.workers)
-                name = storage_name(row.name, row.username, bucket.location)
-                plan.examples.append((row.name, join_location(bucket.location, name)))
+                key = mode.key_of(row, bucket)[1]
+                if key is not None:
+                    plan.examples.append((row.name, key))
     if bucket is not None:
         plan.round_trip = measure_round_trip(bucket)
     return plan

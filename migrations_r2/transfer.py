@@ -46,6 +46,7 @@ class Job:
     public_url: str | None
     object_parameters: dict
     upload: bool = True
+    new_name: str | None = None  # the row's file name becomes this (a KEY_TEMPLATE key)
 
 
 @dataclass(frozen=True)
