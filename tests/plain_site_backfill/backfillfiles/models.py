@@ -24,3 +24,16 @@ class Picture(models.Model):
 
     def __str__(self):
         return self.image.name
+
+
+class Record(models.Model):
+    """A record model keeping a subset of the R2 fields, its owner optional."""
+
+    owner = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.SET_NULL)
+    image = models.ImageField(upload_to="records/", max_length=300)
+    storage_key = models.CharField(max_length=300, null=True, blank=True)
+    public_url = models.URLField(max_length=500, null=True, blank=True)
+    mime_type = models.CharField(max_length=100, null=True, blank=True)
+
+    def __str__(self):
+        return self.image.name
