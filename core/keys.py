@@ -108,7 +108,7 @@ def template_name(
     """The object's name relative to the storage's location (what
     ``storage.url()`` takes) under ``template``; TemplateError when the row
     cannot fill it (a {username} template and no owner)."""
-    if username is None and needs_owner(template):
+    if needs_owner(template) and username is None:
         raise TemplateError("the row has no owner, and KEY_TEMPLATE names {username}")
     directory, rest = split_template(template)
     owner = clean_segment(str(username or ""))
@@ -144,8 +144,3 @@ def template_name(
 def storage_name(legacy_name: str, username: object, location: str | None = "") -> str:
     """The object's name under the seed's layout (:data:`SEED_TEMPLATE`)."""
     return template_name(SEED_TEMPLATE, legacy_name, username, location)
-
-
-def object_key(legacy_name: str, username: object, location: str | None = "") -> str:
-    """The full object key in the bucket (with the storage's location)."""
-    return join_location(location, storage_name(legacy_name, username, location))
