@@ -30,6 +30,9 @@ STREAM_THRESHOLD = 8 * 1024 * 1024
 # Pillow's own default, used when a project switched the guard off.
 DEFAULT_MAX_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
 
+# ISO-BMFF brands (bytes 8-12 of an ``ftyp`` box) of AVIF stills and sequences.
+AVIF_BRANDS = {b"avif", b"avis"}
+
 # (magic test, Pillow format, MIME type). Pillow opens only the format the
 # bytes announce, so a text file named .jpg is never "identified" as a
 # lenient format such as TGA.
@@ -44,8 +47,7 @@ SIGNATURES = (
     (lambda h: ftyp_brand(h) in AVIF_BRANDS, "AVIF", "image/avif"),
 )
 HEAD_BYTES = 1024  # enough for an SVG's root element after an XML prolog
-# ISO-BMFF brands (bytes 8-12 of an ``ftyp`` box) of the still-image formats.
-AVIF_BRANDS = {b"avif", b"avis"}
+# ISO-BMFF brands of the HEIF family (HEIC stills, sequences, generic HEIF).
 HEIF_BRANDS = {
     b"heic": "image/heic",
     b"heix": "image/heic",
