@@ -9,6 +9,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.storage import default_storage
+from django.core.management.base import CommandError
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -242,3 +243,12 @@ def test_a_dry_run_counts_what_is_to_do_and_writes_nothing(plain_site, media_roo
     assert "bytes to upload: 5 " in result.stdout
     assert "e.g. docs/new.txt -> docs/new.txt" in result.stdout
     assert keys_in(plain_site) == ["docs/there.txt"]
+
+
+@pytest.mark.parametrize("flag", ["--verify", "--rewrite-urls"])
+def test_the_record_modes_only_flags_say_what_to_run_instead(plain_site, flag):
+    with pytest.raises(CommandError) as raised:
+        backfill(flag)
+
+    assert raised.value.returncode == 2
+    assert "r2_audit" in str(raised.value)

@@ -94,7 +94,9 @@ def test_a_plain_site_backfilled_under_its_own_names(moto_bucket, tmp_path, kind
     assert done.returncode == 0, done.stdout + done.stderr
     assert "uploaded 4, adopted 0, skipped 0, failed 0" in done.stdout
     assert keys_in(moto_bucket) == sorted(FILES)
-    assert {json.loads(line)["model"] for line in report.read_text().splitlines()} == set(counts)
+    assert counts["backfillfiles.Record.image"].startswith("0 row(s)")
+    reported = {json.loads(line)["model"] for line in report.read_text().splitlines()}
+    assert reported == set(counts) - {"backfillfiles.Record.image"}
     assert again.returncode == 0 and "uploaded 0, adopted 0, skipped 4" in again.stdout
     assert read["dims"] == [[21, 13]]
     for name, served in read["urls"].items():

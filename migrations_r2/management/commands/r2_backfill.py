@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.compat import raw_stream
-from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
+from r2_toolkit.migrations_r2.engine import BackfillError, Options, is_record_mode, run_backfill
 from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
 
@@ -182,6 +182,12 @@ class Command(ToolkitCommand):
         )
 
     def dispatch(self, run):
+        if (run.verify or run.rewrite_urls) and not is_record_mode():
+            raise BackfillError(
+                f"--{'verify' if run.verify else 'rewrite-urls'} works on a record model's rows "
+                'and R2_TOOLKIT["IMAGE_MODEL"] is not set; without a record model run '
+                "`python manage.py r2_audit`, which checks every file field against the bucket."
+            )
         if run.rewrite_urls:
             from r2_toolkit.migrations_r2.verify import rewrite_urls
 
