@@ -101,3 +101,50 @@ def test_a_plain_site_backfilled_under_its_own_names(moto_bucket, tmp_path, kind
     assert read["dims"] == [[21, 13]]
     for name, served in read["urls"].items():
         assert fetch(served) == FILES[name], name
+
+
+MANY_DOCUMENTS = """
+from pathlib import Path
+from django.conf import settings
+from tests.plain_site_backfill.backfillfiles.models import Document
+root = Path(settings.MEDIA_ROOT) / "docs"
+root.mkdir(parents=True, exist_ok=True)
+for i in range(300):
+    (root / f"doc-{i:03}.txt").write_bytes(f"document {i}".encode() * 50)
+Document.objects.bulk_create(Document(file=f"docs/doc-{i:03}.txt") for i in range(300))
+"""
+
+
+def test_killed_at_any_moment_the_next_run_ends_in_the_same_state(moto_bucket, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.servers import ROOT
+
+    env = manage_env(
+        moto_bucket.server, moto_bucket.name, tmp_path, DJANGO_SETTINGS_MODULE=SETTINGS
+    )
+    for args in (["migrate", "-v0"], ["shell", "-c", MANY_DOCUMENTS]):
+        assert manage(*args, env=env).returncode == 0
+    command = [sys.executable, str(ROOT / "manage.py"), "r2_backfill", "--workers", "2"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    # Killed once its uploads have begun (or after it finished: the end state
+    # is asserted either way, never a timing).
+    deadline = time.monotonic() + 60
+    while not keys_in(moto_bucket) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(30)
+
+    again = manage("r2_backfill", "--workers", "4", env=env)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    expected = [f"docs/doc-{i:03}.txt" for i in range(300)]
+    assert keys_in(moto_bucket) == expected
+    for key in (expected[0], expected[-1]):
+        body = moto_bucket.client.get_object(Bucket=moto_bucket.name, Key=key)["Body"].read()
+        assert body == f"document {int(key[9:12])}".encode() * 50
+    final = manage("r2_backfill", env=env)
+    assert final.returncode == 0 and "uploaded 0, adopted 0, skipped 300" in final.stdout
