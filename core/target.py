@@ -156,19 +156,24 @@ class ImageTarget:
 
     model: Any  # a model class (Django ships no annotations)
     image_field: str
-    username_path: str
+    username_path: str | None  # None: no owner looked up (no {username} in the key)
     fields: dict[str, str]  # reference name (R2_FIELDS) -> the model's field name
 
     @classmethod
-    def resolve(cls, model: Any = None) -> "ImageTarget":
+    def resolve(
+        cls, model: Any = None, required: tuple[str, ...] = R2_FIELDS, owner: bool = True
+    ) -> "ImageTarget":
         """The configured target, every setting validated; TargetError otherwise.
-        ``model`` overrides IMAGE_MODEL (a migration passes its historical one)."""
+        ``model`` overrides IMAGE_MODEL (a migration passes its historical one);
+        ``required``: the R2 fields the caller needs (the others are used
+        where the model has them); ``owner``: whether rows need their owner's
+        username (``USERNAME_PATH``)."""
         model = image_model() if model is None else model
         return cls(
             model,
             image_field(model).name,
-            username_path(model),
-            {reference: f.name for reference, f in r2_fields(model).items()},
+            username_path(model) if owner else None,
+            {reference: f.name for reference, f in r2_fields(model, required).items()},
         )
 
     @property
@@ -186,6 +191,10 @@ class ImageTarget:
 
     def field(self, name: str) -> Any:
         return self.model._meta.get_field(self.fields[name])
+
+    @property
+    def file_field(self) -> Any:
+        return self.model._meta.get_field(self.image_field)
 
     def legacy(self) -> Any:
         return self.manager.filter(**{f"{self.fields['storage_key']}__isnull": True})

@@ -7,8 +7,11 @@ for the whole project). Instead the project holds the migration, written by
 ``manage.py r2_backfill --make-migration APP_LABEL`` (:mod:`.migration_file`),
 and it runs this operation over the same engine as ``r2_backfill``:
 
+- it works in whichever mode the settings give: the record model's legacy
+  rows when ``R2_TOOLKIT["IMAGE_MODEL"]`` is set, else the site's file fields;
 - a no-op, without touching the network, when there are no legacy rows (fresh
-  databases, CI) or the image model has no R2 columns yet in this state;
+  databases, CI: no file field holds a name), or the image model has no R2
+  columns yet in this state;
 - when the bucket cannot be written it stops ``migrate`` with the reason, so
   the migration is not recorded and runs again next time;
 - rows that fail are reported and left for ``manage.py r2_backfill``; they do
@@ -18,7 +21,7 @@ and it runs this operation over the same engine as ``r2_backfill``:
 import sys
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import router
+from django.db import DatabaseError, router
 from django.db.migrations.operations.base import Operation
 
 from r2_toolkit.core.conf import toolkit_settings
@@ -34,6 +37,10 @@ class BackfillLegacyMedia(Operation):
         pass  # data only
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if toolkit_settings.IMAGE_MODEL is None:
+            if any_file_named(schema_editor.connection.alias):
+                run(None)
+            return
         model = historical_image_model(to_state.apps)
         if model is None or not router.allow_migrate_model(schema_editor.connection.alias, model):
             return
@@ -46,7 +53,7 @@ class BackfillLegacyMedia(Operation):
         pass
 
     def describe(self):
-        return "Upload legacy MEDIA_ROOT images to the bucket (r2_backfill)"
+        return "Upload legacy MEDIA_ROOT files to the bucket (r2_backfill)"
 
     @property
     def migration_name_fragment(self):
@@ -63,7 +70,24 @@ def historical_image_model(apps):
     return model
 
 
+def any_file_named(alias):
+    """Whether a file field of an installed model holds a name on ``alias``
+    (a model whose table a later migration creates holds none)."""
+    from r2_toolkit.core.files import concrete_file_fields
+
+    for target in concrete_file_fields():
+        if not router.allow_migrate_model(alias, target.model):
+            continue
+        try:
+            if target.named().exists():
+                return True
+        except DatabaseError:
+            continue  # its table is not there yet
+    return False
+
+
 def run(model):
+    """The engine over ``model`` (record mode), or the file fields (None)."""
     from django.core.management.base import CommandError
 
     from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill

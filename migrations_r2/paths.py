@@ -14,16 +14,17 @@ class UnsafePath(Exception):
     """The file name cannot be read safely; ``str(exc)`` is the reason."""
 
 
-def media_root_of(value):
-    """MEDIA_ROOT as a resolved directory; ValueError with the fix if unusable."""
+def media_root_of(value, what="MEDIA_ROOT"):
+    """``value`` (MEDIA_ROOT, or ``what`` names where it comes from, e.g.
+    ``--source``) as a resolved directory; ValueError with the fix if unusable."""
     if not value:
         raise ValueError(
-            "MEDIA_ROOT is not set; point it at the directory that holds the legacy images."
+            f"{what} is not set; point it at the directory that holds the legacy images."
         )
     root = Path(value).expanduser()
     if not root.is_dir():
         raise ValueError(
-            f"MEDIA_ROOT {str(root)!r} is not a directory; point MEDIA_ROOT at "
+            f"{what} {str(root)!r} is not a directory; point {what} at "
             "the directory that holds the legacy images."
         )
     return root.resolve()

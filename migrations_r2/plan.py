@@ -1,9 +1,10 @@
 """``--dry-run``: what a run would do, without writing anything anywhere.
 
-Reads the selected rows and stats their files; the only request sent is
-one read-only HeadBucket, to check the bucket answers and to base the time
-estimate on a real round trip. No object (not even the If-None-Match probe)
-and no row is written.
+Reads the selected rows and stats their files; the only requests sent are
+read-only: one HeadBucket, to check the bucket answers and to base the time
+estimate on a real round trip, and in field mode the bucket's listing (what
+is already there). No object (not even the If-None-Match probe) and no row
+is written.
 """
 
 import os
@@ -11,11 +12,12 @@ import time
 from dataclasses import dataclass, field
 
 from r2_toolkit.core.errors import describe
-from r2_toolkit.core.keys import join_location, storage_name
 from r2_toolkit.migrations_r2 import selection
 from r2_toolkit.migrations_r2.bucket import open_bucket
-from r2_toolkit.migrations_r2.engine import BackfillError, prepare
+from r2_toolkit.migrations_r2.engine import BackfillError, is_record_mode, open_mode, prepare
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
+from r2_toolkit.migrations_r2.records import RecordMode
+from r2_toolkit.migrations_r2.transfer import connect
 
 EXAMPLES = 3
 ASSUMED_MB_PER_SECOND = 50.0  # a conservative upload bandwidth for the estimate
@@ -24,6 +26,7 @@ ASSUMED_MB_PER_SECOND = 50.0  # a conservative upload bandwidth for the estimate
 @dataclass
 class Plan:
     rows: int = 0
+    done: int = 0  # field mode: names whose object is already in the bucket
     bytes: int = 0
     missing: int = 0
     refused: int = 0
@@ -41,9 +44,10 @@ class Plan:
         lines = [
             "dry run: nothing was uploaded and no row was changed",
             f"rows selected: {self.rows}",
+            *([f"already in the bucket: {self.done}"] if self.done else []),
             f"bytes to upload: {self.bytes} ({self.bytes / 1e6:.1f} MB)",
             f"missing files: {self.missing}",
-            f"refused paths (outside MEDIA_ROOT): {self.refused}",
+            f"refused paths (outside the source directory): {self.refused}",
             f"estimated time: {self.estimated_seconds:.0f}s with {self.workers} workers "
             f"(bucket round trip {self.round_trip * 1000:.0f} ms)",
         ]
@@ -60,8 +64,60 @@ def measure_round_trip(bucket):
     return time.monotonic() - started
 
 
+def stat_file(plan, root, name, directories=None):
+    """Count ``name``'s file in ``plan``; whether it is there to upload."""
+    try:
+        path = resolve_inside(root, name, directories)
+    except UnsafePath:
+        plan.refused += 1
+        return False
+    if not os.path.isfile(path):
+        plan.missing += 1
+        return False
+    plan.bytes += os.path.getsize(path)
+    return True
+
+
+class BucketOnly:
+    """What the field mode's listing asks of a run's transfers: the bucket,
+    connected on first use; no uploader, no workers."""
+
+    def __init__(self, workers, alias):
+        self.workers, self.alias, self.bucket = workers, alias, None
+
+    def open(self):
+        if self.bucket is None:
+            self.bucket = connect(self.workers, self.alias)[0]
+        return self.bucket
+
+
+def plan_fields(options):
+    """The dry run of field mode: the rows to do, after the bucket's listing."""
+    mode = open_mode(options)
+    plan = Plan(workers=options.workers)
+    transfers = BucketOnly(options.workers, mode.alias)
+
+    def settled(label, pk, status, reason="", key=None, size=None):
+        plan.rows += 1
+        plan.done += status == "skipped"
+        plan.refused += status == "failed"
+
+    for row in mode.rows(settled, transfers):
+        plan.rows += 1
+        if not row.upload:
+            continue  # only its width/height to fill
+        if stat_file(plan, mode.root, row.name) and len(plan.examples) < EXAMPLES:
+            plan.examples.append((row.name, row.key))
+    if transfers.bucket is not None:
+        plan.round_trip = measure_round_trip(transfers.bucket)
+    return plan
+
+
 def plan_backfill(options, *, model=None):
-    target, root = prepare(model)
+    if not is_record_mode(model):
+        return plan_fields(options)
+    target, root = prepare(model, source=options.source)
+    mode = RecordMode(target, root, options)
     plan = Plan(workers=options.workers)
     bucket = None
     for rows, _ in selection.pages(
@@ -69,20 +125,14 @@ def plan_backfill(options, *, model=None):
     ):
         for row in rows:
             plan.rows += 1
-            try:
-                path = resolve_inside(root, row.name)
-            except UnsafePath:
-                plan.refused += 1
+            if not stat_file(plan, root, row.name):
                 continue
-            if not os.path.isfile(path):
-                plan.missing += 1
-                continue
-            plan.bytes += os.path.getsize(path)
-            if len(plan.examples) < EXAMPLES and row.username is not None:
+            if len(plan.examples) < EXAMPLES:
                 if bucket is None:
                     bucket = open_bucket(options.workers)
-                name = storage_name(row.name, row.username, bucket.location)
-                plan.examples.append((row.name, join_location(bucket.location, name)))
+                key = mode.key_of(row, bucket)[1]
+                if key is not None:
+                    plan.examples.append((row.name, key))
     if bucket is not None:
         plan.round_trip = measure_round_trip(bucket)
     return plan

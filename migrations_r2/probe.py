@@ -1,6 +1,11 @@
-"""What a legacy file really is: MIME type from its first bytes (never the
-extension), width and height from its header via Pillow with the
-decompression-bomb guard on, and size. The MD5 (for boto3's Content-MD5
+"""What a legacy file really is: its Content-Type sniffed from its first
+bytes where the format is known (the images Pillow reads, PDF, SVG, the
+AVIF/HEIC ``ftyp`` brands, zip and the office formats inside one), else
+guessed from its name, else ``application/octet-stream``; width and height
+from an image's header via Pillow with the decompression-bomb guard on (None
+for anything Pillow does not read), and size. Every file type is uploaded: a
+document is never "not an image"; only a file whose bytes claim (or whose
+name claims) an image format Pillow reads and that does not hold one is refused. The MD5 (for boto3's Content-MD5
 and for comparing with an object already in the bucket) is computed only
 when one of those asks for it: the native path signs the body's SHA-256
 instead, which the server checks (see native.py), and MD5 was the largest
@@ -13,6 +18,7 @@ exactly the bytes that were probed; bigger ones are re-read from disk.
 import base64
 import hashlib
 import io
+import mimetypes
 import os
 import stat
 from dataclasses import dataclass
@@ -23,6 +29,9 @@ from PIL import Image, UnidentifiedImageError
 STREAM_THRESHOLD = 8 * 1024 * 1024
 # Pillow's own default, used when a project switched the guard off.
 DEFAULT_MAX_PIXELS = int(1024 * 1024 * 1024 // 4 // 3)
+
+# ISO-BMFF brands (bytes 8-12 of an ``ftyp`` box) of AVIF stills and sequences.
+AVIF_BRANDS = {b"avif", b"avis"}
 
 # (magic test, Pillow format, MIME type). Pillow opens only the format the
 # bytes announce, so a text file named .jpg is never "identified" as a
@@ -35,7 +44,55 @@ SIGNATURES = (
     (lambda h: h[:2] == b"BM", "BMP", "image/bmp"),
     (lambda h: h[:4] in (b"II*\x00", b"MM\x00*"), "TIFF", "image/tiff"),
     (lambda h: h[:4] == b"\x00\x00\x01\x00", "ICO", "image/x-icon"),
+    (lambda h: ftyp_brand(h) in AVIF_BRANDS, "AVIF", "image/avif"),
 )
+HEAD_BYTES = 1024  # enough for an SVG's root element after an XML prolog
+# ISO-BMFF brands of the HEIF family (HEIC stills, sequences, generic HEIF).
+HEIF_BRANDS = {
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"heim": "image/heic",
+    b"heis": "image/heic",
+    b"hevc": "image/heic-sequence",
+    b"hevx": "image/heic-sequence",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif-sequence",
+}
+OCTET_STREAM = "application/octet-stream"
+# The image types whose name alone makes a claim the probe checks: a file
+# named .jpg that holds text is a broken image, not a document.
+PILLOW_TYPES = {mime for _, _, mime in SIGNATURES} | {"image/jpg", "image/pjpeg"}
+
+
+def pillow_reads(fmt):
+    Image.init()  # registers the plugins once; cheap afterwards
+    return fmt in Image.OPEN
+
+
+def ftyp_brand(head):
+    return head[8:12] if head[4:8] == b"ftyp" else None
+
+
+def looks_like_svg(head):
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if not text.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")):
+        return False
+    return b"<svg" in text
+
+
+def other_type(head, name):
+    """The Content-Type of a file Pillow does not read: from its magic
+    number where known, else from its name, else octet-stream."""
+    guessed = mimetypes.guess_type(name)[0] if name else None
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if ftyp_brand(head) in HEIF_BRANDS:
+        return HEIF_BRANDS[ftyp_brand(head)]
+    if looks_like_svg(head):
+        return "image/svg+xml"
+    if head.startswith(b"PK\x03\x04"):  # docx, xlsx, odt, epub... are zip files
+        return guessed if guessed and not guessed.startswith("text/") else "application/zip"
+    return guessed or OCTET_STREAM
 
 
 class NotAnImage(Exception):
@@ -50,8 +107,8 @@ class DecompressionBomb(NotAnImage):
 class ProbedFile:
     path: str
     mime_type: str
-    width: int
-    height: int
+    width: int | None  # None: not an image Pillow reads
+    height: int | None
     size: int
     body: bytes | None  # the bytes, when small enough to keep
 
@@ -101,8 +158,8 @@ def read_file(path):
         size = os.fstat(stream.fileno()).st_size
         if size <= STREAM_THRESHOLD:
             body = stream.read()
-            return len(body), body, body[:32], body[-64:]
-        head = stream.read(32)
+            return len(body), body, body[:HEAD_BYTES], body[-64:]
+        head = stream.read(HEAD_BYTES)
         stream.seek(-64, os.SEEK_END)
         return size, None, head, stream.read(64)
 
@@ -131,16 +188,18 @@ def dimensions(path, fmt, body, decode=False):
     return width, height
 
 
-def probe_file(path):
-    """A ProbedFile for ``path``; NotAnImage or FileNotFoundError otherwise."""
+def probe_file(path, name=None):
+    """A ProbedFile for ``path`` (``name``: the row's file name, whose
+    extension guesses the type of content no magic number tells); NotAnImage
+    for an empty file or a broken image, FileNotFoundError otherwise."""
     if not stat.S_ISREG(os.stat(path).st_mode):  # a directory or FIFO would hang or fail
         raise NotAnImage("the name points at a directory or special file, not a regular file")
     size, body, head, tail = read_file(path)
     if size == 0:
         raise NotAnImage("empty file (0 bytes)")
     fmt, mime = sniff(head)
-    if fmt is None:
-        raise NotAnImage("not an image: the content matches no known image format")
+    if fmt is None or not pillow_reads(fmt):  # e.g. AVIF on a Pillow without libavif
+        return not_for_pillow(path, name, size, body, head, mime)
     complete = is_complete(fmt, tail, size, head)
     try:
         width, height = dimensions(path, fmt, body, decode=not complete)
@@ -149,3 +208,14 @@ def probe_file(path):
             raise
         raise NotAnImage(f"truncated {fmt} file: {exc}") from None
     return ProbedFile(str(path), mime, width, height, size, body)
+
+
+def not_for_pillow(path, name, size, body, head, sniffed=None):
+    """The ProbedFile of a file Pillow does not read (no width, no height),
+    unless its name says it is an image Pillow reads: then it is broken."""
+    mime = sniffed or other_type(head, name or os.path.basename(str(path)))
+    if sniffed is None and mime in PILLOW_TYPES:
+        raise NotAnImage(
+            f"not an image: named like {mime} but the content matches no known image format"
+        )
+    return ProbedFile(str(path), mime, None, None, size, body)

@@ -117,10 +117,11 @@ class ReportFile:
     def __init__(self, path):
         self.stream = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
 
-    def write(self, pk, status, reason="", storage_key=None, size=None):
+    def write(self, pk, status, reason="", storage_key=None, size=None, *, model=None):
         if self.stream is None:
             return
         line = {
+            "model": model,
             "id": str(pk),
             "status": status,
             "reason": scrub(reason or ""),

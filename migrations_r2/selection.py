@@ -142,12 +142,12 @@ def keyset_pages(target, queryset, columns, batch_size, *, limit=None, shard=Non
 
 def pages(target, queryset, batch_size, **options):
     """Lists of Row from ``queryset`` (see keyset_pages): (rows, skipped_pks)."""
-    columns = ("pk", target.image_field, target.username_path)
+    columns = ("pk", target.image_field, *filter(None, [target.username_path]))
     for rows, skipped in keyset_pages(target, queryset, columns, batch_size, **options):
         yield (
             [
-                Row(pk, str(name or ""), None if username is None else str(username))
-                for pk, name, username in rows
+                Row(pk, str(name or ""), None if not owner or owner[0] is None else str(owner[0]))
+                for pk, name, *owner in rows
             ],
             skipped,
         )

@@ -153,7 +153,6 @@ class Uploader:
         bucket,
         object_parameters,
         *,
-        check_first=False,
         policy=RetryPolicy(),
         native=None,
         if_none_match=None,
@@ -165,7 +164,7 @@ class Uploader:
         self.asynchronous = asynchronous  # native PUTs as coroutines (see upload)
         self.bucket = bucket
         self.object_parameters = dict(object_parameters)
-        self.if_none_match = if_none_match or IfNoneMatch(False if check_first else True)
+        self.if_none_match = if_none_match or IfNoneMatch(True)
         self.policy = policy
         self.answered = threading.Event()  # the bucket answered an upload of this run
         self.fallbacks = set()  # reasons logged for uploads sent through boto3

@@ -1,5 +1,6 @@
-"""Writing verified results to their rows: all six fields at once, in one
-UPDATE statement per batch, from the main thread.
+"""Writing verified results to their rows: the R2 fields the record model
+keeps (any subset of the six) and, under a KEY_TEMPLATE, the file field's
+name, all at once, in one UPDATE statement per batch, from the main thread.
 
 Values are checked against the columns first (a ``public_url`` longer than
 its varchar, a size beyond the integer column) so that one bad row is
@@ -14,28 +15,38 @@ from django.db import DatabaseError, connections, transaction
 
 from r2_toolkit.core.conf import R2_FIELDS
 
+NAME = "name"  # the file field's name, under a KEY_TEMPLATE
+
 
 @dataclass(frozen=True)
 class Values:
-    """The six R2 fields of one row, under their reference names."""
+    """The six R2 fields of one row, under their reference names, and the
+    file field's new name (None: the name stays)."""
 
     storage_key: str
-    public_url: str
+    public_url: str | None
     mime_type: str
-    width: int
-    height: int
+    width: int | None
+    height: int | None
     size_bytes: int
+    name: str | None = None
 
     def as_dict(self):
         return {name: getattr(self, name) for name in R2_FIELDS}
 
 
+def model_field(target, name):
+    """The model field that keeps the reference ``name`` (or the file name)."""
+    return target.file_field if name == NAME else target.field(name)
+
+
 def column_limits(target):
-    """{reference name: (max characters or None, max integer or None)}."""
+    """{reference name: (max characters or None, max integer or None)} of
+    the R2 fields the model keeps, and of its file field (``NAME``)."""
     ops = connections[target.db].ops
     limits = {}
-    for name in R2_FIELDS:
-        field = target.field(name)
+    for name in [*target.fields, NAME]:
+        field = model_field(target, name)
         try:
             high = ops.integer_field_range(field.get_internal_type())[1]
         except KeyError:
@@ -45,9 +56,12 @@ def column_limits(target):
 
 
 def problem(name, value, limits, target):
-    """Why ``value`` does not fit the column of ``name``, or None."""
+    """Why ``value`` does not fit the column of ``name``, or None (also
+    when the model does not keep ``name``: it is not stored)."""
+    if name not in limits:
+        return None
     max_length, max_int = limits[name]
-    column = target.fields[name]
+    column = target.image_field if name == NAME else target.fields[name]
     if max_length is not None and isinstance(value, str) and len(value) > max_length:
         return (
             f"{column} would be {len(value)} characters but the column holds {max_length}; "
@@ -85,17 +99,27 @@ def joins_values(connection):
     return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33)
 
 
+def written(target, results):
+    """The reference names an UPDATE of ``results`` sets: the R2 fields the
+    model keeps, and the file name where a KEY_TEMPLATE renamed it."""
+    names = [name for name in R2_FIELDS if name in target.fields]
+    if any(values.name is not None for values in results.values()):
+        names.append(NAME)
+    return names
+
+
 def prepared(target, results, connection):
-    """(the six fields, [(pk, [their six values]), …]), values as the
+    """(the fields set, [(pk, [their values]), …]), values as the
     database takes them: what both forms of the UPDATE send."""
-    fields = [target.field(name) for name in R2_FIELDS]
+    names = written(target, results)
+    fields = [model_field(target, name) for name in names]
     pk_field = target.model._meta.pk
     rows = [
         (
             pk_field.get_db_prep_value(pk, connection),
             [
                 field.get_db_prep_save(getattr(values, name), connection)
-                for name, field in zip(R2_FIELDS, fields, strict=True)
+                for name, field in zip(names, fields, strict=True)
             ],
         )
         for pk, values in results.items()

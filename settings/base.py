@@ -114,7 +114,10 @@ STORAGES = {
 
 # --- The toolkit: one dict, defaults in core/conf.py (cast and validated there).
 R2_TOOLKIT = {
+    # The demo keeps the seed's record model and its key layout; a site
+    # without them leaves both out (field mode: rows keep their own names).
     "IMAGE_MODEL": "gallery.UserImage",
+    "KEY_TEMPLATE": "users/{username}/images/{stem}-{hash}{ext}",
     "TOKEN": env("R2_TOOLKIT_TOKEN"),
     "CORS_ORIGINS": env_list("R2_TOOLKIT_CORS_ORIGINS"),
     "BACKFILL_CLIENT": env("R2_TOOLKIT_BACKFILL_CLIENT", "native"),

@@ -58,10 +58,10 @@ def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
     import os
     import signal
 
-    from r2_toolkit.migrations_r2 import engine
+    from r2_toolkit.migrations_r2 import transfer
 
     create_legacy_images(20, media_root=media_root)
-    real_process = engine.process
+    real_process = transfer.process
     pressed = []
 
     def process_then_ctrl_c(*args):
@@ -71,7 +71,7 @@ def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
             os.kill(os.getpid(), signal.SIGINT)
         return result
 
-    monkeypatch.setattr(engine, "process", process_then_ctrl_c)
+    monkeypatch.setattr(transfer, "process", process_then_ctrl_c)
 
     result = backfill("--workers", "2", "--batch-size", "50")
 
@@ -82,7 +82,7 @@ def test_ctrl_c_finishes_the_files_in_flight_writes_them_and_prints_the_summary(
     assert f"uploaded {len(migrated)}," in result.stdout
     for row in migrated:  # every written row points at its verified object
         assert_row_migrated(row, media_root, moto_bucket)
-    monkeypatch.setattr(engine, "process", real_process)
+    monkeypatch.setattr(transfer, "process", real_process)
     assert backfill().code == 0
     assert legacy_rows() == []
 

@@ -112,8 +112,9 @@ def test_each_bad_row_is_reported_and_untouched_while_good_rows_migrate(
         assert cause in reason, (cause, reason)
         assert_untouched(row)
     for row in good:
+        legacy_name = row.image.name
         row.refresh_from_db()
-        assert_row_migrated(row, media_root, moto_bucket)
+        assert_row_migrated(row, media_root, moto_bucket, legacy_name)
     assert keys_in(moto_bucket) == sorted(row.storage_key for row in good)
 
 

@@ -1,5 +1,6 @@
-"""Properties of the key scheme and of path resolution, for any legacy
-name a table may hold."""
+"""Properties of the KEY_TEMPLATE key scheme the record mode's engine uses
+(core/keys.py ``template_name``, with the seed's layout and others) and of
+path resolution, for any legacy name a table may hold."""
 
 import os
 
@@ -7,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from r2_toolkit.core.keys import MAX_KEY_BYTES, object_key, storage_name
+from r2_toolkit.core.keys import (
+    MAX_KEY_BYTES,
+    SEED_TEMPLATE,
+    TemplateError,
+    join_location,
+    storage_name,
+    template_name,
+)
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
 
 segment = st.text(min_size=0, max_size=80)
@@ -18,6 +26,11 @@ legacy_names = st.one_of(
 )
 usernames = st.text(min_size=1, max_size=150)
 locations = st.sampled_from(["", "media", "/media/", "a/b"])
+
+
+def object_key(legacy_name, username, location="", template=SEED_TEMPLATE):
+    """The key the record mode's engine uploads a row under (records.py)."""
+    return join_location(location, template_name(template, legacy_name, username, location))
 
 
 def assert_valid(key):
@@ -117,3 +130,20 @@ def test_a_runs_directory_cache_resolves_exactly_as_realpath_does(tmp_path):
     for name in names + names:
         assert outcome(name, directories) == outcome(name, None), name
     assert outcome("link/x.jpg", directories) == "symlink leads outside MEDIA_ROOT"
+
+
+def test_other_templates_fill_their_fields_and_keep_segments_clean():
+    assert object_key("a\\b/c d.JPG", "eve", "", "{username}/{basename}") == "eve/c d.JPG"
+    assert object_key("x/y.tar.gz", "eve", "m", "f/{stem}{ext}") == "m/f/y.tar.gz"
+    assert object_key("a\\b.png", "e\\v", "", "{username}/{name}") == "e_v/a/b.png"
+
+
+def test_a_template_naming_the_owner_refuses_a_row_without_one():
+    with pytest.raises(TemplateError, match="no owner"):
+        template_name(SEED_TEMPLATE, "x.jpg", None)
+    assert template_name("files/{basename}", "x.jpg", None) == "files/x.jpg"
+
+
+def test_an_unknown_template_field_is_named():
+    with pytest.raises(TemplateError, match="{owner}"):
+        template_name("{owner}/{basename}", "x.jpg", "eve")

@@ -151,10 +151,36 @@ def test_migration_backfills_legacy_rows(moto_bucket, media_root):
     assert len(keys_in(moto_bucket)) == 3
 
 
-def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(settings):
-    settings.AWS_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens there
+@pytest.mark.parametrize("image_model", ["gallery.UserImage", None])
+def test_migration_is_a_no_op_without_legacy_rows_and_touches_no_network(
+    moto_bucket, settings, image_model, capsys
+):
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "IMAGE_MODEL": image_model}
     settings.MEDIA_ROOT = "/nonexistent"
-    migration_function()()  # returns without error: nothing to do
+    with Proxy(moto_bucket.server.endpoint_url) as proxy:
+        settings.AWS_S3_ENDPOINT_URL = proxy.url
+        migration_function()()
+        requests = dict(proxy.counts)
+
+    assert requests == {}
+    assert "legacy media backfill" not in capsys.readouterr().out
+
+
+def test_migration_in_field_mode_uploads_the_named_files(moto_bucket, media_root, settings):
+    from django.contrib.auth import get_user_model
+
+    from gallery.models import Attachment
+
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "IMAGE_MODEL": None}
+    user = get_user_model().objects.create(username="erin")
+    (media_root / "docs").mkdir()
+    for name in ("docs/one.txt", "docs/two.txt"):
+        (media_root / name).write_text(name)
+        Attachment.objects.create(user=user, file=name)
+
+    migration_function()()
+
+    assert keys_in(moto_bucket) == ["docs/one.txt", "docs/two.txt"]
 
 
 def test_migration_stops_migrate_with_one_sentence_when_the_bucket_is_unreachable(

@@ -292,6 +292,12 @@ def test_a_new_site_follows_the_install_doc_and_everything_works(end, dist, buck
     again = run(*manage, "r2_backfill", cwd=site, env=env, check=False)
     assert again.returncode == 0, again.stdout + again.stderr
 
+    # After the backfill the gate passes again: every row's file is served.
+    gate = run(*manage, "r2_check", "--format", "json", cwd=site, env=env, check=False)
+    document = json.loads(gate.stdout)
+    failing = [c for c in document["checks"] if c["status"] == "fail"]
+    assert gate.returncode == 0 and document["ok"] and not failing, failing or gate.stdout
+
     status, body = serve_healthz(venv / "bin" / "gunicorn", site, env)
     assert status == 200, body
     assert json.loads(body) == {"status": "ok"}, body

@@ -60,9 +60,16 @@ def keys_in(bucket):
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
-def assert_row_migrated(row, media_root, bucket):
-    """Every one of the six fields checked independently of the toolkit."""
-    local = (media_root / row.image.name).read_bytes()
+def assert_row_migrated(row, media_root, bucket, legacy_name=None):
+    """Every one of the six fields checked independently of the toolkit, and
+    the file name agreeing with the key (a KEY_TEMPLATE renames the rows it
+    moves: ``legacy_name`` is then where the local file is)."""
+    from django.core.files.storage import default_storage
+
+    from r2_toolkit.core.files import object_key
+
+    local = (media_root / (legacy_name or row.image.name)).read_bytes()
+    assert object_key(default_storage, row.image.name) == row.storage_key
     with Image.open(io.BytesIO(local)) as image:
         assert (row.width, row.height) == image.size
         assert row.mime_type == Image.MIME[image.format]

@@ -1,6 +1,7 @@
-"""``manage.py r2_backfill``: upload legacy images from MEDIA_ROOT to the
-bucket and fill their rows' six R2 fields. A thin shell over
-``migrations_r2.engine``; the runbook is docs/backfill.md.
+"""``manage.py r2_backfill``: upload the legacy files the site's file fields
+name from MEDIA_ROOT (or ``--source``) to the bucket under those names; with
+a record model (``R2_TOOLKIT["IMAGE_MODEL"]``), fill its rows' R2 fields.
+A thin shell over ``migrations_r2.engine``; the runbook is docs/backfill.md.
 
 Exit status: 0 every selected row is done, 1 some rows failed (or the run
 was interrupted), 2 it could not run.
@@ -13,7 +14,7 @@ from django.core.management.base import CommandError
 from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.compat import raw_stream
-from r2_toolkit.migrations_r2.engine import BackfillError, Options, run_backfill
+from r2_toolkit.migrations_r2.engine import BackfillError, Options, is_record_mode, run_backfill
 from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
 
@@ -32,7 +33,10 @@ def row_counts(result):
 
 
 class Command(ToolkitCommand):
-    help = "Upload legacy images from MEDIA_ROOT to the bucket and fill their R2 fields."
+    help = (
+        "Upload the legacy files the site's file fields name from MEDIA_ROOT to the bucket "
+        "under the same names (and fill a record model's R2 fields)."
+    )
     requires_system_checks = []  # report problems in our own words, exit 2
 
     def add_arguments(self, parser):
@@ -79,6 +83,32 @@ class Command(ToolkitCommand):
             "--report", default=None, metavar="PATH", help="write one JSON line per row to PATH"
         )
         parser.add_argument(
+            "--storage",
+            default="default",
+            metavar="ALIAS",
+            help="the STORAGES alias whose file fields are backfilled (default: default)",
+        )
+        parser.add_argument(
+            "--field",
+            action="append",
+            default=[],
+            dest="fields",
+            metavar="APP.MODEL.FIELD",
+            help='backfill only this file field (repeatable; default R2_TOOLKIT["FILE_FIELDS"], '
+            "else every file field on --storage)",
+        )
+        parser.add_argument(
+            "--list-fields",
+            action="store_true",
+            help="print the file fields a run would backfill, with their row counts, and exit",
+        )
+        parser.add_argument(
+            "--source",
+            default=None,
+            metavar="DIR",
+            help="the directory holding the legacy files (default MEDIA_ROOT)",
+        )
+        parser.add_argument(
             "--make-migration",
             default=None,
             metavar="APP_LABEL",
@@ -91,6 +121,8 @@ class Command(ToolkitCommand):
             return self.make_migration(options["make_migration"])
         try:
             run = self.options_from(options)
+            if options["list_fields"]:
+                return self.list_fields(run)
             summary = self.dispatch(run)
         except BackfillError as exc:
             raise CommandError(str(exc), returncode=2) from None
@@ -114,6 +146,11 @@ class Command(ToolkitCommand):
         self.stdout.write(
             f"wrote {path}\n`python manage.py migrate` runs the backfill once; commit the file."
         )
+
+    def list_fields(self, run):
+        from r2_toolkit.migrations_r2.field_mode import field_targets, listed_fields
+
+        self.stdout.write(listed_fields(field_targets(run)))
 
     def options_from(self, options):
         if options["verify"] and options["rewrite_urls"]:
@@ -139,9 +176,18 @@ class Command(ToolkitCommand):
             verify=options["verify"],
             rewrite_urls=options["rewrite_urls"],
             report=report,
+            storage=options["storage"],
+            fields=tuple(options["fields"]),
+            source=options["source"],
         )
 
     def dispatch(self, run):
+        if (run.verify or run.rewrite_urls) and not is_record_mode():
+            raise BackfillError(
+                f"--{'verify' if run.verify else 'rewrite-urls'} works on a record model's rows "
+                'and R2_TOOLKIT["IMAGE_MODEL"] is not set; without a record model run '
+                "`python manage.py r2_audit`, which checks every file field against the bucket."
+            )
         if run.rewrite_urls:
             from r2_toolkit.migrations_r2.verify import rewrite_urls
 
