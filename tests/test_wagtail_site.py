@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from gallery import emulator
-from tests.support.servers import manage_env, run_manage
+from tests.support.servers import manage_env, postgres_database, run_manage
 
 pytest.importorskip("wagtail")
 
@@ -83,13 +83,30 @@ class WagtailSite:
 
 
 @pytest.fixture
-def site(migrated, moto_server, tmp_path):
+def database(request, migrated, tmp_path):
+    """The site's database URL, migrated: a copy of the module's SQLite file,
+    or (``parametrize("database", ["postgres"], indirect=True)``) a fresh
+    PostgreSQL database that the site migrates itself."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        shutil.copy(migrated, tmp_path / "db.sqlite3")
+        yield f"sqlite:///{tmp_path / 'db.sqlite3'}", False
+    else:
+        with postgres_database("r2_wagtail_site") as url:
+            yield url, True
+
+
+@pytest.fixture
+def site(database, moto_server, tmp_path):
     """The Wagtail site with its legacy files in MEDIA_ROOT and an empty public
     bucket without CORS rules."""
+    url, unmigrated = database
     bucket = moto_server.new_bucket_name("wagtail")
     emulator.provision(moto_server.client(), bucket, (), public=True, cors=False)
-    shutil.copy(migrated, tmp_path / "db.sqlite3")
-    env = manage_env(moto_server, bucket, tmp_path, DJANGO_SETTINGS_MODULE=SETTINGS)
+    env = manage_env(
+        moto_server, bucket, tmp_path, DATABASE_URL=url, DJANGO_SETTINGS_MODULE=SETTINGS
+    )
+    if unmigrated:
+        manage("migrate", "-v0", env=env)
     created = manage("shell", "-c", LEGACY, env=env).stdout
     files = {}
     for field, name in re.findall(r"^FILE (\S+) (.+)$", created, re.M):
@@ -176,6 +193,9 @@ def row_names(env):
 
 
 @NEEDS_FIELD_BACKFILL
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_the_backfill_uploads_every_file_under_its_rows_own_name_and_the_urls_serve_it(site):
     before = row_names(site.env)
     done = manage("r2_backfill", env=site.env)
