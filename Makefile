@@ -17,7 +17,7 @@ install: $(STAMP) $(NODE_STAMP)
 $(STAMP): pyproject.toml constraints/dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints/dev.txt -e ".[site,test,dev,bench]"
+	$(PY) -m pip install --quiet -c constraints/dev.txt -e ".[site,test,dev,bench,wagtail]"
 	touch $@
 
 $(NODE_STAMP): package.json

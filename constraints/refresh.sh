@@ -17,7 +17,7 @@ resolve() {  # name python header extras requirement...
   rm -rf "$venv"
 }
 resolve dev python3.11 "# The repository's own environment (make install), Python 3.11: every version pinned.
-# Regenerate with \`make constraints\` after changing pyproject.toml's ranges." site,test,dev,bench
+# Regenerate with \`make constraints\` after changing pyproject.toml's ranges." site,test,dev,bench,wagtail
 resolve newest python3.13 "# The matrix's newest end (nox session 'newest'): Python 3.13, the newest Django and boto3.
 # Regenerate with \`make constraints\`." site,test
 resolve oldest python3.11 "# The matrix's oldest end (nox session 'oldest'): Python 3.11, Django 4.2 LTS, boto3 < 1.36
