@@ -22,12 +22,13 @@ from r2_toolkit.checks.schema import (
     table_columns,
 )
 from r2_toolkit.core import files
-from r2_toolkit.core.keys import MAX_KEY_BYTES, join_location, storage_name
+from r2_toolkit.core.keys import MAX_KEY_BYTES, join_location
 from r2_toolkit.core.storage import is_r2_endpoint
 from r2_toolkit.core.target import (
     TargetError,
     r2_fields,
     record_model,
+    templated_name,
     username_path,
     uses_template,
 )
@@ -270,7 +271,7 @@ def record_keys(targets):
         legacy = legacy.filter(**{f"{target.column}__regex": NON_ASCII})
         location = target.storage.location
         for pk, name, username in legacy.values_list("pk", target.column, username_path(model)):
-            key = join_location(location, storage_name(name, username, location))
+            key = join_location(location, templated_name(name, username, location))
             keys.setdefault(key, []).append((target, pk))
             replaced.add((target.label, pk))
     return keys, replaced

@@ -13,9 +13,14 @@ from r2_toolkit.checks.schema import model_change_fix
 from r2_toolkit.checks.schema_record import FOREIGN_INSTEAD, schema_or_outcome
 from r2_toolkit.core import compat, files
 from r2_toolkit.core.errors import describe
-from r2_toolkit.core.keys import storage_name
 from r2_toolkit.core.redact import scrub
-from r2_toolkit.core.target import TargetError, image_field, username_path, uses_template
+from r2_toolkit.core.target import (
+    TargetError,
+    image_field,
+    templated_name,
+    username_path,
+    uses_template,
+)
 
 # --- lengths: the keys and URLs this configuration produces ---------------
 # Names of only these characters, in segments that do not start with a dot,
@@ -59,8 +64,8 @@ class LengthNeed:
 def key_name(storage, name, username):
     """The name (relative to the location) a record row's file is stored
     under: its own, or with KEY_TEMPLATE the seed's users/<username>/images/
-    layout (the backfill's storage_name)."""
-    return storage_name(name, username, storage.location) if uses_template() else name
+    layout (the name the backfill renames the row to)."""
+    return templated_name(name, username, storage.location) if uses_template() else name
 
 
 def length_need(schema, storage, measure, limit):

@@ -16,7 +16,7 @@ from r2_toolkit.checks.options import assignment, configured, sentence, setting_
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
 from r2_toolkit.core.storage import R2_HOST_SUFFIX, endpoint_problem, is_r2_endpoint
 
-SAMPLE_KEY = "users/example/images/r2-toolkit-sample.jpg"
+SAMPLE_KEY = "r2-toolkit-sample/example.jpg"  # any name: no layout of one site
 R2_API_EXAMPLE = "https://<account id>.r2.cloudflarestorage.com"
 R2_HOST = re.compile(
     r"^(?P<account>[^.]+)(?:\.(?P<jurisdiction>eu|fedramp))?" + re.escape(R2_HOST_SUFFIX) + "$"

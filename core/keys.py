@@ -139,8 +139,3 @@ def template_name(
     if room < 0 and "{username}" in directory:  # an absurd username: still valid, unique
         return template_name(template, legacy_name, legacy_hash(owner), location)
     return prefix + rest.format(**values, stem=truncate_utf8(stem, max(room, 0)))
-
-
-def storage_name(legacy_name: str, username: object, location: str | None = "") -> str:
-    """The object's name under the seed's layout (:data:`SEED_TEMPLATE`)."""
-    return template_name(SEED_TEMPLATE, legacy_name, username, location)

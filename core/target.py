@@ -19,6 +19,7 @@ from django.db.models import FileField
 
 from r2_toolkit.core import compat
 from r2_toolkit.core.conf import R2_FIELDS, toolkit_settings
+from r2_toolkit.core.keys import template_name
 
 
 class TargetError(ValueError):
@@ -80,6 +81,14 @@ def uses_template() -> bool:
     """Whether the record model's rows get keys of ``KEY_TEMPLATE``'s layout
     instead of their own names."""
     return toolkit_settings.KEY_TEMPLATE is not None
+
+
+def templated_name(legacy_name: str, username: object, location: str | None) -> str:
+    """The name a record row's file gets under ``KEY_TEMPLATE`` (the one the
+    backfill renames the row to): the checks measure and look up this name."""
+    template = toolkit_settings.KEY_TEMPLATE
+    assert template is not None, "only called when uses_template()"
+    return template_name(template, legacy_name, username, location)
 
 
 def r2_fields(model: Any, required: Collection[str] = R2_FIELDS) -> dict[str, Any]:

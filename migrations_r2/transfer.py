@@ -255,3 +255,8 @@ class Transfers:
             self.pool.shutdown(wait=True, cancel_futures=True)  # none is queued unless it stopped
         if self.transport is not None:
             self.transport.close()
+        # The uploader's client factory closes over this object: a cycle. Left
+        # to the interpreter's exit (the commands freeze the heap before it),
+        # obstore's native store would be dropped while the interpreter is
+        # being torn down, which can abort the process after a good run.
+        self.uploader = self.pool = self.transport = None

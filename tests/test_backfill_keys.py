@@ -13,7 +13,6 @@ from r2_toolkit.core.keys import (
     SEED_TEMPLATE,
     TemplateError,
     join_location,
-    storage_name,
     template_name,
 )
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
@@ -66,7 +65,7 @@ def test_different_legacy_names_of_one_user_get_different_keys(first, second, us
 )
 def test_names_in_the_app_layout_keep_their_name(filename):
     name = f"users/alice/images/{filename}"
-    assert storage_name(name, "alice") == name
+    assert template_name(SEED_TEMPLATE, name, "alice") == name
     assert object_key(name, "alice", "media") == f"media/{name}"
 
 

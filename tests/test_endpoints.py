@@ -157,7 +157,7 @@ def test_config_view_shows_the_effective_storage_and_versions(site):
         assert default["client_config"]["request_checksum_calculation"] == "when_required"
     # url() gives the public domain, not the private endpoint or a signed URL.
     assert default["example_url"] == (
-        f"{site.endpoint_url}/{site.bucket}/users/example/images/example.jpg"
+        f"{site.endpoint_url}/{site.bucket}/r2-toolkit-sample/example.jpg"
     )
     assert {"Django", "django-storages", "boto3", "botocore", "Pillow", "Python"} <= set(
         body["versions"]

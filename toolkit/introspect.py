@@ -51,7 +51,7 @@ CLIENT_OPTIONS = (
     "max_pool_connections",
     "s3",
 )
-EXAMPLE_NAME = "users/example/images/example.jpg"
+EXAMPLE_NAME = "r2-toolkit-sample/example.jpg"  # any name: no layout of one site
 
 
 def versions():
