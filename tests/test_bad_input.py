@@ -7,15 +7,13 @@ a real S3 server (moto) and a migrated SQLite site with one legacy row."""
 import io
 import socket
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 from django.core.management.base import CommandError
 
 from r2_toolkit.core import compat
 from r2_toolkit.core.command import ToolkitCommand
-from tests.support.servers import ROOT, manage_env, run_manage
+from tests.support.servers import manage_env, run_manage
 
 DB_PASSWORD = "db-pass-0f9e8d7c"
 
@@ -37,14 +35,7 @@ def site(moto_server, tmp_path_factory):
     (directory / "media").mkdir()
     seed = "from gallery.legacy import create_legacy_images; create_legacy_images(1, seed=3)"
     for command in (["migrate", "-v0"], ["shell", "-c", seed]):
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), *command],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        done = run_manage(*command, env=env)
         assert done.returncode == 0, done.stderr[-2000:]
     return env, directory
 

@@ -3,9 +3,6 @@ names is an S3 storage in STORAGES, and a get:/public: object is inside the
 storage; each refusal is a failed check with the setting to write. And where
 django-prometheus is installed, its /metrics carries the probe's series."""
 
-import subprocess
-import sys
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -13,7 +10,7 @@ from r2_toolkit import checks  # noqa: F401  (registers every check)
 from r2_toolkit.checks.registry import REGISTRY
 from r2_toolkit.checks.runner import run_checks
 from tests.conftest import reset_storage_cache
-from tests.support.servers import ROOT, manage_env
+from tests.support.servers import manage_env, run_manage
 
 S3 = {"BACKEND": "storages.backends.s3.S3Storage"}
 
@@ -93,14 +90,7 @@ def test_django_prometheus_metrics_carry_the_probe_series(moto_bucket, tmp_path)
         tmp_path,
         DJANGO_SETTINGS_MODULE="tests.prometheus_settings",
     )
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-v0", "-c", SCRAPE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_manage("shell", "-v0", "-c", SCRAPE, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     status, body = done.stdout.split("\n", 1)
     assert status == "200"

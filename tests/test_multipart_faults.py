@@ -179,17 +179,7 @@ def test_a_flaky_network_on_every_multipart_request_still_uploads_every_file(
     seed = int.from_bytes(os.urandom(4), "big")
     rng = random.Random(seed)
 
-    def flaky(method, target, n):
-        draw = rng.random()
-        if draw < 0.10:
-            return "503"
-        if draw < 0.115:
-            return "reset"
-        if draw < 0.13:
-            return "reset-after"
-        return None
-
-    with Proxy(moto_server.endpoint_url, fault=flaky) as proxy:
+    with Proxy(moto_server.endpoint_url, fault=issue_faults(rng)) as proxy:
         upload = uploader(moto_server, proxy, bucket)
         outcomes = [upload.upload(f"big/{n}.jpg", probed(big_file)) for n in range(6)]
 

@@ -4,14 +4,13 @@ with settings from the environment, in front of a real S3 server."""
 import contextlib
 import os
 import subprocess
-import sys
 import uuid
 
 import requests
 
 from gallery.emulator import free_port
 from gallery.serve import Gunicorn
-from tests.support.servers import ROOT, site_env
+from tests.support.servers import ROOT, run_manage, site_env
 
 # Secrets the endpoint tests plant in a site's environment and then look for
 # in every answer: random per run, so no output can contain them by chance.
@@ -71,14 +70,7 @@ def gunicorn_env(endpoint_url, bucket, tmp_path, **extra):
 def prepare_database(env):
     """Migrate the process's database, create a staff and a plain user; the
     plain user's session key."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "shell", "-c", CREATE_USERS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = run_manage("shell", "-c", CREATE_USERS, env=env, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout.rsplit("PLAIN_SESSION=", 1)[1].strip()
 
