@@ -24,9 +24,15 @@ from r2_toolkit.core.errors import describe
 from r2_toolkit.core.target import TargetError, record_model
 from r2_toolkit.migrations_r2 import selection
 from r2_toolkit.migrations_r2.paths import media_root_of
-from r2_toolkit.migrations_r2.records import Failure, RecordMode, record_target
+from r2_toolkit.migrations_r2.records import RecordMode, record_target
 from r2_toolkit.migrations_r2.report import Progress, ReportFile, Summary
-from r2_toolkit.migrations_r2.transfer import BackfillError, Transfers, drain, stop_on_sigint
+from r2_toolkit.migrations_r2.transfer import (
+    BackfillError,
+    Failure,
+    Transfers,
+    drain,
+    stop_on_sigint,
+)
 
 __all__ = ["BackfillError", "Options", "prepare", "run_backfill"]
 REFILL_LINGER = 0.01  # seconds the main thread waits to gather finished uploads

@@ -24,11 +24,10 @@ from django.db.models import Case, F, IntegerField, Q, Value, When
 from r2_toolkit.core.files import FileTarget, file_targets
 from r2_toolkit.core.keys import join_location
 from r2_toolkit.core.target import TargetError
-from r2_toolkit.migrations_r2 import selection
+from r2_toolkit.migrations_r2 import selection, writer
 from r2_toolkit.migrations_r2.listing import Lister
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.migrations_r2.records import Failure
-from r2_toolkit.migrations_r2.transfer import BackfillError, Job
+from r2_toolkit.migrations_r2.transfer import BackfillError, Failure, Job
 
 
 @dataclass(frozen=True)
@@ -178,10 +177,10 @@ class FieldMode:
         refused = {}
         for target, done in by_target.items():
             try:
-                fill_dimensions(target, {job.row.name: probed for job, probed in done})
+                with writer.savepoint(target.db):
+                    fill_dimensions(target, {job.row.name: probed for job, probed in done})
             except DatabaseError as exc:
-                reason = f"the database refused the row: {str(exc).strip().splitlines()[0]}"
-                refused.update({job: reason for job, _ in done})
+                refused.update({job: writer.refusal(exc) for job, _ in done})
         return refused
 
     def release(self, rows):

@@ -9,23 +9,13 @@ With ``R2_TOOLKIT["KEY_TEMPLATE"]`` it is the template's (core/keys.py),
 and the row's file name is set to it in the same UPDATE as its R2 fields,
 so ``url()`` and the key always agree."""
 
-from dataclasses import dataclass
-
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.files import object_key
 from r2_toolkit.core.keys import TemplateError, join_location, needs_owner, template_name
 from r2_toolkit.core.target import ImageTarget, TargetError
 from r2_toolkit.migrations_r2 import selection, writer
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.migrations_r2.transfer import BackfillError, Job
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A row that fails before any upload."""
-
-    reason: str
-    key: str | None = None
+from r2_toolkit.migrations_r2.transfer import BackfillError, Failure, Job
 
 
 def key_template():

@@ -50,6 +50,15 @@ class Job:
 
 
 @dataclass(frozen=True)
+class Failure:
+    """A row that fails before any upload (the modes' plan() answers it
+    instead of a Job)."""
+
+    reason: str
+    key: str | None = None
+
+
+@dataclass(frozen=True)
 class Result:
     status: str
     reason: str = ""

@@ -173,13 +173,22 @@ def update_case_sql(target, results, connection):
     return sql, params + [pk for pk, _ in rows]
 
 
+def savepoint(db):
+    """Around one UPDATE: nothing in autocommit mode (the statement is atomic
+    on its own); inside a caller's transaction a savepoint, so that a refused
+    statement does not abort that transaction."""
+    return transaction.atomic(using=db) if connections[db].in_atomic_block else nullcontext()
+
+
+def refusal(exc):
+    """The report's reason for a row the database refused."""
+    return f"the database refused the row: {str(exc).strip().splitlines()[0]}"
+
+
 def execute_update(target, results):
-    """One UPDATE: atomic on its own in autocommit mode. Inside a caller's
-    transaction it runs in a savepoint, so that a refused batch does not
-    abort that transaction before its rows are retried one by one."""
-    connection = connections[target.db]
-    guard = transaction.atomic(using=target.db) if connection.in_atomic_block else nullcontext()
-    with guard, connection.cursor() as cursor:
+    """One UPDATE, in a savepoint where a transaction is open, so that a
+    refused batch can be retried row by row."""
+    with savepoint(target.db), connections[target.db].cursor() as cursor:
         cursor.execute(*update_sql(target, results))
 
 
@@ -198,5 +207,5 @@ def write(target, results):
         try:
             execute_update(target, {pk: values})
         except DatabaseError as exc:
-            refused[pk] = f"the database refused the row: {str(exc).strip().splitlines()[0]}"
+            refused[pk] = refusal(exc)
     return refused
