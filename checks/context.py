@@ -14,6 +14,7 @@ from botocore.config import Config
 from django.conf import settings
 
 from r2_toolkit.checks.registry import Skip
+from r2_toolkit.core.compat import share_client
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.files import open_storage
 from r2_toolkit.core.storage import is_r2_endpoint
@@ -89,9 +90,9 @@ class CheckContext:
         # use (its own default, with signature version, addressing style and
         # proxies, when none is configured); add the timeouts to that.
         storage.client_config = self.client_config(storage.client_config)
-        # Each thread of the run builds its own boto3 resource, as django-storages
-        # does for the app's threads: boto3 resources are not thread-safe.
-        return storage
+        # Each thread of the run (the checks, the round-trip's concurrent
+        # requests) gets its own boto3 resource, all around one client.
+        return share_client(storage)
 
     @once
     def client(self):

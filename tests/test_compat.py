@@ -117,6 +117,7 @@ def test_each_thread_of_a_check_run_has_its_own_boto3_resource_and_shares_the_cl
     from r2_toolkit.checks.context import CheckContext
 
     ctx = CheckContext("default", 10)
+    client = ctx.client()  # the run's first request builds it, as head_bucket does
     resources = {}
 
     def connect(name):
@@ -129,6 +130,8 @@ def test_each_thread_of_a_check_run_has_its_own_boto3_resource_and_shares_the_cl
         thread.join()
     assert resources["a"] is not resources["b"]
     assert ctx.storage() is ctx.storage() and ctx.client() is ctx.client()
+    # ... and the one client (building a client per thread costs more than a request)
+    assert resources["a"].meta.client is resources["b"].meta.client is client
 
 
 def test_an_apps_newest_migrations_are_its_leaves():
