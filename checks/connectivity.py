@@ -54,16 +54,16 @@ def key_names(ctx, which):
     return f"{plain_setting(option)} (or OPTIONS['{option}'] of STORAGES[{ctx.alias!r}])"
 
 
-@check(
-    "r2.connectivity.credentials",
-    kind="network",
-    title="Storage credentials resolve",
-    catches="An access key without its secret (or the reverse), no credentials at all, or "
-    "an R2 API token pasted where the S3 secret belongs.",
-    fix="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the S3 credentials of an R2 "
-    "API token (or an IAM user's key pair); both, from the same token.",
-)
+@check("r2.connectivity.credentials", kind="network")
 def credentials(ctx):
+    """Storage credentials resolve.
+
+    Catches: An access key without its secret (or the reverse), no credentials at all, or an R2
+    API token pasted where the S3 secret belongs.
+
+    Fix: Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to the S3 credentials of an R2 API
+    token (or an IAM user's key pair); both, from the same token.
+    """
     # "network": with no keys in settings, boto3's chain may ask the
     # instance-metadata service.
     storage = ctx.storage()
@@ -209,19 +209,20 @@ def elsewhere(ctx):
     return None
 
 
-@check(
-    "r2.connectivity.jurisdiction",
-    kind="network",
-    title="R2: the endpoint is the bucket's jurisdiction",
-    catches="A bucket created in a jurisdiction (EU, FedRAMP) reached through the default "
-    "endpoint (or the reverse): R2 answers 404 NoSuchBucket although the keys are valid.",
-    fix="Set AWS_S3_ENDPOINT_URL to the bucket's jurisdiction endpoint: "
-    "https://<account id>.eu.r2.cloudflarestorage.com (EU) or "
-    "https://<account id>.fedramp.r2.cloudflarestorage.com (FedRAMP).",
-    source="Cloudflare R2 docs, Data location (jurisdictional restrictions: 'you must specify "
-    "the jurisdiction in your S3 endpoint') and Authentication",
-)
+@check("r2.connectivity.jurisdiction", kind="network")
 def jurisdiction(ctx):
+    """R2: the endpoint is the bucket's jurisdiction.
+
+    Catches: A bucket created in a jurisdiction (EU, FedRAMP) reached through the default
+    endpoint (or the reverse): R2 answers 404 NoSuchBucket although the keys are valid.
+
+    Fix: Set AWS_S3_ENDPOINT_URL to the bucket's jurisdiction endpoint: https://<account
+    id>.eu.r2.cloudflarestorage.com (EU) or https://<account
+    id>.fedramp.r2.cloudflarestorage.com (FedRAMP).
+
+    Source: Cloudflare R2 docs, Data location (jurisdictional restrictions: 'you must specify
+    the jurisdiction in your S3 endpoint') and Authentication
+    """
     if not ctx.is_r2:
         raise Skip(f"not an R2 endpoint ({scrub(ctx.endpoint_url or 'Amazon S3')})")
     if not ctx.bucket:
@@ -274,16 +275,16 @@ def missing_bucket_fix(ctx):
     return f"Create bucket {ctx.bucket} or correct AWS_STORAGE_BUCKET_NAME and AWS_S3_ENDPOINT_URL."
 
 
-@check(
-    "r2.connectivity.head_bucket",
-    kind="network",
-    title="The bucket answers HeadBucket",
-    catches="A missing or misspelt bucket, wrong keys, a token without permission on the "
-    "bucket, an unreachable endpoint or one that does not answer in time.",
-    fix="Follow the hint: it names the cause (404: bucket name or account; 403: keys or "
-    "token permissions; no answer: AWS_S3_ENDPOINT_URL, DNS or firewall).",
-)
+@check("r2.connectivity.head_bucket", kind="network")
 def head_bucket(ctx):
+    """The bucket answers HeadBucket.
+
+    Catches: A missing or misspelt bucket, wrong keys, a token without permission on the bucket,
+    an unreachable endpoint or one that does not answer in time.
+
+    Fix: Follow the hint: it names the cause (404: bucket name or account; 403: keys or token
+    permissions; no answer: AWS_S3_ENDPOINT_URL, DNS or firewall).
+    """
     if not ctx.bucket:
         return fail(
             "AWS_STORAGE_BUCKET_NAME is not set, so there is no bucket to reach.",
@@ -362,15 +363,13 @@ def in_words(seconds):
     return f"{seconds / 3600:.1f} hours"
 
 
-@check(
-    "r2.connectivity.clock_skew",
-    kind="network",
-    title="This machine's clock agrees with the server's",
-    catches="A clock far from the server's: signed requests and presigned URLs are "
-    "rejected (RequestTimeTooSkewed) or expire early.",
-    fix=NTP,
-)
+@check("r2.connectivity.clock_skew", kind="network", fix=NTP)
 def clock_skew(ctx):
+    """This machine's clock agrees with the server's.
+
+    Catches: A clock far from the server's: signed requests and presigned URLs are rejected
+    (RequestTimeTooSkewed) or expire early.
+    """
     server = server_date(ctx)
     local = datetime.now(UTC)
     skew = (local - server).total_seconds()

@@ -180,18 +180,17 @@ def require_origins():
 
 
 # --- checks ------------------------------------------------------------------
-@check(
-    "r2.cors.rules_readable",
-    kind="network",
-    title="The bucket's CORS rules can be read",
-    catches="A bucket without CORS rules (browsers cannot upload or read with script), "
-    "a 403 that is the token's scope rather than wrong keys (an object-only token cannot "
-    "read bucket configuration such as CORS), or an answer that is not a CORS configuration.",
-    fix=FETCH_FIX,
-    source="Cloudflare R2 docs, Authentication (permissions: Object Read & Write tokens "
-    "cannot view bucket configuration)",
-)
+@check("r2.cors.rules_readable", kind="network", fix=FETCH_FIX)
 def rules_readable(ctx):
+    """The bucket's CORS rules can be read.
+
+    Catches: A bucket without CORS rules (browsers cannot upload or read with script), a 403
+    that is the token's scope rather than wrong keys (an object-only token cannot read bucket
+    configuration such as CORS), or an answer that is not a CORS configuration.
+
+    Source: Cloudflare R2 docs, Authentication (permissions: Object Read & Write tokens cannot
+    view bucket configuration)
+    """
     require_origins()
     state = cors_state(ctx)
     if state.denied:
@@ -243,29 +242,25 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
     return ok(f"The CORS rules {what} {', '.join(state.origins)}.")
 
 
-@check(
-    "r2.cors.put_allowed",
-    kind="network",
-    title="Browsers on the site's origins may PUT",
-    catches="CORS rules that allow only GET/HEAD, so browser uploads with presigned URLs "
-    "fail their preflight.",
-    fix=FETCH_FIX,
-)
+@check("r2.cors.put_allowed", kind="network", fix=FETCH_FIX)
 def put_allowed(ctx):
+    """Browsers on the site's origins may PUT.
+
+    Catches: CORS rules that allow only GET/HEAD, so browser uploads with presigned URLs fail
+    their preflight.
+    """
     return origin_check(
         ctx, lambda e: e["put"], "allow PUT from", "browser uploads fail their preflight"
     )
 
 
-@check(
-    "r2.cors.get_allowed",
-    kind="network",
-    title="Browsers on the site's origins may GET and HEAD",
-    catches="CORS rules that do not let the site's pages read objects from script "
-    "(fetch, canvas, image processing).",
-    fix=FETCH_FIX,
-)
+@check("r2.cors.get_allowed", kind="network", fix=FETCH_FIX)
 def get_allowed(ctx):
+    """Browsers on the site's origins may GET and HEAD.
+
+    Catches: CORS rules that do not let the site's pages read objects from script (fetch,
+    canvas, image processing).
+    """
     return origin_check(
         ctx,
         lambda e: e["get"] and e["head"],
@@ -274,15 +269,13 @@ def get_allowed(ctx):
     )
 
 
-@check(
-    "r2.cors.content_type_allowed",
-    kind="network",
-    title="Browsers may send Content-Type with a PUT",
-    catches="CORS rules whose AllowedHeaders leave out content-type, so an upload that "
-    "sets its content type fails the preflight.",
-    fix=FETCH_FIX,
-)
+@check("r2.cors.content_type_allowed", kind="network", fix=FETCH_FIX)
 def content_type_allowed(ctx):
+    """Browsers may send Content-Type with a PUT.
+
+    Catches: CORS rules whose AllowedHeaders leave out content-type, so an upload that sets its
+    content type fails the preflight.
+    """
     require_origins()
     state = cors_state(ctx)
     if state.evaluations and not any(e["put"] for e in state.evaluations):
@@ -296,15 +289,13 @@ def content_type_allowed(ctx):
     )
 
 
-@check(
-    "r2.cors.etag_exposed",
-    kind="network",
-    title="ETag is exposed to the site's origins",
-    catches="CORS rules without ExposeHeaders ETag: browser code cannot read the ETag of "
-    "an upload (multipart uploads need it to complete).",
-    fix=FETCH_FIX,
-)
+@check("r2.cors.etag_exposed", kind="network", fix=FETCH_FIX)
 def etag_exposed(ctx):
+    """ETag is exposed to the site's origins.
+
+    Catches: CORS rules without ExposeHeaders ETag: browser code cannot read the ETag of an
+    upload (multipart uploads need it to complete).
+    """
     return origin_check(
         ctx,
         lambda e: e["etag_exposed"],
@@ -314,21 +305,22 @@ def etag_exposed(ctx):
     )
 
 
-@check(
-    "r2.cors.origins_wellformed",
-    kind="network",
-    title="CORS origins are well-formed",
-    catches="Origins with a path, a trailing slash, upper-case letters or no scheme, in "
-    'R2_TOOLKIT["CORS_ORIGINS"] or in the bucket\'s AllowedOrigins: they never match '
-    "what a browser sends; and wildcard ports (http://localhost:*), for which R2 rejects "
-    "the whole rule set with MalformedXML.",
-    fix="Write every origin as scheme://host[:port], lower case, without path or "
-    "trailing slash, each port listed (http://localhost:3000), both in "
-    'R2_TOOLKIT["CORS_ORIGINS"] and in the bucket\'s rules.',
-    source="Cloudflare R2 docs, Configure CORS (origins are scheme://host[:port]); "
-    "cloudflare/cloudflare-docs issue 32888 (http://localhost:* rejected with 400 MalformedXML)",
-)
+@check("r2.cors.origins_wellformed", kind="network")
 def origins_wellformed(ctx):
+    """CORS origins are well-formed.
+
+    Catches: Origins with a path, a trailing slash, upper-case letters or no scheme, in
+    R2_TOOLKIT["CORS_ORIGINS"] or in the bucket's AllowedOrigins: they never match what a
+    browser sends; and wildcard ports (http://localhost:*), for which R2 rejects the whole rule
+    set with MalformedXML.
+
+    Fix: Write every origin as scheme://host[:port], lower case, without path or trailing slash,
+    each port listed (http://localhost:3000), both in R2_TOOLKIT["CORS_ORIGINS"] and in the
+    bucket's rules.
+
+    Source: Cloudflare R2 docs, Configure CORS (origins are scheme://host[:port]);
+    cloudflare/cloudflare-docs issue 32888 (http://localhost:* rejected with 400 MalformedXML)
+    """
     try:
         origins = toolkit_settings.CORS_ORIGINS
     except ImproperlyConfigured as exc:

@@ -49,18 +49,17 @@ def live_verdict(url, origin, timeout, method="PUT", request_headers=(cors_rules
     return allowed, f"{reason} ({words})" if words else reason
 
 
-@check(
-    "r2.cors.preflight_live",
-    kind="network",
-    title="The server answers a real browser preflight as its rules say",
-    catches="A server (or a proxy, CDN or custom domain in front of it) that refuses "
-    "browser uploads the rules allow, or allows what they refuse.",
-    fix="Send the preflight yourself (curl -i -X OPTIONS -H 'Origin: <origin>' "
-    "-H 'Access-Control-Request-Method: PUT' <object URL>) and look at what answers: "
-    "rules not yet applied, another bucket or endpoint, or a proxy that strips CORS "
-    "headers.",
-)
+@check("r2.cors.preflight_live", kind="network")
 def preflight_live(ctx):
+    """The server answers a real browser preflight as its rules say.
+
+    Catches: A server (or a proxy, CDN or custom domain in front of it) that refuses browser
+    uploads the rules allow, or allows what they refuse.
+
+    Fix: Send the preflight yourself (curl -i -X OPTIONS -H 'Origin: <origin>' -H
+    'Access-Control-Request-Method: PUT' <object URL>) and look at what answers: rules not yet
+    applied, another bucket or endpoint, or a proxy that strips CORS headers.
+    """
     require_origins()
     state = cors_state(ctx)
     url = object_url(ctx)

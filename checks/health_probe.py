@@ -49,20 +49,20 @@ def refused_names(modes):
     return refused
 
 
-@check(
-    "r2.settings.health_probe",
-    title="The health probe's mode and aliases are ones it can ask",
-    catches='An R2_TOOLKIT["HEALTH_PROBE"] mode the probe does not know, a dict entry for '
-    "an alias that is not an S3 storage in STORAGES (a typo probes nothing), or a "
-    "get:/public: object name the storage refuses: /healthz, /readyz and /metrics would "
-    "report that alias down, or not at all, from the first request.",
-    fix='Write each mode as "head_bucket", "list", "get:<name>" or "public:<name>", key '
-    "the dict by the S3 aliases of STORAGES, and name an object inside the storage's "
-    "location.",
-    source="issue 19 (monitoring: R2-safe probe modes)",
-    per_storage=False,
-)
+@check("r2.settings.health_probe", per_storage=False)
 def health_probe(ctx):
+    """The health probe's mode and aliases are ones it can ask.
+
+    Catches: An R2_TOOLKIT["HEALTH_PROBE"] mode the probe does not know, a dict entry for an
+    alias that is not an S3 storage in STORAGES (a typo probes nothing), or a get:/public:
+    object name the storage refuses: /healthz, /readyz and /metrics would report that alias
+    down, or not at all, from the first request.
+
+    Fix: Write each mode as "head_bucket", "list", "get:<name>" or "public:<name>", key the dict
+    by the S3 aliases of STORAGES, and name an object inside the storage's location.
+
+    Source: issue 19 (monitoring: R2-safe probe modes)
+    """
     modes, problem = configured_modes()
     if problem:
         return fail(f"{problem}.", MODES_HINT)  # conf's sentence names the setting

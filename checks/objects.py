@@ -72,21 +72,23 @@ def metadata_problems(storage, name, head):
     return problems, expected, wanted_cache
 
 
-@check(
-    "r2.connectivity.object_metadata",
-    kind="network",
-    title="Recent objects carry the Content-Type and Cache-Control the settings promise",
-    catches="Objects uploaded by hand or by an old script without a Content-Type (browsers "
-    "download images instead of showing them) or without the Cache-Control of "
-    "AWS_S3_OBJECT_PARAMETERS (the CDN re-fetches them every time).",
-    fix="Rewrite the objects' metadata in place (the hint has the command), and upload "
-    "through the storage (or set ContentType and CacheControl yourself) from now on.",
-    source="Cloudflare R2 docs, Public buckets and Cache (the object's Cache-Control drives the "
-    "edge cache); jschneier/django-storages issues 451, 24 and 321 (objects stored as "
-    "application/octet-stream)",
-)
+@check("r2.connectivity.object_metadata", kind="network")
 def object_metadata(ctx):
-    """A HEAD of the few newest objects: read-only, a sample, not an audit."""
+    """Recent objects carry the Content-Type and Cache-Control the settings promise.
+
+    Catches: Objects uploaded by hand or by an old script without a Content-Type (browsers
+    download images instead of showing them) or without the Cache-Control of
+    AWS_S3_OBJECT_PARAMETERS (the CDN re-fetches them every time).
+
+    Fix: Rewrite the objects' metadata in place (the hint has the command), and upload through
+    the storage (or set ContentType and CacheControl yourself) from now on.
+
+    Source: Cloudflare R2 docs, Public buckets and Cache (the object's Cache-Control drives the
+    edge cache); jschneier/django-storages issues 451, 24 and 321 (objects stored as
+    application/octet-stream)
+
+    A HEAD of the few newest objects: read-only, a sample, not an audit.
+    """
     ctx.require_bucket()
     storage = ctx.storage()
     keys, prefix = recent_objects(ctx, storage)
@@ -171,17 +173,18 @@ def in_media_root(name):
     return path.is_relative_to(root) and path.is_file()
 
 
-@check(
-    "r2.objects.sample",
-    kind="db",  # the rows are read on the main thread; the HEADs run on threads
-    title="The newest files of every target file field are in the bucket",
-    catches="A site whose rows name files the bucket does not have (a backfill not run, or "
-    "run against another bucket or location; uploads that went to local disk): every "
-    "url() of them answers 404.",
-    fix="Run `python manage.py r2_backfill` (it uploads the legacy files under the names "
-    "the rows hold); `python manage.py r2_audit` lists every row whose object is missing.",
-)
+# kind "db": the rows are read on the main thread; the HEADs run on threads.
+@check("r2.objects.sample", kind="db")
 def sample(ctx):
+    """The newest files of every target file field are in the bucket.
+
+    Catches: A site whose rows name files the bucket does not have (a backfill not run, or run
+    against another bucket or location; uploads that went to local disk): every url() of them
+    answers 404.
+
+    Fix: Run `python manage.py r2_backfill` (it uploads the legacy files under the names the
+    rows hold); `python manage.py r2_audit` lists every row whose object is missing.
+    """
     require_database(ctx)
     targets = targets_or_skip(ctx)
     newest = {t.label: newest_keys(t) for t in targets}

@@ -4,8 +4,28 @@ A check is a function ``fn(ctx) -> Outcome`` registered with ``@check``. It
 returns ``ok(...)``, ``warn(...)``, ``fail(...)``, ``skip(...)`` or raises
 :class:`Skip`; the runner stamps id, group, duration and the storage alias.
 Anything else it raises becomes a failed check with a plain message.
+
+What a check is for is written once, in its docstring, which docs/checks.md
+and ``r2_check --list`` are made from::
+
+    @check("r2.settings.url_protocol")
+    def url_protocol(ctx):
+        '''The URL protocol ends in ':'.
+
+        Catches: AWS_S3_URL_PROTOCOL written as 'https', which breaks every URL.
+
+        Fix: Set AWS_S3_URL_PROTOCOL = "https:".
+
+        Source: (optional) where the fault was reported or documented.
+        '''
+
+The first paragraph is the title (its full stop dropped); a paragraph is
+joined into one line. A text built from constants (a hint several checks
+share) is passed to ``@check`` instead: ``@check(id, fix=FETCH_FIX)``.
+Further paragraphs are notes for maintainers.
 """
 
+import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -97,12 +117,27 @@ def skip(message: str, **details: Any) -> "Outcome":
 REGISTRY: dict[str, Check] = {}
 
 
+# The docstring's labelled paragraphs, and the Check fields they fill.
+DOC_LABELS = {"Catches:": "catches", "Fix:": "fix", "Source:": "source"}
+
+
+def documented(fn: CheckFunction) -> dict[str, str]:
+    """The title, catches, fix and source a check's docstring gives."""
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(fn.__doc__ or "").split("\n\n")]
+    found = {"title": paragraphs[0].removesuffix(".")} if paragraphs[0] else {}
+    for text in paragraphs[1:]:
+        label, _, rest = text.partition(" ")
+        if label in DOC_LABELS:
+            found[DOC_LABELS[label]] = rest
+    return found
+
+
 def check(
     id: str,
     *,
-    title: str,
-    catches: str,
-    fix: str,
+    title: str = "",
+    catches: str = "",
+    fix: str = "",
     kind: str = "static",
     per_storage: bool = True,
     mutating: bool = False,
@@ -118,8 +153,25 @@ def check(
     def register(fn: CheckFunction) -> CheckFunction:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
+        given = {"title": title, "catches": catches, "fix": fix, "source": source}
+        text = {**documented(fn), **{k: v for k, v in given.items() if v}}
+        missing = [k for k in ("title", "catches", "fix") if not text.get(k)]
+        if missing:
+            raise ValueError(
+                f"check {id}: its docstring gives no {', '.join(missing)} "
+                "(a first paragraph, then paragraphs starting 'Catches:' and 'Fix:')"
+            )
         REGISTRY[id] = Check(
-            id, parts[1], title, catches, fix, fn, kind, per_storage, mutating, source
+            id,
+            parts[1],
+            text["title"],
+            text["catches"],
+            text["fix"],
+            fn,
+            kind,
+            per_storage,
+            mutating,
+            text.get("source", ""),
         )
         return fn
 

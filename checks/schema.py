@@ -204,16 +204,15 @@ def model_change_fix(model, change, instead, then=""):
 # --- the checks ------------------------------------------------------------
 
 
-@check(
-    "r2.schema.database",
-    kind="db",
-    per_storage=False,
-    title="The database answers",
-    catches="A database that is down, unreachable or refuses the configured credentials.",
-    fix="Check the DATABASES setting (host, port, name, user, password) and that the database "
-    "server is running and reachable from this host.",
-)
+@check("r2.schema.database", kind="db", per_storage=False)
 def database(ctx):
+    """The database answers.
+
+    Catches: A database that is down, unreachable or refuses the configured credentials.
+
+    Fix: Check the DATABASES setting (host, port, name, user, password) and that the database
+    server is running and reachable from this host.
+    """
     try:
         ctx.shared("schema.database", ping_database)
     except Exception as exc:
@@ -226,16 +225,15 @@ def database(ctx):
     return ok(f"The {database_label()} answers.", database=database_label())
 
 
-@check(
-    "r2.schema.migrations",
-    kind="db",
-    per_storage=False,
-    title="Every migration is applied",
-    catches="Unapplied migrations, e.g. the one adding the R2 columns, deployed code "
-    "running against an old schema.",
-    fix="Run `python manage.py migrate` as a step of the deploy, before the new code serves.",
-)
+@check("r2.schema.migrations", kind="db", per_storage=False)
 def migrations(ctx):
+    """Every migration is applied.
+
+    Catches: Unapplied migrations, e.g. the one adding the R2 columns, deployed code running
+    against an old schema.
+
+    Fix: Run `python manage.py migrate` as a step of the deploy, before the new code serves.
+    """
     require_database(ctx)
     pending = pending_migrations()
     if pending:

@@ -82,17 +82,17 @@ def target_problems(target, pending):
     return problems, (app if waiting else None)
 
 
-@check(
-    "r2.schema.file_fields",
-    kind="db",
-    title="Every target file field's table and column exist, its migrations applied",
-    catches='An R2_TOOLKIT["FILE_FIELDS"] entry that names no file field, or a file field '
-    "whose table or column is not in the database yet, or whose app has unapplied "
-    "migrations: the backfill, the audit and the site itself would fail on it.",
-    fix='Name file fields as "app_label.Model.field" (`python manage.py r2_backfill '
-    "--list-fields` lists them) and run `python manage.py migrate`.",
-)
+@check("r2.schema.file_fields", kind="db")
 def file_fields(ctx):
+    """Every target file field's table and column exist, its migrations applied.
+
+    Catches: An R2_TOOLKIT["FILE_FIELDS"] entry that names no file field, or a file field whose
+    table or column is not in the database yet, or whose app has unapplied migrations: the
+    backfill, the audit and the site itself would fail on it.
+
+    Fix: Name file fields as "app_label.Model.field" (`python manage.py r2_backfill
+    --list-fields` lists them) and run `python manage.py migrate`.
+    """
     require_database(ctx)
     if ctx.alias is None:
         raise Skip("no S3 storage is configured in STORAGES")
@@ -177,18 +177,18 @@ def name_lengths(target):
     }
 
 
-@check(
-    "r2.schema.file_name_lengths",
-    kind="db",
-    title="Every target field's names fit its column, and their keys fit the store",
-    catches="Object keys (the storage's location joined to a row's name) longer than the "
-    "1,024 bytes S3 and R2 accept: those files can never be uploaded; names longer than "
-    "their column's max_length (SQLite does not enforce it), which a form refuses to save "
-    "again and a stricter database refuses to hold.",
-    fix="Rename the files whose keys are too long (shorter names, or a shorter AWS_LOCATION); "
-    "raise the field's max_length where the names are longer than its column.",
-)
+@check("r2.schema.file_name_lengths", kind="db")
 def file_name_lengths(ctx):
+    """Every target field's names fit its column, and their keys fit the store.
+
+    Catches: Object keys (the storage's location joined to a row's name) longer than the 1,024
+    bytes S3 and R2 accept: those files can never be uploaded; names longer than their column's
+    max_length (SQLite does not enforce it), which a form refuses to save again and a stricter
+    database refuses to hold.
+
+    Fix: Rename the files whose keys are too long (shorter names, or a shorter AWS_LOCATION);
+    raise the field's max_length where the names are longer than its column.
+    """
     require_database(ctx)
     targets = targets_or_skip(ctx)
     if not targets:
@@ -304,19 +304,20 @@ def collapsing_groups(keys):
     return [group for group in by_nfc.values() if len(group) > 1]
 
 
-@check(
-    "r2.schema.unicode_names",
-    kind="db",
-    title="R2: no two file names collapse into one key under Unicode normalization",
-    catches="File names in NFD (as a Mac's disk writes them) beside the same names in NFC: "
-    "R2 normalizes keys to NFC, so the two become one object and one file replaces, or "
-    "blocks, the other.",
-    fix="Rename one file of each pair the message names, on disk and in its row, so no two "
-    "names are equal once normalized to NFC; then run the backfill.",
-    source="Cloudflare R2 docs, Unicode interoperability ('we have chosen to NFC-normalize "
-    "key names before storing')",
-)
+@check("r2.schema.unicode_names", kind="db")
 def unicode_names(ctx):
+    """R2: no two file names collapse into one key under Unicode normalization.
+
+    Catches: File names in NFD (as a Mac's disk writes them) beside the same names in NFC: R2
+    normalizes keys to NFC, so the two become one object and one file replaces, or blocks, the
+    other.
+
+    Fix: Rename one file of each pair the message names, on disk and in its row, so no two names
+    are equal once normalized to NFC; then run the backfill.
+
+    Source: Cloudflare R2 docs, Unicode interoperability ('we have chosen to NFC-normalize key
+    names before storing')
+    """
     try:
         endpoint = ctx.storage().endpoint_url
     except ImproperlyConfigured as exc:

@@ -166,29 +166,27 @@ def length_check(ctx, reference_name, measure, what):
     )
 
 
-@check(
-    "r2.schema.public_url_length",
-    kind="db",
-    per_storage=False,
-    title="public_url is long enough for this configuration's URLs",
-    catches="A record model's public_url column (the reference schema's varchar(200)) too "
-    "short for the URLs the storage builds from long file names and the custom domain.",
-    fix="Raise max_length of the public_url field to the length the check names "
-    "(an AlterField migration), then migrate.",
-)
+@check("r2.schema.public_url_length", kind="db", per_storage=False)
 def public_url_length(ctx):
+    """public_url is long enough for this configuration's URLs.
+
+    Catches: A record model's public_url column (the reference schema's varchar(200)) too short
+    for the URLs the storage builds from long file names and the custom domain.
+
+    Fix: Raise max_length of the public_url field to the length the check names (an AlterField
+    migration), then migrate.
+    """
     return length_check(ctx, "public_url", files.public_url, "public URLs")
 
 
-@check(
-    "r2.schema.storage_key_length",
-    kind="db",
-    per_storage=False,
-    title="storage_key is long enough for this configuration's object keys",
-    catches="A record model's storage_key column too short for the object keys (location "
-    "prefix plus file name) the storage writes.",
-    fix="Raise max_length of the storage_key field to the length the check names "
-    "(an AlterField migration), then migrate.",
-)
+@check("r2.schema.storage_key_length", kind="db", per_storage=False)
 def storage_key_length(ctx):
+    """storage_key is long enough for this configuration's object keys.
+
+    Catches: A record model's storage_key column too short for the object keys (location prefix
+    plus file name) the storage writes.
+
+    Fix: Raise max_length of the storage_key field to the length the check names (an AlterField
+    migration), then migrate.
+    """
     return length_check(ctx, "storage_key", files.object_key, "object keys")

@@ -153,17 +153,16 @@ def schema_or_outcome(ctx):
 # --- the checks ------------------------------------------------------------
 
 
-@check(
-    "r2.schema.image_model",
-    kind="db",
-    per_storage=False,
-    title="The record model, if one is configured, resolves and its table exists",
-    catches='An R2_TOOLKIT["IMAGE_MODEL"], FIELD_MAP or IMAGE_FIELD that names no model or '
-    "field, or a model whose table was never created. Without a record model it skips.",
-    fix='Point R2_TOOLKIT["IMAGE_MODEL"] at your record model ("app_label.ModelName"), map '
-    'differently named fields in R2_TOOLKIT["FIELD_MAP"], and run migrate.',
-)
+@check("r2.schema.image_model", kind="db", per_storage=False)
 def image_model_check(ctx):
+    """The record model, if one is configured, resolves and its table exists.
+
+    Catches: An R2_TOOLKIT["IMAGE_MODEL"], FIELD_MAP or IMAGE_FIELD that names no model or
+    field, or a model whose table was never created. Without a record model it skips.
+
+    Fix: Point R2_TOOLKIT["IMAGE_MODEL"] at your record model ("app_label.ModelName"), map
+    differently named fields in R2_TOOLKIT["FIELD_MAP"], and run migrate.
+    """
     require_database(ctx)
     try:
         schema = inspect_schema()
@@ -229,18 +228,17 @@ def missing_columns_cause(schema, missing):
     return "no migration adds them", model_change_fix(model, None, FOREIGN_INSTEAD)
 
 
-@check(
-    "r2.schema.columns",
-    kind="db",
-    per_storage=False,
-    title="The record model's R2 columns exist with usable types",
-    catches="storage_key, public_url, mime_type, width, height or size_bytes (those the "
-    "record model keeps) missing from the table (a model migrated on paper only), of the "
-    "wrong type, or NOT NULL.",
-    fix="Apply the migration that adds the columns (`python manage.py migrate`); give them "
-    "text/integer types and null=True on the model, then makemigrations and migrate.",
-)
+@check("r2.schema.columns", kind="db", per_storage=False)
 def columns(ctx):
+    """The record model's R2 columns exist with usable types.
+
+    Catches: storage_key, public_url, mime_type, width, height or size_bytes (those the record
+    model keeps) missing from the table (a model migrated on paper only), of the wrong type, or
+    NOT NULL.
+
+    Fix: Apply the migration that adds the columns (`python manage.py migrate`); give them
+    text/integer types and null=True on the model, then makemigrations and migrate.
+    """
     schema = schema_or_outcome(ctx)
     label = schema.model._meta.label
     if not schema.fields:

@@ -57,6 +57,12 @@ def value(ctx, option):
         return configured(ctx.alias, option)
 
 
+def misset(ctx, option, problem, corrected):
+    """A check's failure over one option: ``problem``, the line to paste that
+    sets it to ``corrected``, and the value found (in details, by its name)."""
+    return fail(problem, assignment(ctx.alias, option, corrected), **{option: value(ctx, option)})
+
+
 def is_r2(ctx):
     return is_r2_endpoint(value(ctx, "endpoint_url"))
 
@@ -91,14 +97,15 @@ def public_domain_problem(ctx, parts, host):
 
 
 # --- where the storage is -------------------------------------------------
-@check(
-    "r2.settings.bucket_name",
-    title="The bucket name is set and valid",
-    catches="An unset AWS_STORAGE_BUCKET_NAME, or a name the store will refuse.",
-    fix="Set AWS_STORAGE_BUCKET_NAME to the bucket's name: 3-63 lower-case letters, "
-    "digits and hyphens (R2), dots also allowed on S3.",
-)
+@check("r2.settings.bucket_name")
 def bucket_name(ctx):
+    """The bucket name is set and valid.
+
+    Catches: An unset AWS_STORAGE_BUCKET_NAME, or a name the store will refuse.
+
+    Fix: Set AWS_STORAGE_BUCKET_NAME to the bucket's name: 3-63 lower-case letters, digits and
+    hyphens (R2), dots also allowed on S3.
+    """
     name = value(ctx, "bucket_name")
     if not name:
         return fail("No bucket is configured.", assignment(ctx.alias, "bucket_name", "my-bucket"))
@@ -117,20 +124,22 @@ def bucket_name(ctx):
     return ok(f"The bucket is {name!r}.", bucket=name)
 
 
-@check(
-    "r2.settings.endpoint",
-    title="The endpoint URL is well-formed",
-    catches="A malformed AWS_S3_ENDPOINT_URL; a public domain (an r2.dev URL or the custom "
-    "domain) where the account's S3 API endpoint belongs, so every signed request fails; "
-    "for R2: not https, no 32-hex account id, or the bucket name in the path.",
-    fix='For R2 set AWS_S3_ENDPOINT_URL = "https://<account id>.r2.cloudflarestorage.com" '
-    "(no bucket, no trailing path); the bucket goes in AWS_STORAGE_BUCKET_NAME and the "
-    "public domain in AWS_S3_CUSTOM_DOMAIN.",
-    source="Cloudflare R2 docs, Authentication (S3 API tokens: the endpoint is "
-    "https://<ACCOUNT_ID>.r2.cloudflarestorage.com) and Public buckets (r2.dev and custom "
-    "domains serve public reads)",
-)
+@check("r2.settings.endpoint")
 def endpoint(ctx):
+    """The endpoint URL is well-formed.
+
+    Catches: A malformed AWS_S3_ENDPOINT_URL; a public domain (an r2.dev URL or the custom
+    domain) where the account's S3 API endpoint belongs, so every signed request fails; for R2:
+    not https, no 32-hex account id, or the bucket name in the path.
+
+    Fix: For R2 set AWS_S3_ENDPOINT_URL = "https://<account id>.r2.cloudflarestorage.com" (no
+    bucket, no trailing path); the bucket goes in AWS_STORAGE_BUCKET_NAME and the public domain
+    in AWS_S3_CUSTOM_DOMAIN.
+
+    Source: Cloudflare R2 docs, Authentication (S3 API tokens: the endpoint is
+    https://<ACCOUNT_ID>.r2.cloudflarestorage.com) and Public buckets (r2.dev and custom domains
+    serve public reads)
+    """
     url = value(ctx, "endpoint_url")
     if not url:
         return ok("No endpoint URL is set: the storage talks to Amazon S3.")
@@ -188,13 +197,14 @@ def endpoint(ctx):
     )
 
 
-@check(
-    "r2.settings.region",
-    title="R2: the region is 'auto'",
-    catches="An AWS region name on R2, which R2 refuses (it only knows 'auto').",
-    fix='Set AWS_S3_REGION_NAME = "auto".',
-)
+@check("r2.settings.region")
 def region(ctx):
+    """R2: the region is 'auto'.
+
+    Catches: An AWS region name on R2, which R2 refuses (it only knows 'auto').
+
+    Fix: Set AWS_S3_REGION_NAME = "auto".
+    """
     require_r2(ctx)
     name = value(ctx, "region_name")
     fix = assignment(ctx.alias, "region_name", "auto")
@@ -213,14 +223,16 @@ def region(ctx):
     )
 
 
-@check(
-    "r2.settings.acl",
-    title="R2: no object ACLs",
-    catches="AWS_DEFAULT_ACL or an 'ACL' in AWS_S3_OBJECT_PARAMETERS: R2 does not implement ACLs.",
-    fix="Remove AWS_DEFAULT_ACL and 'ACL' from AWS_S3_OBJECT_PARAMETERS; make the bucket "
-    "public through a custom domain (or r2.dev for development).",
-)
+@check("r2.settings.acl")
 def acl(ctx):
+    """R2: no object ACLs.
+
+    Catches: AWS_DEFAULT_ACL or an 'ACL' in AWS_S3_OBJECT_PARAMETERS: R2 does not implement
+    ACLs.
+
+    Fix: Remove AWS_DEFAULT_ACL and 'ACL' from AWS_S3_OBJECT_PARAMETERS; make the bucket public
+    through a custom domain (or r2.dev for development).
+    """
     require_r2(ctx)
     found = {}
     default_acl = value(ctx, "default_acl")

@@ -22,13 +22,15 @@ from r2_toolkit.core.credentials import CREDENTIALS, credential_sources
 # --- the client's behaviour ------------------------------------------------
 @check(
     "r2.settings.checksums",
-    title="Checksums only when required (botocore >= 1.36)",
-    catches="botocore >= 1.36 sending CRC32 checksum headers on every upload, which R2 and "
-    "other S3-compatible stores have rejected.",
     fix=f"Set AWS_S3_CLIENT_CONFIG = {CHECKSUM_CONFIG} (from botocore.config import Config), "
     "with s3transfer >= 0.11.2.",
 )
 def checksums(ctx):
+    """Checksums only when required (botocore >= 1.36).
+
+    Catches: botocore >= 1.36 sending CRC32 checksum headers on every upload, which R2 and other
+    S3-compatible stores have rejected.
+    """
     storage = built(ctx)
     botocore_version = installed_version("botocore")
     if not HAS_FLEXIBLE_CHECKSUMS:
@@ -69,19 +71,21 @@ def checksums(ctx):
 
 
 # --- what uploads carry ------------------------------------------------------
-@check(
-    "r2.settings.object_parameters",
-    title="R2: uploads carry only object parameters R2 takes",
-    catches="AWS_S3_OBJECT_PARAMETERS (or a storage's get_object_parameters) asking for a "
-    "StorageClass other than STANDARD or STANDARD_IA, SSE-KMS or SSE-S3, tagging or object "
-    "lock: R2 answers 501 NotImplemented and every upload fails.",
-    fix="Remove those keys from AWS_S3_OBJECT_PARAMETERS (keep CacheControl, ContentDisposition "
-    "and the like); use StorageClass STANDARD or STANDARD_IA, and R2's own encryption, bucket "
-    "locks and lifecycle rules instead.",
-    source="Cloudflare R2 docs, S3 API compatibility (PutObject and CreateMultipartUpload "
-    "features)",
-)
+@check("r2.settings.object_parameters")
 def object_parameters(ctx):
+    """R2: uploads carry only object parameters R2 takes.
+
+    Catches: AWS_S3_OBJECT_PARAMETERS (or a storage's get_object_parameters) asking for a
+    StorageClass other than STANDARD or STANDARD_IA, SSE-KMS or SSE-S3, tagging or object lock:
+    R2 answers 501 NotImplemented and every upload fails.
+
+    Fix: Remove those keys from AWS_S3_OBJECT_PARAMETERS (keep CacheControl, ContentDisposition
+    and the like); use StorageClass STANDARD or STANDARD_IA, and R2's own encryption, bucket
+    locks and lifecycle rules instead.
+
+    Source: Cloudflare R2 docs, S3 API compatibility (PutObject and CreateMultipartUpload
+    features)
+    """
     require_r2(ctx)
     storage = built(ctx)
     parameters = storage.get_object_parameters(SAMPLE_KEY)
@@ -100,19 +104,22 @@ def object_parameters(ctx):
 
 
 # --- which credential is used (django-storages' precedence: core.credentials) --
-@check(
-    "r2.settings.credential_conflict",
-    title="Each credential is set in one place, or the same everywhere",
-    catches="Two settings for one credential that disagree: AWS_S3_SECRET_ACCESS_KEY outranks "
-    "AWS_SECRET_ACCESS_KEY (and AWS_S3_ACCESS_KEY_ID outranks AWS_ACCESS_KEY_ID), so requests "
-    "are signed with the other secret and fail with signature errors.",
-    fix="Keep each credential in one setting: delete the outranking one (AWS_S3_SECRET_ACCESS_KEY, "
-    "AWS_S3_ACCESS_KEY_ID, or the OPTIONS key) or give it the same value.",
-    source="jschneier/django-storages storages/backends/s3.py get_default_settings "
-    "(AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY are read before AWS_*); CHANGELOG 1.12 "
-    "(#1026, the AWS_S3_* names) and 1.14.3 (#1336, their environment lookup)",
-)
+@check("r2.settings.credential_conflict")
 def credential_conflict(ctx):
+    """Each credential is set in one place, or the same everywhere.
+
+    Catches: Two settings for one credential that disagree: AWS_S3_SECRET_ACCESS_KEY outranks
+    AWS_SECRET_ACCESS_KEY (and AWS_S3_ACCESS_KEY_ID outranks AWS_ACCESS_KEY_ID), so requests are
+    signed with the other secret and fail with signature errors.
+
+    Fix: Keep each credential in one setting: delete the outranking one
+    (AWS_S3_SECRET_ACCESS_KEY, AWS_S3_ACCESS_KEY_ID, or the OPTIONS key) or give it the same
+    value.
+
+    Source: jschneier/django-storages storages/backends/s3.py get_default_settings
+    (AWS_S3_ACCESS_KEY_ID / AWS_S3_SECRET_ACCESS_KEY are read before AWS_*); CHANGELOG 1.12
+    (#1026, the AWS_S3_* names) and 1.14.3 (#1336, their environment lookup)
+    """
     conflicts = []
     for what in CREDENTIALS:
         sources = credential_sources(ctx.alias, storage_options(ctx.alias), settings, what)

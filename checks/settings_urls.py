@@ -15,6 +15,7 @@ from r2_toolkit.checks.settings import (
     built,
     has_keys,
     is_r2,
+    misset,
     public_domain_example,
     value,
 )
@@ -23,14 +24,15 @@ from r2_toolkit.core.storage import R2_HOST_SUFFIX
 
 
 # --- how URLs are built ----------------------------------------------------
-@check(
-    "r2.settings.custom_domain",
-    title="The custom domain is a bare host name",
-    catches="AWS_S3_CUSTOM_DOMAIN with a scheme or a trailing slash, which breaks every URL.",
-    fix='Set AWS_S3_CUSTOM_DOMAIN = "media.example.com" (no https://, no trailing /); the '
-    "scheme goes in AWS_S3_URL_PROTOCOL.",
-)
+@check("r2.settings.custom_domain")
 def custom_domain(ctx):
+    """The custom domain is a bare host name.
+
+    Catches: AWS_S3_CUSTOM_DOMAIN with a scheme or a trailing slash, which breaks every URL.
+
+    Fix: Set AWS_S3_CUSTOM_DOMAIN = "media.example.com" (no https://, no trailing /); the scheme
+    goes in AWS_S3_URL_PROTOCOL.
+    """
     domain = value(ctx, "custom_domain")
     if not domain:
         return ok("No custom domain is set.")
@@ -49,57 +51,59 @@ def custom_domain(ctx):
         problems.append("it ends with a slash")
     if domain != domain.strip():
         problems.append("it has surrounding spaces")
-    return fail(
+    return misset(
+        ctx,
+        "custom_domain",
         f"The custom domain {domain!r} is not a bare host name: {', '.join(problems)}; "
         "url() would return broken URLs like https://https://... or //key.",
-        assignment(ctx.alias, "custom_domain", cleaned),
-        custom_domain=domain,
+        cleaned,
     )
 
 
-@check(
-    "r2.settings.url_protocol",
-    title="The URL protocol ends in ':'",
-    catches="AWS_S3_URL_PROTOCOL written as 'https' or 'https://', which breaks every URL.",
-    fix='Set AWS_S3_URL_PROTOCOL = "https:" (with the colon, nothing after it).',
-)
+@check("r2.settings.url_protocol")
 def url_protocol(ctx):
+    """The URL protocol ends in ':'.
+
+    Catches: AWS_S3_URL_PROTOCOL written as 'https' or 'https://', which breaks every URL.
+
+    Fix: Set AWS_S3_URL_PROTOCOL = "https:" (with the colon, nothing after it).
+    """
     protocol = value(ctx, "url_protocol")
     if protocol in ("https:", "http:"):
         return ok(f"The URL protocol is {protocol!r}.")
     scheme = "http:" if str(protocol).lower().startswith("http:") else "https:"
-    return fail(
+    problem = (
         f"The URL protocol is {protocol!r}; django-storages expects 'https:' or 'http:' "
-        "(ending in ':'), or url() returns broken URLs.",
-        assignment(ctx.alias, "url_protocol", scheme),
-        url_protocol=protocol,
+        "(ending in ':'), or url() returns broken URLs."
     )
+    return misset(ctx, "url_protocol", problem, scheme)
 
 
-@check(
-    "r2.settings.location",
-    title="The location has no leading slash",
-    catches="AWS_LOCATION starting with '/', which django-storages refuses.",
-    fix='Write AWS_LOCATION without a leading slash, e.g. AWS_LOCATION = "media".',
-)
+@check("r2.settings.location")
 def location(ctx):
+    """The location has no leading slash.
+
+    Catches: AWS_LOCATION starting with '/', which django-storages refuses.
+
+    Fix: Write AWS_LOCATION without a leading slash, e.g. AWS_LOCATION = "media".
+    """
     prefix = value(ctx, "location") or ""
     if not prefix.startswith("/"):
         return ok(f"The location is {prefix!r}." if prefix else "No location prefix is set.")
-    return fail(
-        f"The location {prefix!r} starts with '/': django-storages refuses to build the storage.",
-        assignment(ctx.alias, "location", prefix.lstrip("/")),
-        location=prefix,
+    problem = (
+        f"The location {prefix!r} starts with '/': django-storages refuses to build the storage."
     )
+    return misset(ctx, "location", problem, prefix.lstrip("/"))
 
 
-@check(
-    "r2.settings.querystring_expire",
-    title="Presigned URLs expire within 7 days",
-    catches="AWS_QUERYSTRING_EXPIRE above 604800 seconds, the most a SigV4 URL may live.",
-    fix="Set AWS_QUERYSTRING_EXPIRE to at most 604800 (7 days).",
-)
+@check("r2.settings.querystring_expire")
 def querystring_expire(ctx):
+    """Presigned URLs expire within 7 days.
+
+    Catches: AWS_QUERYSTRING_EXPIRE above 604800 seconds, the most a SigV4 URL may live.
+
+    Fix: Set AWS_QUERYSTRING_EXPIRE to at most 604800 (7 days).
+    """
     seconds = value(ctx, "querystring_expire")
     fix = assignment(ctx.alias, "querystring_expire", min(3600, MAX_PRESIGN_SECONDS))
     if isinstance(seconds, bool) or not isinstance(seconds, int):
@@ -118,14 +122,15 @@ def querystring_expire(ctx):
     return ok(f"Presigned URLs live {seconds} seconds.")
 
 
-@check(
-    "r2.settings.signature",
-    title="Presigned URLs use SigV4",
-    catches="Presigned URLs signed with SigV2 (signature_version 's3'), which R2 rejects.",
-    fix='Use SigV4: AWS_S3_SIGNATURE_VERSION = "s3v4", or signature_version="s3v4" in '
-    "AWS_S3_CLIENT_CONFIG when that is set.",
-)
+@check("r2.settings.signature")
 def signature(ctx):
+    """Presigned URLs use SigV4.
+
+    Catches: Presigned URLs signed with SigV2 (signature_version 's3'), which R2 rejects.
+
+    Fix: Use SigV4: AWS_S3_SIGNATURE_VERSION = "s3v4", or signature_version="s3v4" in
+    AWS_S3_CLIENT_CONFIG when that is set.
+    """
     storage = built(ctx)
     if not has_keys(storage):
         return skip(
@@ -157,15 +162,16 @@ def signature(ctx):
     )
 
 
-@check(
-    "r2.settings.signed_custom_domain",
-    title="No query-string auth together with a custom domain",
-    catches="AWS_QUERYSTRING_AUTH with AWS_S3_CUSTOM_DOMAIN: the URLs come out unsigned, "
-    "and R2 cannot presign custom domains.",
-    fix="For a public bucket behind the custom domain set AWS_QUERYSTRING_AUTH = False; "
-    "keep private files in a second STORAGES alias without a custom domain.",
-)
+@check("r2.settings.signed_custom_domain")
 def signed_custom_domain(ctx):
+    """No query-string auth together with a custom domain.
+
+    Catches: AWS_QUERYSTRING_AUTH with AWS_S3_CUSTOM_DOMAIN: the URLs come out unsigned, and R2
+    cannot presign custom domains.
+
+    Fix: For a public bucket behind the custom domain set AWS_QUERYSTRING_AUTH = False; keep
+    private files in a second STORAGES alias without a custom domain.
+    """
     storage = built(ctx)
     if not (storage.querystring_auth and storage.custom_domain) or storage.cloudfront_signer:
         return ok("Query-string auth and the custom domain do not conflict.")
@@ -184,15 +190,16 @@ def signed_custom_domain(ctx):
     return warn(message + ".", hint)
 
 
-@check(
-    "r2.settings.r2_dev_domain",
-    title="No r2.dev public domain in production",
-    catches="A *.r2.dev custom domain outside DEBUG: it is rate-limited and meant for "
-    "development only.",
-    fix="Connect a custom domain to the bucket in the Cloudflare dashboard and set "
-    "AWS_S3_CUSTOM_DOMAIN to it.",
-)
+@check("r2.settings.r2_dev_domain")
 def r2_dev_domain(ctx):
+    """No r2.dev public domain in production.
+
+    Catches: A *.r2.dev custom domain outside DEBUG: it is rate-limited and meant for
+    development only.
+
+    Fix: Connect a custom domain to the bucket in the Cloudflare dashboard and set
+    AWS_S3_CUSTOM_DOMAIN to it.
+    """
     domain = value(ctx, "custom_domain") or ""
     host = urlsplit(f"//{domain.split('://')[-1]}").hostname or ""
     if not (host == "r2.dev" or host.endswith(".r2.dev")):
@@ -207,16 +214,17 @@ def r2_dev_domain(ctx):
     )
 
 
-@check(
-    "r2.settings.public_url",
-    title="url() returns the public URL",
-    catches="url() returning the private R2 endpoint or an expiring signed URL instead of "
-    "the public custom-domain URL (signed URLs are fine for aliases other than "
-    "'default', such as a private second bucket).",
-    fix='Set AWS_S3_CUSTOM_DOMAIN = "media.example.com" (the bucket\'s public domain) and '
-    "AWS_QUERYSTRING_AUTH = False.",
-)
+@check("r2.settings.public_url")
 def public_url(ctx):
+    """url() returns the public URL.
+
+    Catches: url() returning the private R2 endpoint or an expiring signed URL instead of the
+    public custom-domain URL (signed URLs are fine for aliases other than 'default', such as a
+    private second bucket).
+
+    Fix: Set AWS_S3_CUSTOM_DOMAIN = "media.example.com" (the bucket's public domain) and
+    AWS_QUERYSTRING_AUTH = False.
+    """
     storage = built(ctx)
     if not storage.custom_domain and storage.querystring_auth and not has_keys(storage):
         return skip("No access keys are configured, so url() cannot sign; see r2.connectivity.")

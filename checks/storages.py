@@ -57,11 +57,13 @@ INVALID_OPTION = re.compile(r"Invalid setting '(?P<key>[^']+)' for (?P<cls>\w+)"
 @check(
     "r2.storages.default_backend",
     per_storage=False,
-    title="STORAGES['default'] is an S3 backend",
-    catches="Uploads written to local disk because the default storage is not S3.",
     fix=f"Set {S3_DEFAULT_HINT} (and its OPTIONS or AWS_* settings).",
 )
 def default_backend(ctx):
+    """STORAGES['default'] is an S3 backend.
+
+    Catches: Uploads written to local disk because the default storage is not S3.
+    """
     config = settings.STORAGES.get("default")
     if not config:
         return fail("STORAGES has no 'default' alias, so uploads have no storage.", S3_DEFAULT_HINT)
@@ -85,16 +87,16 @@ def default_backend(ctx):
     return ok(f"STORAGES['default'] is {path}.", backend=path)
 
 
-@check(
-    "r2.storages.legacy_setting",
-    per_storage=False,
-    title="No leftover DEFAULT_FILE_STORAGE / STATICFILES_STORAGE",
-    catches="A DEFAULT_FILE_STORAGE that Django 5.1+ silently ignores, "
-    "so files land on local disk.",
-    fix="Delete DEFAULT_FILE_STORAGE (and STATICFILES_STORAGE) and put the backend in "
-    "STORAGES['default'] (and STORAGES['staticfiles']).",
-)
+@check("r2.storages.legacy_setting", per_storage=False)
 def legacy_setting(ctx):
+    """No leftover DEFAULT_FILE_STORAGE / STATICFILES_STORAGE.
+
+    Catches: A DEFAULT_FILE_STORAGE that Django 5.1+ silently ignores, so files land on local
+    disk.
+
+    Fix: Delete DEFAULT_FILE_STORAGE (and STATICFILES_STORAGE) and put the backend in
+    STORAGES['default'] (and STORAGES['staticfiles']).
+    """
     # Django 5.1 removed these settings, so they are only visible as
     # explicitly set names, never as defaults.
     leftover = [
@@ -124,14 +126,14 @@ def legacy_setting(ctx):
     )
 
 
-@check(
-    "r2.storages.installed_app",
-    per_storage=False,
-    title="'storages' is in INSTALLED_APPS",
-    catches="django-storages missing from INSTALLED_APPS.",
-    fix='Add "storages" to INSTALLED_APPS.',
-)
+@check("r2.storages.installed_app", per_storage=False)
 def installed_app(ctx):
+    """'storages' is in INSTALLED_APPS.
+
+    Catches: django-storages missing from INSTALLED_APPS.
+
+    Fix: Add "storages" to INSTALLED_APPS.
+    """
     if any(app == "storages" or app.startswith("storages.") for app in settings.INSTALLED_APPS):
         return ok("'storages' is in INSTALLED_APPS.")
     return fail(
@@ -140,14 +142,12 @@ def installed_app(ctx):
     )
 
 
-@check(
-    "r2.storages.staticfiles_alias",
-    per_storage=False,
-    title="STORAGES has a 'staticfiles' alias",
-    catches="A STORAGES dict without 'staticfiles', which breaks collectstatic and {% static %}.",
-    fix=f"Add {STATICFILES_HINT}.",
-)
+@check("r2.storages.staticfiles_alias", per_storage=False, fix=f"Add {STATICFILES_HINT}.")
 def staticfiles_alias(ctx):
+    """STORAGES has a 'staticfiles' alias.
+
+    Catches: A STORAGES dict without 'staticfiles', which breaks collectstatic and {% static %}.
+    """
     if "staticfiles" in settings.STORAGES:
         return ok("STORAGES has a 'staticfiles' alias.")
     if "django.contrib.staticfiles" not in settings.INSTALLED_APPS:
@@ -159,14 +159,15 @@ def staticfiles_alias(ctx):
     )
 
 
-@check(
-    "r2.storages.options",
-    title="The storage's OPTIONS are valid",
-    catches="Unknown or conflicting OPTIONS keys that stop the storage from being built.",
-    fix="Fix or remove the key the message names; OPTIONS keys are django-storages' "
-    "lower-case option names (region_name, not AWS_S3_REGION_NAME).",
-)
+@check("r2.storages.options")
 def options(ctx):
+    """The storage's OPTIONS are valid.
+
+    Catches: Unknown or conflicting OPTIONS keys that stop the storage from being built.
+
+    Fix: Fix or remove the key the message names; OPTIONS keys are django-storages' lower-case
+    option names (region_name, not AWS_S3_REGION_NAME).
+    """
     try:
         storage = ctx.storage()
     except ImproperlyConfigured as exc:
@@ -195,15 +196,16 @@ def explain_improperly_configured(alias, exc):
     )
 
 
-@check(
-    "r2.storages.cached_instance",
-    title="The storage the app holds matches the settings",
-    catches="A default_storage built before the settings were complete "
-    "(the 'cached before settings' bug).",
-    fix="Do not touch default_storage or storages[...] while settings are loading "
-    "(at import time of settings, apps or models); look it up when needed.",
-)
+@check("r2.storages.cached_instance")
 def cached_instance(ctx):
+    """The storage the app holds matches the settings.
+
+    Catches: A default_storage built before the settings were complete (the 'cached before
+    settings' bug).
+
+    Fix: Do not touch default_storage or storages[...] while settings are loading (at import
+    time of settings, apps or models); look it up when needed.
+    """
     held = held_instances(ctx.alias)
     if not held:
         return skip(f"The app has not built STORAGES[{ctx.alias!r}] yet; nothing is cached.")
@@ -265,16 +267,16 @@ def overwrites(alias, build=None):
         return bool(configured(alias, "file_overwrite"))
 
 
-@check(
-    "r2.storages.file_overwrite",
-    title="Uploads never replace another file of the same name",
-    catches="AWS_S3_FILE_OVERWRITE left at django-storages' default (True): a second upload "
-    "named photo.jpg silently replaces another user's image.",
-    fix="Set AWS_S3_FILE_OVERWRITE = False (or OPTIONS['file_overwrite'] = False), so "
-    "django-storages gives a clashing name a suffix instead of overwriting.",
-    source=OVERWRITE_SOURCE,
-)
+@check("r2.storages.file_overwrite", source=OVERWRITE_SOURCE)
 def file_overwrite(ctx):
+    """Uploads never replace another file of the same name.
+
+    Catches: AWS_S3_FILE_OVERWRITE left at django-storages' default (True): a second upload
+    named photo.jpg silently replaces another user's image.
+
+    Fix: Set AWS_S3_FILE_OVERWRITE = False (or OPTIONS['file_overwrite'] = False), so
+    django-storages gives a clashing name a suffix instead of overwriting.
+    """
     if not overwrites(ctx.alias, ctx.storage):
         return ok("A clashing upload gets a new name; nothing is overwritten.")
     if ctx.alias == "staticfiles":
@@ -298,18 +300,19 @@ def file_overwrite(ctx):
 BROKEN_EXISTS = (1, 14, 4)
 
 
-@check(
-    "r2.storages.storages_version",
-    per_storage=False,
-    title="django-storages is not 1.14.4",
-    catches="django-storages 1.14.4, whose exists() answers False for every name while "
-    "file_overwrite is on: skip-if-exists logic re-uploads and health checks report files "
-    "missing.",
-    fix='pip install "django-storages[s3]>=1.14.5" (1.14.5 restored exists()).',
-    source="jschneier/django-storages issue 1430 and pull request 1484; CHANGELOG 1.14.5 "
-    "('Revert exists() behavior to pre-1.14.4 semantics')",
-)
+@check("r2.storages.storages_version", per_storage=False)
 def storages_version(ctx):
+    """django-storages is not 1.14.4.
+
+    Catches: django-storages 1.14.4, whose exists() answers False for every name while
+    file_overwrite is on: skip-if-exists logic re-uploads and health checks report files
+    missing.
+
+    Fix: pip install "django-storages[s3]>=1.14.5" (1.14.5 restored exists()).
+
+    Source: jschneier/django-storages issue 1430 and pull request 1484; CHANGELOG 1.14.5
+    ('Revert exists() behavior to pre-1.14.4 semantics')
+    """
     installed = installed_version("django-storages")
     if installed != BROKEN_EXISTS:
         return ok(f"django-storages {dotted(installed) or 'is not installed'}.")

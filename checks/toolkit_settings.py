@@ -38,17 +38,17 @@ def problems():
     return toolkit_settings.problems() + silenced_problems()
 
 
-@check(
-    "r2.settings.toolkit",
-    title="R2_TOOLKIT keys are known and their values usable",
-    catches="A misspelt R2_TOOLKIT key that is silently ignored, a key that is no longer "
-    "used, a value of the wrong kind (a word where seconds are expected), or a SILENCED "
-    "entry that names no check.",
-    fix="Rename the key to the one suggested, follow the replacement named for a removed "
-    "key, write the value as the message shows, or correct the SILENCED id.",
-    per_storage=False,
-)
+@check("r2.settings.toolkit", per_storage=False)
 def toolkit_keys(ctx):
+    """R2_TOOLKIT keys are known and their values usable.
+
+    Catches: A misspelt R2_TOOLKIT key that is silently ignored, a key that is no longer used, a
+    value of the wrong kind (a word where seconds are expected), or a SILENCED entry that names
+    no check.
+
+    Fix: Rename the key to the one suggested, follow the replacement named for a removed key,
+    write the value as the message shows, or correct the SILENCED id.
+    """
     found = problems()
     if not found:
         return ok("Every R2_TOOLKIT key is known and its value usable.")
