@@ -12,15 +12,9 @@ import unicodedata
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.functions import Length
 
+from r2_toolkit.checks import schema
 from r2_toolkit.checks.commands import migrate
 from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
-from r2_toolkit.checks.schema import (
-    migrations_creating,
-    model_change_fix,
-    pending_migrations,
-    require_database,
-    table_columns,
-)
 from r2_toolkit.core import files
 from r2_toolkit.core.keys import MAX_KEY_BYTES, join_location
 from r2_toolkit.core.storage import is_r2_endpoint
@@ -52,7 +46,7 @@ def targets_or_skip(ctx):
 
 def field_report(target):
     """One target field as the database holds it, for ``/debug/r2/schema``."""
-    columns = table_columns(target.model._meta.db_table)
+    columns = schema.table_columns(target.model._meta.db_table)
     column = (columns or {}).get(target.field.column)
     return {
         "field": target.label,
@@ -67,10 +61,10 @@ def target_problems(target, pending):
     """Sentences for what is wrong with one target's table, and the apps to migrate."""
     table, app = target.model._meta.db_table, target.model._meta.app_label
     waiting = [m for m in pending if m.startswith(f"{app}.")]
-    columns = table_columns(table)
+    columns = schema.table_columns(table)
     problems = []
     if columns is None:
-        creating = [m for m in migrations_creating(target.model) if m in waiting]
+        creating = [m for m in schema.migrations_creating(target.model) if m in waiting]
         problems.append(
             f"{target.label}: the table {table} does not exist"
             + (f" ({creating[0]} creates it and is not applied)" if creating else "")
@@ -93,7 +87,7 @@ def file_fields(ctx):
     Fix: Name file fields as "app_label.Model.field" (`python manage.py r2_backfill
     --list-fields` lists them) and run `python manage.py migrate`.
     """
-    require_database(ctx)
+    schema.require_database(ctx)
     if ctx.alias is None:
         raise Skip("no S3 storage is configured in STORAGES")
     try:
@@ -107,7 +101,7 @@ def file_fields(ctx):
             "back fill, audit or sample.",
             fields=[],
         )
-    pending = pending_migrations()
+    pending = schema.pending_migrations()
     problems, apps = [], []
     for target in targets:
         found, app = target_problems(target, pending)
@@ -136,7 +130,7 @@ def file_fields(ctx):
 def column_limit(target):
     """The longest name the field's column holds: as the database reports it,
     else as the model declares it (None: unbounded)."""
-    columns = table_columns(target.model._meta.db_table) or {}
+    columns = schema.table_columns(target.model._meta.db_table) or {}
     column = columns.get(target.field.column)
     if column is not None and column.max_length:
         return column.max_length
@@ -189,7 +183,7 @@ def file_name_lengths(ctx):
     Fix: Rename the files whose keys are too long (shorter names, or a shorter AWS_LOCATION);
     raise the field's max_length where the names are longer than its column.
     """
-    require_database(ctx)
+    schema.require_database(ctx)
     targets = targets_or_skip(ctx)
     if not targets:
         raise Skip(f"no file field stores its files in STORAGES[{ctx.alias!r}]")
@@ -220,7 +214,7 @@ def file_name_lengths(ctx):
                 f"({m['limit']} characters)"
             )
             hints.append(
-                model_change_fix(
+                schema.model_change_fix(
                     target.model,
                     f"Raise max_length of {target.label} above the longest name",
                     "rename the files to names that fit.",
@@ -324,7 +318,7 @@ def unicode_names(ctx):
         raise Skip("the storage cannot be built; see r2.storages.options") from exc
     if not is_r2_endpoint(endpoint):
         return ok("Not an R2 endpoint: the store keeps keys byte for byte, no names collapse.")
-    require_database(ctx)
+    schema.require_database(ctx)
     targets = targets_or_skip(ctx)
     keys = unicode_keys(targets)
     collapsing = collapsing_groups(keys)
