@@ -40,11 +40,10 @@ class Command(ToolkitCommand):
     def add_arguments(self, parser):
         parser.add_argument("--format", choices=("text", "json"), default="text")
         parser.add_argument(
-            "--report", default=None, metavar="PATH", help="write one JSON line per finding to PATH"
+            "--report", metavar="PATH", help="write one JSON line per finding to PATH"
         )
         parser.add_argument(
             "--storage",
-            default=None,
             metavar="ALIAS",
             help="the STORAGES alias to audit (default: the first S3 one, default first)",
         )
@@ -73,7 +72,6 @@ class Command(ToolkitCommand):
         parser.add_argument(
             "--restore",
             nargs="+",
-            default=None,
             metavar="KEY",
             help="move these quarantined objects back (original or quarantined keys)",
         )
@@ -86,7 +84,7 @@ class Command(ToolkitCommand):
             help="say which quarantined objects are older than --older-than; with --yes, "
             "delete them for good",
         )
-        parser.add_argument("--older-than", type=arguments.DAYS, default=None, metavar="DAYS")
+        parser.add_argument("--older-than", type=arguments.DAYS, metavar="DAYS")
 
     def handle(self, *args, **options):
         mode = quarantine_mode(options)

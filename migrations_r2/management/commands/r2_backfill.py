@@ -48,24 +48,19 @@ class Command(ToolkitCommand):
         parser.add_argument(
             "--batch-size",
             type=arguments.BATCH_SIZE,
-            default=None,
             metavar="N",
             help="rows per page and per database write (default 200)",
         )
         parser.add_argument(
             "--workers",
             type=arguments.WORKERS,
-            default=None,
             metavar="N",
             help="upload threads (default 16)",
         )
-        parser.add_argument(
-            "--limit", type=arguments.LIMIT, default=None, metavar="N", help="stop after N rows"
-        )
+        parser.add_argument("--limit", type=arguments.LIMIT, metavar="N", help="stop after N rows")
         parser.add_argument(
             "--shard",
             type=arguments.checked(Shard.parse),
-            default=None,
             metavar="K/N",
             help="take only shard K of N (for parallel runs)",
         )
@@ -79,9 +74,7 @@ class Command(ToolkitCommand):
             action="store_true",
             help="recompute public_url where it holds an endpoint or signed URL",
         )
-        parser.add_argument(
-            "--report", default=None, metavar="PATH", help="write one JSON line per row to PATH"
-        )
+        parser.add_argument("--report", metavar="PATH", help="write one JSON line per row to PATH")
         parser.add_argument(
             "--storage",
             default="default",
@@ -104,13 +97,11 @@ class Command(ToolkitCommand):
         )
         parser.add_argument(
             "--source",
-            default=None,
             metavar="DIR",
             help="the directory holding the legacy files (default MEDIA_ROOT)",
         )
         parser.add_argument(
             "--make-migration",
-            default=None,
             metavar="APP_LABEL",
             help="write APP_LABEL/migrations/NNNN_r2_backfill.py (the one-off backfill "
             "as a migration, after the app's latest) and exit",

@@ -55,12 +55,9 @@ class Command(ToolkitCommand):
         parser.add_argument(
             "--timeout",
             type=arguments.TIMEOUT,
-            default=None,
             help="overall deadline in seconds, 0.1 to 86400 (default R2_TOOLKIT CHECK_TIMEOUT)",
         )
-        parser.add_argument(
-            "--storage", default=None, metavar="ALIAS", help="check only this STORAGES alias"
-        )
+        parser.add_argument("--storage", metavar="ALIAS", help="check only this STORAGES alias")
         parser.add_argument("--list", action="store_true", help="list the checks and exit")
         parser.add_argument(
             "--keep",
