@@ -26,7 +26,7 @@ from django.db.models import FileField, Q
 from r2_toolkit.core import compat
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.storage import is_s3_storage
-from r2_toolkit.core.target import TargetError, setting, write_db
+from r2_toolkit.core.target import ModelRows, TargetError, setting
 
 FIELD_HINT = (
     'Name file fields as "app_label.Model.field" (R2_TOOLKIT["FILE_FIELDS"] or --field); '
@@ -71,7 +71,7 @@ def identity(storage: Any) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
-class FileTarget:
+class FileTarget(ModelRows):
     """One file field of one model, and the storage its names live in."""
 
     model: Any  # a model class (Django ships no annotations)
@@ -89,16 +89,6 @@ class FileTarget:
     def column(self) -> str:
         column: str = self.field.attname
         return column
-
-    @property
-    def db(self) -> str:
-        return write_db(self.model)
-
-    @property
-    def manager(self) -> Any:
-        # The base manager: a default manager that hides rows (soft deletes,
-        # unpublished pages) must not hide their files.
-        return self.model._base_manager.using(self.db)
 
     def named(self) -> Any:
         """Rows whose field holds a name (not NULL, not empty)."""

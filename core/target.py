@@ -41,6 +41,22 @@ def write_db(model: Any) -> str:
     return db
 
 
+class ModelRows:
+    """The rows of a target's ``model``: the database they are written to and
+    its base manager there. Not the default manager: one that hides rows
+    (soft deletes, unpublished pages) must not hide their files."""
+
+    model: Any  # a model class (Django ships no annotations)
+
+    @property
+    def db(self) -> str:
+        return write_db(self.model)
+
+    @property
+    def manager(self) -> Any:
+        return self.model._base_manager.using(self.db)
+
+
 def setting(name: str, hint: str) -> Any:
     """The cast value of ``name``; an uncastable one as a TargetError."""
     try:
@@ -160,7 +176,7 @@ def username_path(model: Any) -> str:
 
 
 @dataclass(frozen=True)
-class ImageTarget:
+class ImageTarget(ModelRows):
     """The image model and the names of the fields the toolkit uses."""
 
     model: Any  # a model class (Django ships no annotations)
@@ -189,14 +205,6 @@ class ImageTarget:
     def label(self) -> str:
         label: str = self.model._meta.label
         return label
-
-    @property
-    def db(self) -> str:
-        return write_db(self.model)
-
-    @property
-    def manager(self) -> Any:
-        return self.model._default_manager.using(self.db)
 
     def field(self, name: str) -> Any:
         return self.model._meta.get_field(self.fields[name])
