@@ -201,7 +201,7 @@ class Audit:
         keys are audited; every file field protects its objects, targeted or not."""
         mine, ours = location_prefix(self.bucket.storage), identity(self.bucket.storage)
         own = {t.label for t in file_targets(alias) if location_prefix(t.storage) == mine}
-        fields = [FieldSource(t) for t in concrete_file_fields() if identity(t.storage) == ours]
+        fields = [FieldSource.of(t) for t in concrete_file_fields() if identity(t.storage) == ours]
         return fields, [source for source in fields if source.label in own]
 
     def key_column(self):

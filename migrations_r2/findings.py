@@ -86,7 +86,7 @@ class FileRow:
     def maker(cls, source):
         """The ``row(values, key)`` for ``source.refs`` (columns: name, pk,
         and for the record model's own file field its storage_key)."""
-        label, model = source.label, source.target.model._meta.label
+        label, model = source.label, source.model._meta.label
         return lambda values, key: cls(
             label, model, values[1], values[0], key, len(values) > 2 and values[2] is None
         )

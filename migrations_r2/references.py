@@ -31,7 +31,7 @@ from django.db import router
 from django.db.models import Q
 
 from r2_toolkit.core.conf import toolkit_settings
-from r2_toolkit.core.files import identity, object_key, open_storage
+from r2_toolkit.core.files import FileTarget, identity, object_key, open_storage
 from r2_toolkit.core.keys import join_location
 from r2_toolkit.core.storage import s3_aliases
 from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, merged, stream_rows
@@ -77,28 +77,17 @@ def plausible_keys(prefix, name):
 
 
 @dataclass(frozen=True)
-class FieldSource:
-    """One file field's column: each value names ``object_key(storage, value)``."""
+class FieldSource(FileTarget):
+    """A file field read as the bucket's references: each name in its column
+    refers to ``self.key(name)``, the storage's own key of it."""
 
-    target: object  # a core.files.FileTarget
-
-    @property
-    def label(self):
-        return self.target.label
-
-    @property
-    def column(self):
-        return self.target.column
+    @classmethod
+    def of(cls, target):
+        return cls(target.model, target.field)
 
     @property
     def prefix(self):
-        return location_prefix(self.target.storage)
-
-    def queryset(self):
-        return self.target.named()
-
-    def key(self, name):
-        return object_key(self.target.storage, name)
+        return location_prefix(self.storage)
 
     def refs(self, chunk_size, within="", columns=None, row=None):
         """Ref per row naming a key under ``within``, in byte order; with
@@ -111,7 +100,7 @@ class FieldSource:
 
     def clean_refs(self, chunk_size, within, columns, row):
         prefix, column = self.prefix, self.column
-        queryset = narrowed(self.queryset().exclude(maybe_unclean(column)), column, prefix, within)
+        queryset = narrowed(self.named().exclude(maybe_unclean(column)), column, prefix, within)
         if queryset is None:
             return
         for values in stream_rows(byte_ordered(queryset, column), columns or (column,), chunk_size):
@@ -127,7 +116,7 @@ class FieldSource:
     def unclean_refs(self, within, columns, row):
         """The rewritten and refused names' Refs, sorted in memory (they are few)."""
         found = []
-        queryset = self.queryset().filter(maybe_unclean(self.column))
+        queryset = self.named().filter(maybe_unclean(self.column))
         for values in queryset.values_list(*(columns or (self.column,))).iterator():
             name = values[0]
             key = self.key(name)
@@ -149,10 +138,10 @@ class FieldSource:
         pending = list(names)
         for start in range(0, len(pending), IN_CHUNK):
             chunk = pending[start : start + IN_CHUNK]
-            rows = self.queryset().filter(**{f"{column}__in": chunk})
+            rows = self.named().filter(**{f"{column}__in": chunk})
             found.update(names[name] for name in rows.values_list(column, flat=True))
         # The rewritten and refused names, re-read: a scan of the few there are.
-        unclean = self.queryset().filter(maybe_unclean(column)).values_list(column, flat=True)
+        unclean = self.named().filter(maybe_unclean(column)).values_list(column, flat=True)
         for name in unclean.iterator():
             key = self.key(name)
             found.update(wanted & ({key} if key is not None else set(plausible_keys(prefix, name))))
@@ -223,7 +212,7 @@ def key_refs(queryset, field, prefix, chunk_size, within="", columns=None, row=N
 
 
 def field_sources(targets):
-    return [FieldSource(target) for target in targets]
+    return [FieldSource.of(target) for target in targets]
 
 
 @dataclass(frozen=True)
