@@ -43,7 +43,7 @@ from r2_toolkit.migrations_r2.references import (
     location_prefix,
     scope_of,
 )
-from r2_toolkit.migrations_r2.report import Timed
+from r2_toolkit.migrations_r2.report import RunResult
 
 DOCUMENT_CAP = 1000  # findings in the JSON document; --report has every one
 
@@ -74,13 +74,12 @@ class AuditOptions:
 
 
 @dataclass
-class AuditResult(Timed):
+class AuditResult(RunResult):
     bucket: str = ""
     alias: str = ""
     location: str = ""
     rows: int = 0
     objects: int = 0
-    requests: int = 0
     counts: Counter = field(default_factory=Counter)
     within_grace: int = 0  # unreferenced, but younger than --grace
     would_move: bool = False  # --delete-orphans without --yes
@@ -88,7 +87,6 @@ class AuditResult(Timed):
     quarantined: int = 0
     quarantine_failed: int = 0
     quarantine_day: str = ""
-    interrupted: bool = False
     kept: list = field(default_factory=list)  # findings for the document, capped
     kept_legacy: list = field(default_factory=list)
 
@@ -114,12 +112,8 @@ class AuditResult(Timed):
         return quarantine_key("", self.quarantine_day)
 
     @property
-    def ok(self):
-        return not (self.problems or self.quarantine_failed or self.interrupted)
-
-    @property
-    def exit_code(self):
-        return 0 if self.ok else 1
+    def failures(self):
+        return self.problems + self.quarantine_failed
 
     def summary(self):
         summary = {"rows": self.rows, "objects": self.objects}

@@ -24,7 +24,7 @@ from r2_toolkit.core.compat import copy_if_absent
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe, error_code
 from r2_toolkit.migrations_r2.listing import RETRIES, Lister
-from r2_toolkit.migrations_r2.report import Timed
+from r2_toolkit.migrations_r2.report import RunResult
 from r2_toolkit.migrations_r2.uploader import is_missing, is_precondition_failed, with_retries
 
 BATCH = 100  # orphans per re-check: small, so the window after it stays short
@@ -228,12 +228,11 @@ class Move:
 
 
 @dataclass
-class QuarantineResult(Timed):
+class QuarantineResult(RunResult):
     bucket: str = ""
     mode: str = "restore"  # or "purge"
     counts: dict = field(default_factory=dict)
     moves: list = field(default_factory=list)  # the first few, for the text output
-    requests: int = 0
 
     def add(self, move):
         self.counts[move.action] = self.counts.get(move.action, 0) + 1
@@ -241,12 +240,8 @@ class QuarantineResult(Timed):
             self.moves.append(move)
 
     @property
-    def ok(self):
-        return not any(self.counts.get(k) for k in ("conflict", "failed", "not_found"))
-
-    @property
-    def exit_code(self):
-        return 0 if self.ok else 1
+    def failures(self):
+        return sum(self.counts.get(k, 0) for k in ("conflict", "failed", "not_found"))
 
     def document(self):
         return {

@@ -1,6 +1,6 @@
 """What the operator sees: the per-row report file (JSON lines), progress
 (a tqdm bar on a terminal, periodic log lines otherwise) and each kind of
-run's own result: Summary (uploads), VerifyResult, RewriteResult."""
+run's own result (a RunResult): Summary (uploads), VerifyResult, RewriteResult."""
 
 import json
 import time
@@ -14,33 +14,49 @@ LOG_EVERY_SECONDS = 10.0
 
 
 @dataclass
-class Timed:
-    """A run's result that knows how long the run took: ``finish()`` at its end."""
+class RunResult:
+    """What every kind of run's result shares: how long the run took
+    (``finish()`` at its end), whether it was cut short, and the exit code
+    both give: 0 only for a run that went to its end with no ``failures``
+    (each kind counts its own)."""
 
     elapsed: float = 0.0
     started: float = field(default_factory=time.monotonic, repr=False)
+    interrupted: bool = False
+    requests: int = 0  # sent to the bucket, where the run counts them
 
     def finish(self):
         self.elapsed = time.monotonic() - self.started
         return self
 
+    @property
+    def failures(self):
+        return 0
+
+    @property
+    def ok(self):
+        return not (self.failures or self.interrupted)
+
+    @property
+    def exit_code(self):
+        return 0 if self.ok else 1
+
 
 @dataclass
-class Summary(Timed):
+class Summary(RunResult):
     uploaded: int = 0
     adopted: int = 0
     skipped: int = 0
     failed: int = 0
     bytes: int = 0
-    interrupted: bool = False
 
     @property
     def done(self):
         return self.uploaded + self.adopted + self.skipped + self.failed
 
     @property
-    def exit_code(self):
-        return 1 if self.failed or self.interrupted else 0
+    def failures(self):
+        return self.failed
 
     def count(self, status, size=0):
         setattr(self, status, getattr(self, status) + 1)
@@ -67,17 +83,36 @@ class Summary(Timed):
 
 
 @dataclass
-class VerifyResult(Timed):
+class RewriteResult(RunResult):
+    """A ``--rewrite-urls`` run: rows whose public_url was (or would be) rewritten."""
+
+    rewritten: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    dry_run: bool = False
+
+    @property
+    def failures(self):
+        return self.failed
+
+    def text(self):
+        verb = "would rewrite" if self.dry_run else "rewrote"
+        return (
+            f"{verb} public_url of {self.rewritten} rows; "
+            f"{self.unchanged} already right, {self.failed} failed"
+        )
+
+
+@dataclass
+class VerifyResult(RunResult):
     """A ``--verify`` run: rows compared with their objects, and how many differ."""
 
     rows: int = 0
     mismatched: int = 0
-    requests: int = 0
-    interrupted: bool = False
 
     @property
-    def exit_code(self):
-        return 1 if self.mismatched or self.interrupted else 0
+    def failures(self):
+        return self.mismatched
 
     def text(self):
         lines = [f"verified {self.rows} rows: {self.mismatched} mismatches"]
@@ -88,27 +123,6 @@ class VerifyResult(Timed):
                 f"see --report PATH for each row and its reason; {doc_url('audit.md')} for fixes"
             )
         return "\n".join(lines)
-
-
-@dataclass
-class RewriteResult:
-    """A ``--rewrite-urls`` run: rows whose public_url was (or would be) rewritten."""
-
-    rewritten: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    dry_run: bool = False
-
-    @property
-    def exit_code(self):
-        return 1 if self.failed else 0
-
-    def text(self):
-        verb = "would rewrite" if self.dry_run else "rewrote"
-        return (
-            f"{verb} public_url of {self.rewritten} rows; "
-            f"{self.unchanged} already right, {self.failed} failed"
-        )
 
 
 class ReportFile:
