@@ -1,4 +1,4 @@
-"""r2_audit on a plain site (tests/plain_site_audit: an ImageField and a
+"""r2_audit on a plain site (tests/plain_site: ImageFields and a
 FileField, no record model, the reference app not installed), through
 manage.py in real processes, on SQLite and PostgreSQL: missing objects of
 plain fields found, legacy files told apart, the five names django-storages
@@ -15,11 +15,11 @@ from tests.support.backfill import keys_in, object_bytes
 from tests.support.servers import manage_env, postgres_database, run_manage
 from tests.test_audit_fields import HOSTILE, SERVED_FROM
 
-SETTINGS = "tests.plain_site_audit.settings"
+SETTINGS = "tests.plain_site.settings"
 SEED = f"""
 from pathlib import Path
 from django.conf import settings
-from tests.plain_site_audit.plainfiles.models import Document, Photo
+from tests.plain_site.plainfiles.models import Document, Photo
 for name in ("photos/here.jpg", "photos/gone.jpg", "photos/local.jpg"):
     Photo.objects.create(image=name)
 local = Path(settings.MEDIA_ROOT) / "photos" / "local.jpg"
@@ -29,7 +29,7 @@ for name in {HOSTILE!r}:
     Document.objects.create(file=name)
 """
 READ_EVERY_DOCUMENT = """
-from tests.plain_site_audit.plainfiles.models import Document
+from tests.plain_site.plainfiles.models import Document
 for document in Document.objects.order_by("pk"):
     with document.file.open() as stream:
         print("READ", stream.read().decode())
@@ -59,7 +59,7 @@ def kinds(doc):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_plain_site_audited_quarantined_and_restored(moto_bucket, tmp_path, kind):
+def test_a_plain_siteed_quarantined_and_restored(moto_bucket, tmp_path, kind):
     client, bucket = moto_bucket.client, moto_bucket.name
     objects = ["photos/here.jpg", *SERVED_FROM]
     put_objects(client, bucket, [*objects, "photos/orphan.jpg"], body=str.encode)

@@ -1,4 +1,4 @@
-"""r2_backfill on a plain site (tests/plain_site_backfill: an
+"""r2_backfill on a plain site (tests/plain_site: an
 ``ImageField(upload_to="photos/")``, a FileField and an ImageField keeping
 width/height fields; no record model, the reference app not installed),
 through manage.py in real processes, on SQLite and PostgreSQL: the fields
@@ -14,7 +14,7 @@ from gallery.legacy import image_bytes
 from tests.support.backfill import fetch, keys_in
 from tests.support.servers import manage_env, postgres_database, run_manage
 
-SETTINGS = "tests.plain_site_backfill.settings"
+SETTINGS = "tests.plain_site.settings"
 FILES = {
     "photos/a.jpg": image_bytes(8, 6, "JPEG", seed=1),
     "photos/b.png": image_bytes(5, 3, "PNG", seed=2),
@@ -25,7 +25,7 @@ FILES = {
 # width/height fields reads its file whenever an instance with empty
 # dimensions is built, and the files are not in the bucket yet.
 SEED = """
-from tests.plain_site_backfill.backfillfiles.models import Document, Photo, Picture
+from tests.plain_site.plainfiles.models import Document, Photo, Picture
 def named(model, field, name):
     row = model.objects.create(**{field: ""})
     model.objects.filter(pk=row.pk).update(**{field: name})
@@ -37,7 +37,7 @@ named(Picture, "image", "pictures/p.png")
 """
 READ_BACK = """
 import json, urllib.request
-from tests.plain_site_backfill.backfillfiles.models import Document, Photo, Picture
+from tests.plain_site.plainfiles.models import Document, Photo, Picture
 print(json.dumps({
     "dims": list(Picture.objects.values_list("width", "height")),
     "urls": {r.image.name: r.image.url for r in Photo.objects.all()}
@@ -63,7 +63,7 @@ def manage(*args, env):
 
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_plain_site_backfilled_under_its_own_names(moto_bucket, tmp_path, kind):
+def test_a_plain_siteed_under_its_own_names(moto_bucket, tmp_path, kind):
     media = tmp_path / "media"
     for name, content in FILES.items():
         (media / name).parent.mkdir(parents=True, exist_ok=True)
@@ -88,15 +88,15 @@ def test_a_plain_site_backfilled_under_its_own_names(moto_bucket, tmp_path, kind
 
     assert listed.returncode == 0, listed.stderr
     counts = dict(line.split(": ", 1) for line in listed.stdout.splitlines())
-    assert counts["backfillfiles.Photo.image"].startswith("3 row(s)")
-    assert counts["backfillfiles.Document.file"].startswith("1 row(s)")
-    assert counts["backfillfiles.Picture.image"].startswith("1 row(s)")
+    assert counts["plainfiles.Photo.image"].startswith("3 row(s)")
+    assert counts["plainfiles.Document.file"].startswith("1 row(s)")
+    assert counts["plainfiles.Picture.image"].startswith("1 row(s)")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "uploaded 4, adopted 0, skipped 0, failed 0" in done.stdout
     assert keys_in(moto_bucket) == sorted(FILES)
-    assert counts["backfillfiles.Record.image"].startswith("0 row(s)")
+    assert counts["plainfiles.Record.image"].startswith("0 row(s)")
     reported = {json.loads(line)["model"] for line in report.read_text().splitlines()}
-    assert reported == set(counts) - {"backfillfiles.Record.image"}
+    assert reported == set(counts) - {"plainfiles.Record.image"}
     assert again.returncode == 0 and "uploaded 0, adopted 0, skipped 4" in again.stdout
     assert read["dims"] == [[21, 13]]
     for name, served in read["urls"].items():
@@ -106,7 +106,7 @@ def test_a_plain_site_backfilled_under_its_own_names(moto_bucket, tmp_path, kind
 MANY_DOCUMENTS = """
 from pathlib import Path
 from django.conf import settings
-from tests.plain_site_backfill.backfillfiles.models import Document
+from tests.plain_site.plainfiles.models import Document
 root = Path(settings.MEDIA_ROOT) / "docs"
 root.mkdir(parents=True, exist_ok=True)
 for i in range(300):

@@ -1,5 +1,5 @@
 """r2_backfill's record mode on a model that keeps only some of the R2
-fields (tests/plain_site_backfill: ``backfillfiles.Record`` with
+fields (tests/plain_site: ``plainfiles.Record`` with
 storage_key, public_url and mime_type, its owner optional), through
 manage.py in real processes: without a KEY_TEMPLATE every row keeps its
 name (a NULL owner is fine); with one the row's name becomes its key in the
@@ -14,18 +14,18 @@ from gallery.legacy import image_bytes
 from tests.support.backfill import fetch, keys_in
 from tests.support.servers import manage_env, run_manage
 
-SETTINGS = "tests.plain_site_backfill.record_settings"
+SETTINGS = "tests.plain_site.record_settings"
 FILES = {"legacy/a.png": image_bytes(4, 3, "PNG", seed=1), "records/b.pdf": b"%PDF-1.5 b"}
 SEED = """
 from django.contrib.auth.models import User
-from tests.plain_site_backfill.backfillfiles.models import Record
+from tests.plain_site.plainfiles.models import Record
 dora = User.objects.create(username="dora")
 Record.objects.create(owner=dora, image="legacy/a.png")
 Record.objects.create(owner=None, image="records/b.pdf")
 """
 READ_BACK = """
 import json
-from tests.plain_site_backfill.backfillfiles.models import Record
+from tests.plain_site.plainfiles.models import Record
 print(json.dumps([
     {"name": r.image.name, "url": r.image.url, "key": r.storage_key,
      "public_url": r.public_url, "mime": r.mime_type}
