@@ -6,7 +6,6 @@ before the settings it needed.
 """
 
 import difflib
-import re
 
 import django
 from django.conf import settings
@@ -20,6 +19,7 @@ from r2_toolkit.checks.options import (
     dotted,
     literal,
     sentence,
+    storage_options,
 )
 from r2_toolkit.checks.registry import check, fail, ok, skip, warn
 from r2_toolkit.core.compat import built_default_storage, built_storage, installed_version
@@ -51,7 +51,6 @@ COMPARED = (
     "addressing_style",
     "file_overwrite",
 )
-INVALID_OPTION = re.compile(r"Invalid setting '(?P<key>[^']+)' for (?P<cls>\w+)")
 
 
 @check(
@@ -176,22 +175,26 @@ def options(ctx):
 
 
 def explain_improperly_configured(alias, exc):
-    """(message, hint) for the ImproperlyConfigured a storage raised."""
-    found = INVALID_OPTION.search(str(exc))
-    if not found:
+    """(message, hint) for the ImproperlyConfigured a storage raised. The
+    key it refused is found by comparing OPTIONS with the options the backend
+    knows, as django-storages itself does (the first unknown one), not read
+    back out of its message."""
+    backend = backend_class(alias)
+    known = sorted(default_options(backend))
+    unknown = [key for key in storage_options(alias) if key not in known]
+    if not unknown:
         return (
             f"STORAGES[{alias!r}] cannot be built: {describe(exc)}",
             "Fix the option the message names.",
         )
-    key = found["key"]
-    known = sorted(default_options(backend_class(alias)))
+    key = unknown[0]
     guess = difflib.get_close_matches(
         key.lower().removeprefix("aws_").removeprefix("s3_"), known, n=1, cutoff=0.6
     )
     hint = f'Remove "{key}" from STORAGES["{alias}"]["OPTIONS"]'
     hint += f'; did you mean "{guess[0]}"?' if guess else "."
     return (
-        f"STORAGES[{alias!r}]['OPTIONS'] has a key {found['cls']} does not know: {key!r}.",
+        f"STORAGES[{alias!r}]['OPTIONS'] has a key {backend.__name__} does not know: {key!r}.",
         hint,
     )
 
