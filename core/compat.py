@@ -244,3 +244,25 @@ def is_panic(exc: BaseException) -> bool:
     importable: it is known by its module and name."""
     kind = type(exc)
     return kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+
+
+# obstore 0.12 (checked on 0.12.1) gives the server's answer no attribute: its
+# message holds "status code: 503" and the XML error body, and its exception
+# types (NotFoundError, PreconditionError, ...) do not cover the statuses the
+# uploader must tell apart (429, 5xx), so the answer is read from the text.
+OBSTORE_STATUS = re.compile(r"status code: (\d{3})")
+OBSTORE_CODE = re.compile(r"<Code>([^<]+)</Code>")
+OBSTORE_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+
+
+def obstore_answer(exc: BaseException) -> tuple[int, str, str] | None:
+    """(HTTP status, the S3 error code or "", its message or "") of the answer
+    an obstore error reports, or None when no server answered (a refused
+    connection, a timeout)."""
+    text = str(exc)
+    status = OBSTORE_STATUS.search(text)
+    if status is None:
+        return None
+    code = OBSTORE_CODE.search(text)
+    message = OBSTORE_MESSAGE.search(text)
+    return int(status[1]), code[1] if code else "", message[1] if message else ""

@@ -21,7 +21,6 @@ HTTP status of the S3 answer, :class:`TransportError` when no answer came), so
 the uploader's retry, 412 and conflict logic is the same on both paths.
 """
 
-import re
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
+from r2_toolkit.core.compat import obstore_answer
 from r2_toolkit.core.errors import describe
 
 # PutObject parameters (boto3's names) -> obstore attribute names. Metadata
@@ -53,9 +53,6 @@ NO_RETRIES = {
     },
     "retry_timeout": timedelta(seconds=1),
 }
-STATUS = re.compile(r"status code: (\d{3})")
-CODE = re.compile(r"<Code>([^<]+)</Code>")
-MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 CREDENTIALS_TTL = timedelta(minutes=5)  # how often obstore asks botocore again
 
 
@@ -184,19 +181,14 @@ def store_options(storage, bucket):
 def client_error(exc, operation="PutObject"):
     """An obstore error as the ``ClientError`` botocore would raise for the
     same answer, or TransportError when the server did not answer."""
-    text = str(exc)
-    status = STATUS.search(text)
-    if status is None:
-        return TransportError(text.split("\n\nDebug source:", 1)[0])
-    code = CODE.search(text)
-    message = MESSAGE.search(text)
+    answer = obstore_answer(exc)
+    if answer is None:
+        return TransportError(str(exc).split("\n\nDebug source:", 1)[0])
+    status, code, message = answer
     return ClientError(
         {
-            "Error": {
-                "Code": code.group(1) if code else status.group(1),
-                "Message": message.group(1) if message else "",
-            },
-            "ResponseMetadata": {"HTTPStatusCode": int(status.group(1))},
+            "Error": {"Code": code or str(status), "Message": message},
+            "ResponseMetadata": {"HTTPStatusCode": status},
         },
         operation,
     )

@@ -3,7 +3,11 @@ r2_toolkit.core.compat, exercised on the installed versions: `make test` runs
 this at both ends of the supported ranges (noxfile.py), so an upgrade that
 moves one of them fails here, by name, not somewhere deep in a check."""
 
+import http.server
 import io
+import socket
+import threading
+from datetime import timedelta
 
 import botocore
 import pytest
@@ -152,3 +156,55 @@ def test_make_migration_reads_the_migrations_through_compat(monkeypatch):
     ((_, newest),) = compat.leaf_migrations("gallery")
     assert path.endswith(f"{int(newest[:4]) + 1:04d}_r2_backfill.py")
     assert f'("gallery", "{newest}")' in source
+
+
+class SlowDown(http.server.BaseHTTPRequestHandler):
+    """Every request answered 503 SlowDown, as R2 and S3 answer when throttling."""
+
+    def do_GET(self):  # noqa: N802  (http.server's naming)
+        body = b"<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>"
+        self.send_response(503)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_HEAD = do_GET
+
+    def log_message(self, *args):
+        pass
+
+
+def obstore_error(endpoint):
+    import obstore
+    from obstore.store import S3Store
+
+    store = S3Store(
+        "bucket",
+        endpoint=endpoint,
+        region="auto",
+        access_key_id="test",
+        secret_access_key="test",
+        client_options={"allow_http": True, "timeout": "5s", "connect_timeout": "2s"},
+        retry_config={"max_retries": 0, "backoff": {"init_backoff": timedelta(milliseconds=1)}},
+    )
+    with pytest.raises(Exception) as caught:
+        obstore.get(store, "some/key.jpg")
+    return caught.value
+
+
+def test_an_obstore_error_reports_the_servers_answer_status_code_and_message():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowDown)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        error = obstore_error(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+    assert compat.obstore_answer(error) == (503, "SlowDown", "Reduce your rate")
+
+
+def test_an_obstore_error_without_an_answer_reports_none():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    assert compat.obstore_answer(obstore_error(f"http://127.0.0.1:{port}")) is None
