@@ -28,10 +28,19 @@ Further paragraphs are notes for maintainers.
 import inspect
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypedDict, TypeVar
+
+if TYPE_CHECKING:  # context.py imports this module (for Skip)
+    from r2_toolkit.checks.context import CheckContext
 
 # A check: the run's context -> an Outcome (or raises Skip).
-CheckFunction = Callable[..., Any]
+CheckFunction = Callable[["CheckContext"], "Outcome"]
+# ``@check`` hands back the very function it registers, its own type intact.
+F = TypeVar("F", bound=CheckFunction)
+
+# A result's status (core.severity.STATUSES) and how a check runs (KINDS).
+Status = Literal["pass", "warn", "fail", "skip"]
+Kind = Literal["static", "db", "network"]
 
 GROUPS = ("storages", "settings", "connectivity", "cors", "schema", "objects", "roundtrip")
 
@@ -48,8 +57,8 @@ class Check:
     title: str
     catches: str
     fix: str
-    fn: Callable
-    kind: str = "static"
+    fn: CheckFunction
+    kind: Kind = "static"
     per_storage: bool = True  # once per S3 alias, or once per run
     mutating: bool = False  # writes to the bucket (the round-trip)
     # Where the fault was reported or documented (an issue, a changelog, the
@@ -57,32 +66,44 @@ class Check:
     source: str = ""
 
     @property
-    def name(self):
+    def name(self) -> str:
         return self.id.rsplit(".", 1)[-1]
 
 
 @dataclass
 class Outcome:
-    status: str
+    status: Status
     message: str
     hint: str = ""
-    details: dict = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+
+class ResultDict(TypedDict):
+    """One entry of the JSON document's ``checks`` (:meth:`Result.as_dict`)."""
+
+    id: str
+    group: str
+    status: Status
+    message: str
+    hint: str
+    duration_ms: float
+    details: dict[str, object]
 
 
 @dataclass
 class Result:
     id: str
     group: str
-    status: str
+    status: Status
     message: str
     hint: str = ""
     duration_ms: float = 0.0
-    details: dict = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
     # The exception of a check that crashed: for maintainers (`r2_check -v 3`),
     # never in any report.
     exception: BaseException | None = field(default=None, repr=False, compare=False)
 
-    def as_dict(self):
+    def as_dict(self) -> ResultDict:
         return {
             "id": self.id,
             "group": self.group,
@@ -98,19 +119,19 @@ class Skip(Exception):
     """Raised by a check (or a context helper) when it cannot apply."""
 
 
-def ok(message: str, **details: Any) -> "Outcome":
+def ok(message: str, **details: object) -> Outcome:
     return Outcome("pass", message, "", details)
 
 
-def warn(message: str, hint: str, **details: Any) -> "Outcome":
+def warn(message: str, hint: str, **details: object) -> Outcome:
     return Outcome("warn", message, hint, details)
 
 
-def fail(message: str, hint: str, **details: Any) -> "Outcome":
+def fail(message: str, hint: str, **details: object) -> Outcome:
     return Outcome("fail", message, hint, details)
 
 
-def skip(message: str, **details: Any) -> "Outcome":
+def skip(message: str, **details: object) -> Outcome:
     return Outcome("skip", message, "", details)
 
 
@@ -138,11 +159,11 @@ def check(
     title: str = "",
     catches: str = "",
     fix: str = "",
-    kind: str = "static",
+    kind: Kind = "static",
     per_storage: bool = True,
     mutating: bool = False,
     source: str = "",
-) -> Callable[[CheckFunction], CheckFunction]:
+) -> Callable[[F], F]:
     """Register ``fn`` as check ``id`` (``r2.<group>.<name>``)."""
     parts = id.split(".")
     if len(parts) != 3 or parts[0] != "r2" or parts[1] not in GROUPS:
@@ -150,7 +171,7 @@ def check(
     if kind not in KINDS:
         raise ValueError(f"check {id}: kind {kind!r} is not one of {KINDS}")
 
-    def register(fn: CheckFunction) -> CheckFunction:
+    def register(fn: F) -> F:
         if id in REGISTRY:
             raise ValueError(f"check id {id!r} registered twice")
         given = {"title": title, "catches": catches, "fix": fix, "source": source}

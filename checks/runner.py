@@ -8,8 +8,8 @@ hold the process at exit (concurrent.futures joins its workers).
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Literal, TypedDict, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -28,10 +28,10 @@ TIMED_OUT_HINT = (
 )
 
 
-def evaluate(check, ctx):
+def evaluate(check: Check, ctx: CheckContext) -> Result:
     """Run one check on one context; never raises."""
     started = time.perf_counter()
-    crash = None
+    crash: Exception | None = None
     try:
         outcome = check.fn(ctx)
     except Skip as exc:
@@ -59,12 +59,14 @@ def evaluate(check, ctx):
     )
 
 
-def plan(checks, aliases, timeout, keep=False):
+def plan(
+    checks: Iterable[Check], aliases: Sequence[str], timeout: float, keep: bool = False
+) -> list[tuple[Check, CheckContext]]:
     """(check, context) pairs: per-storage checks once per alias, with one
     shared context per alias so they share its client and bucket answers."""
     contexts = {alias: CheckContext(alias, timeout, keep) for alias in aliases}
     shared = CheckContext(aliases[0] if aliases else None, timeout, keep)
-    pairs = []
+    pairs: list[tuple[Check, CheckContext]] = []
     for check in checks:
         if not check.per_storage:
             pairs.append((check, shared))
@@ -78,7 +80,7 @@ def plan(checks, aliases, timeout, keep=False):
 SILENCED_REASON = "Silenced by R2_TOOLKIT['SILENCED']."
 
 
-def not_run(checks, skipped):
+def not_run(checks: Iterable[Check], skipped: Mapping[str, str] | None) -> dict[str, str]:
     """Check id -> why it is reported as skipped without running: the ids in
     ``skipped`` (id -> reason, e.g. ``r2_check --skip``) and those silenced
     by ``R2_TOOLKIT["SILENCED"]``, as SILENCED_SYSTEM_CHECKS does for Django's."""
@@ -91,7 +93,7 @@ def not_run(checks, skipped):
     return {c.id: reasons[c.id] for c in checks if c.id in reasons}
 
 
-def skipped_result(check, ctx, reason):
+def skipped_result(check: Check, ctx: CheckContext, reason: str) -> Result:
     details = {"storage": ctx.alias} if check.per_storage else {}
     return Result(check.id, check.group, "skip", reason, "", 0.0, details)
 
@@ -116,7 +118,7 @@ def run_checks(
         if check.id in unrun:
             results[index] = skipped_result(check, ctx, unrun[check.id])
 
-    def work(index, check, ctx):
+    def work(index: int, check: Check, ctx: CheckContext) -> None:
         result = evaluate(check, ctx)
         with done:
             results[index] = result
@@ -152,7 +154,14 @@ def run_checks(
     return [result for result in final if result is not None]  # every slot is filled now
 
 
-def summarize(results: Iterable[Result], fail_on: str = "error") -> dict[str, Any]:
+class Summary(TypedDict):
+    """The head of r2_check's JSON document: the verdict and status -> count."""
+
+    ok: bool
+    summary: dict[str, int]
+
+
+def summarize(results: Iterable[Result], fail_on: str = "error") -> Summary:
     """The JSON document's head: ok flag and counts per status."""
     summary = dict.fromkeys(STATUSES, 0)
     for result in results:
@@ -160,14 +169,22 @@ def summarize(results: Iterable[Result], fail_on: str = "error") -> dict[str, An
     return {"ok": not failing(summary, fail_on), "summary": summary}
 
 
-def concurrently(calls, timeout=None):
+T = TypeVar("T")
+# A call's answer: (True, what it returned) or (False, what it raised); a call
+# with no answer is (False, TimeoutError) after ``timeout``, else (False, None).
+Answer = tuple[Literal[True], T] | tuple[Literal[False], Exception | None]
+
+
+def concurrently(
+    calls: Mapping[str, Callable[[], T]], timeout: float | None = None
+) -> dict[str, Answer[T]]:
     """Run the zero-argument ``calls`` (name -> callable) at once, each on a
     daemon thread (a hung request must not hold the process at exit); wait for
     all, or ``timeout`` seconds at most, and return name -> (succeeded, value
     or exception); a call still running then is a TimeoutError."""
-    results = {}
+    results: dict[str, Answer[T]] = {}
 
-    def run(name, call):
+    def run(name: str, call: Callable[[], T]) -> None:
         try:
             results[name] = (True, call())
         except Exception as exc:  # handed to the step that reads it

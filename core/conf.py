@@ -13,7 +13,7 @@ or removed key is reported by :func:`problems` (Django's system checks and
 import difflib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -239,6 +239,31 @@ class Problem:
 
 
 class ToolkitSettings:
+    # The settings contract: what each key of SETTINGS reads as once cast
+    # (annotations only: every value is still cast on first read, by __getattr__).
+    FILE_FIELDS: tuple[str, ...]
+    IMAGE_MODEL: str | None
+    FIELD_MAP: dict[str, str]
+    KEY_TEMPLATE: str | None
+    IMAGE_FIELD: str
+    USERNAME_PATH: str
+    CORS_ORIGINS: tuple[str, ...]
+    TOKEN: str | None
+    HEALTH_TTL: float
+    HEALTH_TIMEOUT: float
+    HEALTH_PATH: str
+    HEALTH_PUBLIC_OBJECT: str | None
+    HEALTH_PROBE: str | dict[str, str]
+    METRICS_PUBLIC: bool
+    CHECK_TIMEOUT: float
+    PROBE_PREFIX: str
+    QUARANTINE_PREFIX: str
+    SILENCED: tuple[str, ...]
+    MAX_CLOCK_SKEW: float
+    BACKFILL_BATCH_SIZE: int
+    BACKFILL_WORKERS: int
+    BACKFILL_CLIENT: Literal["native", "boto3"]
+
     def __init__(self, spec: Mapping[str, Setting] = SETTINGS) -> None:
         self.spec = spec
         self._cached: set[str] = set()

@@ -19,12 +19,18 @@ and it runs this operation over the same engine as ``r2_backfill``:
 """
 
 import sys
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import DatabaseError, router
 from django.db.migrations.operations.base import Operation
 
 from r2_toolkit.core.conf import toolkit_settings
+
+if TYPE_CHECKING:  # for the annotations only
+    from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+    from django.db.migrations.state import ProjectState, StateApps
+    from django.db.models import Model
 
 
 class BackfillLegacyMedia(Operation):
@@ -33,10 +39,16 @@ class BackfillLegacyMedia(Operation):
     atomic = False  # uploads take time: never inside one transaction
     elidable = True  # squashing drops it: a squashed history has no legacy rows
 
-    def state_forwards(self, app_label, state):
+    def state_forwards(self, app_label: str, state: "ProjectState") -> None:
         pass  # data only
 
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: "BaseDatabaseSchemaEditor",
+        from_state: "ProjectState",
+        to_state: "ProjectState",
+    ) -> None:
         if toolkit_settings.IMAGE_MODEL is None:
             if any_file_named(schema_editor.connection.alias):
                 run(None)
@@ -49,18 +61,24 @@ class BackfillLegacyMedia(Operation):
             return
         run(model)
 
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: "BaseDatabaseSchemaEditor",
+        from_state: "ProjectState",
+        to_state: "ProjectState",
+    ) -> None:
         pass
 
-    def describe(self):
+    def describe(self) -> str:
         return "Upload legacy MEDIA_ROOT files to the bucket (r2_backfill)"
 
     @property
-    def migration_name_fragment(self):
+    def migration_name_fragment(self) -> str:
         return "r2_backfill"
 
 
-def historical_image_model(apps):
+def historical_image_model(apps: "StateApps") -> "type[Model] | None":
     """IMAGE_MODEL as of this migration, or None before it has the R2 columns."""
     try:
         model = apps.get_model(toolkit_settings.IMAGE_MODEL)
@@ -70,7 +88,7 @@ def historical_image_model(apps):
     return model
 
 
-def any_file_named(alias):
+def any_file_named(alias: str) -> bool:
     """Whether a file field of an installed model holds a name on ``alias``
     (a model whose table a later migration creates holds none)."""
     from r2_toolkit.core.files import concrete_file_fields
@@ -86,7 +104,7 @@ def any_file_named(alias):
     return False
 
 
-def run(model):
+def run(model: "type[Model] | None") -> None:
     """The engine over ``model`` (record mode), or the file fields (None)."""
     from django.core.management.base import CommandError
 

@@ -1,6 +1,9 @@
 """The R2_TOOLKIT settings contract: values cast once, in one place, for every
 consumer; unknown and removed keys reported; bad values named with the fix."""
 
+import types
+import typing
+
 import pytest
 from django.core import checks as django_checks
 from django.core.exceptions import ImproperlyConfigured
@@ -9,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from r2_toolkit.checks.registry import REGISTRY
-from r2_toolkit.core.conf import SETTINGS, toolkit_settings
+from r2_toolkit.core.conf import SETTINGS, ToolkitSettings, toolkit_settings
 from r2_toolkit.toolkit.introspect import config_report
 
 
@@ -83,6 +86,34 @@ def test_defaults_cast_cleanly_and_the_reference_settings_have_no_problems():
     for name in SETTINGS:
         getattr(toolkit_settings, name)
     assert toolkit_settings.problems() == []
+
+
+def is_a(value, hint):
+    """Whether ``value`` is of the annotation ``hint`` (the few forms the contract uses)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(is_a(value, arg) for arg in args)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        return isinstance(value, tuple) and all(is_a(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            is_a(k, args[0]) and is_a(v, args[1]) for k, v in value.items()
+        )
+    if hint is type(None):
+        return value is None
+    return isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+
+
+def test_the_settings_contract_declares_every_key_with_the_type_it_casts_to():
+    hints = typing.get_type_hints(ToolkitSettings)
+    assert set(hints) == set(SETTINGS)
+    for name, spec in SETTINGS.items():
+        assert is_a(spec.cast(spec.default), hints[name]), name
+    assert is_a(SETTINGS["HEALTH_PROBE"].cast({"default": "list"}), hints["HEALTH_PROBE"])
+    assert is_a(SETTINGS["FIELD_MAP"].cast({"public_url": "cdn_url"}), hints["FIELD_MAP"])
+    assert is_a(SETTINGS["TOKEN"].cast("secret"), hints["TOKEN"])
 
 
 @given(st.lists(st.text(alphabet=st.characters(blacklist_characters=","), max_size=20)))

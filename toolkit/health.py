@@ -29,7 +29,9 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, NotRequired, TypedDict
 
 from django.core.signals import setting_changed
 
@@ -44,6 +46,10 @@ logger = logging.getLogger("r2_toolkit.health")
 # tens of milliseconds, the deadline is a few seconds.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
+# One alias's probe in a flight: (alias, mode, the call: truthy when it answers
+# well, else it raises).
+Probe = tuple[str, str, Callable[[], object]]
+
 
 @dataclass(frozen=True)
 class AliasResult:
@@ -56,7 +62,7 @@ class AliasResult:
     started: float  # epoch seconds
 
     @property
-    def iso_time(self):
+    def iso_time(self) -> str:
         moment = datetime.datetime.fromtimestamp(self.started, datetime.UTC)
         return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -65,17 +71,17 @@ class AliasResult:
 class Snapshot:
     """The last flight's answers, ``default`` (or the first alias) first."""
 
-    results: tuple = ()
+    results: tuple[AliasResult, ...] = ()
 
     @functools.cached_property  # read on every poll of /healthz
-    def status(self):
+    def status(self) -> Literal["pass", "warn", "fail"]:
         """The health-check format's verdict: pass, warn or fail."""
         if not self.results or not self.results[0].ok:
             return "fail"
         return "pass" if all(result.ok for result in self.results) else "warn"
 
     @property
-    def healthy(self):
+    def healthy(self) -> bool:
         return self.status != "fail"
 
 
@@ -83,13 +89,13 @@ class Snapshot:
 class AliasStats:
     """What the process has seen of one alias since it started."""
 
-    buckets: list = field(default_factory=lambda: [0] * len(BUCKETS))
+    buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     count: int = 0
     total: float = 0.0
     last_success: float | None = None  # epoch seconds
     up: bool = False
 
-    def observe(self, result):
+    def observe(self, result: AliasResult) -> None:
         index = bisect.bisect_left(BUCKETS, result.duration)
         if index < len(BUCKETS):
             self.buckets[index] += 1
@@ -99,7 +105,7 @@ class AliasStats:
         if result.ok:
             self.last_success = result.started + result.duration
 
-    def cumulative(self):
+    def cumulative(self) -> list[tuple[str, int]]:
         """[(upper bound, observations at or below it)], "+Inf" last."""
         running, pairs = 0, []
         for bound, n in zip(BUCKETS, self.buckets, strict=True):
@@ -111,24 +117,24 @@ class AliasStats:
 class Flight:
     """One round of probes in the air: its deadline and the answers landed so far."""
 
-    def __init__(self, probes, deadline):
-        self.probes = probes  # [(alias, mode, callable)]
+    def __init__(self, probes: Sequence[Probe], deadline: float) -> None:
+        self.probes = probes
         self.deadline = deadline
         self.started = time.time()
         self.clock = time.monotonic()
-        self.answers = {}  # alias -> (ok, seconds)
+        self.answers: dict[str, tuple[bool, float]] = {}  # alias -> (ok, seconds)
         self.landed = threading.Event()
         self._lock = threading.Lock()
         if not probes:
             self.landed.set()
 
-    def land(self, alias, ok, seconds):
+    def land(self, alias: str, ok: bool, seconds: float) -> None:
         with self._lock:
             self.answers[alias] = (ok, seconds)
             if len(self.answers) == len(self.probes):
                 self.landed.set()
 
-    def snapshot(self):
+    def snapshot(self) -> tuple[Snapshot, list[str]]:
         """(the answers at the deadline, the aliases still in the air): a
         probe still in the air is down."""
         with self._lock:
@@ -147,7 +153,13 @@ class HealthProbe:
     ``probe``: a callable standing in for the storage probes (returns truthy
     or raises), reported as the alias ``default``; for tests."""
 
-    def __init__(self, probe=None, ttl=None, timeout=None, prepare=None):
+    def __init__(
+        self,
+        probe: Callable[[], object] | None = None,
+        ttl: float | None = None,
+        timeout: float | None = None,
+        prepare: Callable[[], object] | None = None,
+    ) -> None:
         self._probe = probe
         self._prepare = prepare or (self.contexts if probe is None else (lambda: None))
         self._ttl = ttl
@@ -155,25 +167,25 @@ class HealthProbe:
         self._lock = threading.Lock()
         self._snapshot = Snapshot()
         self._expires = float("-inf")
-        self._flight = None
-        self._contexts = {}
+        self._flight: Flight | None = None
+        self._contexts: dict[str, ProbeContext] = {}
         self._context_lock = threading.Lock()
-        self.stats = {}  # alias -> AliasStats
+        self.stats: dict[str, AliasStats] = {}
 
     @property
-    def ttl(self):
+    def ttl(self) -> float:
         return float(self._ttl if self._ttl is not None else toolkit_settings.HEALTH_TTL)
 
     @property
-    def timeout(self):
+    def timeout(self) -> float:
         return float(
             self._timeout if self._timeout is not None else toolkit_settings.HEALTH_TIMEOUT
         )
 
-    def is_healthy(self):
+    def is_healthy(self) -> bool:
         return self.status().healthy
 
-    def status(self):
+    def status(self) -> Snapshot:
         """The cached Snapshot, or a fresh one (one flight for all waiters)."""
         with self._lock:
             if time.monotonic() < self._expires:
@@ -204,7 +216,7 @@ class HealthProbe:
                     )
         return snapshot
 
-    def probes(self):
+    def probes(self) -> list[Probe]:
         """[(alias, mode, callable)] for this flight, ``default`` first."""
         if self._probe is not None:
             return [("default", "custom", self._probe)]
@@ -214,11 +226,11 @@ class HealthProbe:
             for index, alias in enumerate(aliases)
         ]
 
-    def _asker(self, alias, public_too=False):
+    def _asker(self, alias: str, public_too: bool = False) -> Callable[[], bool]:
         """The probe of ``alias``; ``public_too``: the first alias also HEADs
         HEALTH_PUBLIC_OBJECT's public URL, when one is set."""
 
-        def call():
+        def call() -> bool:
             context = self.context(alias)
             ask(context, mode_for(alias))
             public = toolkit_settings.HEALTH_PUBLIC_OBJECT
@@ -228,7 +240,7 @@ class HealthProbe:
 
         return call
 
-    def prepare(self):
+    def prepare(self) -> None:
         """Build the clients before the deadline starts: the first probe of a
         process pays for importing and building them (a second or more on a
         busy host), which says nothing about the bucket. No network I/O here."""
@@ -239,7 +251,7 @@ class HealthProbe:
                 "healthz: cannot prepare the probe: %s", describe(exc), exc_info=debugging(logger)
             )
 
-    def _fly(self, flight, alias, call):
+    def _fly(self, flight: Flight, alias: str, call: Callable[[], object]) -> None:
         started = time.monotonic()
         try:
             ok = bool(call())
@@ -253,7 +265,7 @@ class HealthProbe:
             ok = False
         flight.land(alias, ok, time.monotonic() - started)
 
-    def contexts(self):
+    def contexts(self) -> None:
         """Every alias's context, built now (each failure is that alias's only)."""
         for alias in s3_aliases():
             try:
@@ -266,7 +278,7 @@ class HealthProbe:
                     exc_info=debugging(logger),
                 )
 
-    def context(self, alias):
+    def context(self, alias: str) -> ProbeContext:
         """One context, hence one boto3 client, per alias and process, built on first use."""
         with self._context_lock:
             context = self._contexts.get(alias)
@@ -276,11 +288,11 @@ class HealthProbe:
                 self._contexts[alias] = context
             return context
 
-    def probe_alias(self, alias="default"):
+    def probe_alias(self, alias: str = "default") -> bool:
         """One probe of ``alias`` now, outside the cache; raises on failure."""
         return self._asker(alias, public_too=alias == s3_aliases()[0])()
 
-    def statistics(self):
+    def statistics(self) -> dict[str, AliasStats]:
         """{alias: AliasStats} as of now, a copy."""
         with self._lock:
             return {
@@ -288,7 +300,7 @@ class HealthProbe:
                 for alias, s in self.stats.items()
             }
 
-    def forget(self):
+    def forget(self) -> None:
         """Drop the cached answer, the clients and the statistics (the settings changed)."""
         with self._lock:
             self._expires = float("-inf")
@@ -302,7 +314,7 @@ class HealthProbe:
 probe = HealthProbe()
 
 
-def _forget_on_change(*, setting, **kwargs):
+def _forget_on_change(*, setting: str, **kwargs: object) -> None:
     if setting in ("R2_TOOLKIT", "STORAGES") or setting.startswith("AWS_"):
         probe.forget()
 
@@ -310,13 +322,31 @@ def _forget_on_change(*, setting, **kwargs):
 setting_changed.connect(_forget_on_change)
 
 
-def health_document(snapshot, detailed=False):
+class ComponentCheck(TypedDict):
+    """One entry of a health document's ``checks``: one alias's last probe."""
+
+    componentId: str
+    componentType: str
+    status: Literal["pass", "fail"]
+    observedValue: float  # milliseconds
+    observedUnit: str
+    time: str
+
+
+class HealthDocument(TypedDict):
+    """application/health+json: the verdict, and ``checks`` when detailed."""
+
+    status: Literal["pass", "warn", "fail"]
+    checks: NotRequired[dict[str, list[ComponentCheck]]]
+
+
+def health_document(snapshot: Snapshot, detailed: bool = False) -> HealthDocument:
     """``snapshot`` in the IETF health-check response format
     (draft-inadarei-api-health-check): the verdict for everyone; with
     ``detailed``, a ``checks`` entry per alias (the probe's time in ms and
     when it ran). No reason, endpoint or bucket: those are in the log and
     behind /debug/r2/."""
-    document = {"status": snapshot.status}
+    document: HealthDocument = {"status": snapshot.status}
     if detailed:
         document["checks"] = {
             f"storage:{result.alias}": [

@@ -15,25 +15,32 @@ directory: ``/ops/healthz`` has ``/ops/livez`` and ``/ops/readyz``), as the
 URL routes are when the toolkit's URLs are included under a prefix.
 """
 
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.toolkit.views import healthz, livez, readyz
 
+# A view, and what Django hands a middleware: the rest of the stack.
+View = Callable[[HttpRequest], HttpResponse]
 
-def health_paths(path):
+
+def health_paths(path: str) -> frozenset[str]:
     """The paths answered for ``path``: as written and with(out) its slash."""
     bare = path.rstrip("/") or "/"
     return frozenset({bare, bare if bare == "/" else bare + "/"})
 
 
-def sibling(path, name):
+def sibling(path: str, name: str) -> str:
     """``name`` in the directory of ``path``: sibling("/ops/healthz", "livez") == "/ops/livez"."""
     directory = path.rstrip("/").rpartition("/")[0]
     return f"{directory}/{name}"
 
 
-def health_routes(path):
+def health_routes(path: str) -> dict[str, View]:
     """{request path: view} the middleware answers for the health path ``path``."""
-    routes = {}
+    routes: dict[str, View] = {}
     for view, at in ((livez, sibling(path, "livez")), (readyz, sibling(path, "readyz"))):
         routes.update(dict.fromkeys(health_paths(at), view))
     routes.update(dict.fromkeys(health_paths(path), healthz))  # the configured path wins
@@ -41,21 +48,22 @@ def health_routes(path):
 
 
 class HealthCheckMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: View) -> None:
         self.get_response = get_response
-        self._paths = (None, {})
+        # (the HEALTH_PATH the routes were made for, the routes)
+        self._paths: tuple[str | None, dict[str, View]] = (None, {})
         # Django builds middleware when a worker boots: an invalid HEALTH_PATH
         # stops the boot with the fix, instead of failing every request later.
         self.paths()
 
-    def paths(self):
+    def paths(self) -> dict[str, View]:
         # Recomputed only when the setting changes (tests override it).
         configured = toolkit_settings.HEALTH_PATH
         if self._paths[0] != configured:
             self._paths = (configured, health_routes(configured))
         return self._paths[1]
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         view = self.paths().get(request.path_info)
         if view is not None:
             return view(request)

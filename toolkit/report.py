@@ -7,14 +7,16 @@ same page /debug/r2/ serves), GitHub workflow commands and Markdown
 import datetime
 import functools
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
+from typing import Protocol, TypedDict
 from xml.etree import ElementTree as ET
 
 from django.template import Context, Engine
 
-from r2_toolkit.checks.registry import GROUPS, REGISTRY
-from r2_toolkit.checks.runner import summarize
+from r2_toolkit.checks.registry import GROUPS, REGISTRY, Result, ResultDict
+from r2_toolkit.checks.runner import Summary, summarize
 from r2_toolkit.core import severity
 from r2_toolkit.core.redact import redact, scrub
 from r2_toolkit.core.severity import fails
@@ -24,17 +26,30 @@ from r2_toolkit.toolkit.report_ci import render_github, render_markdown
 SYMBOLS = {"pass": "ok  ", "warn": "WARN", "fail": "FAIL", "skip": "skip"}
 
 
-def document(results, fail_on="error"):
+class Document(Summary):
+    """r2_check's JSON document (``--format json``, /debug/r2/checks)."""
+
+    checks: list[ResultDict]
+
+
+class Renderer(Protocol):
+    """A report format: the results as text. Some take keywords of their own
+    (text: ``verbose``; html: ``config``, ``nonce``)."""
+
+    def __call__(self, results: Sequence[Result], fail_on: str = ...) -> str: ...
+
+
+def document(results: Sequence[Result], fail_on: str = "error") -> Document:
     """The r2_check JSON document as a dict, redacted."""
     head = summarize(results, fail_on)
     return redact({**head, "checks": [r.as_dict() for r in results]})
 
 
-def render_json(results, fail_on="error"):
+def render_json(results: Sequence[Result], fail_on: str = "error") -> str:
     return scrub(json.dumps(document(results, fail_on), indent=2, ensure_ascii=False))
 
 
-def render_text(results, fail_on="error", verbose=False):
+def render_text(results: Sequence[Result], fail_on: str = "error", verbose: bool = False) -> str:
     lines = []
     for result in results:
         alias = result.details.get("storage")
@@ -51,7 +66,7 @@ def render_text(results, fail_on="error", verbose=False):
     return scrub("\n".join(lines))
 
 
-def render_junit(results, fail_on="error"):
+def render_junit(results: Sequence[Result], fail_on: str = "error") -> str:
     head = summarize(results, fail_on)
     suite = ET.Element(
         "testsuite",
@@ -89,14 +104,14 @@ STATUS_TEMPLATE = "r2_toolkit/status.html"
 
 
 @functools.cache
-def engine():
+def engine() -> Engine:
     """A template engine of the toolkit's own: the page renders the same in
     any project (whatever its TEMPLATES say, Jinja2 only, no APP_DIRS) and in
     r2_check, where no request exists. Autoescaping is on."""
     return Engine(dirs=[str(TEMPLATES)], autoescape=True)
 
 
-def cors_fixes(checks):
+def cors_fixes(checks: Iterable[ResultDict]) -> list[dict[str, object]]:
     """The corrected CORS rule sets printed in the failing or warning cors
     checks' hints, one per storage alias: [{"storage", "rules"}], the rules
     as indented JSON ready to paste."""
@@ -111,7 +126,7 @@ def cors_fixes(checks):
     return [{"storage": alias, "rules": rules} for alias, rules in fixes.items()]
 
 
-def rules_in(hint):
+def rules_in(hint: str) -> list[dict[str, object]] | None:
     """The JSON list of rules that starts a line of ``hint``, else None."""
     start = hint.find("\n[")
     if start < 0:
@@ -125,7 +140,7 @@ def rules_in(hint):
     return None
 
 
-def shown(value):
+def shown(value: object) -> str:
     """A configuration value as one line of text: scalars as they are, the rest as JSON."""
     if value is None:
         return "—"
@@ -134,16 +149,25 @@ def shown(value):
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def rows(mapping):
+def rows(mapping: Mapping[str, object]) -> list[tuple[str, str]]:
     return [(key, shown(value)) for key, value in mapping.items()]
 
 
-def html_context(results, fail_on, config):
+class CheckGroup(TypedDict):
+    """A group's section of the HTML page: its checks as the template reads them."""
+
+    name: str
+    checks: list[dict[str, object]]
+
+
+def html_context(
+    results: Sequence[Result], fail_on: str, config: Mapping[str, object]
+) -> dict[str, object]:
     doc = document(results, fail_on)
-    config = redact(config)
+    redacted = redact(config)
     summary = doc["summary"]
     failing = severity.failing(summary, fail_on)
-    groups = []
+    groups: list[CheckGroup] = []
     for group in GROUPS:
         items = [
             {
@@ -176,18 +200,23 @@ def html_context(results, fail_on, config):
         "fixes": cors_fixes(doc["checks"]),
         "storages": [
             {"alias": report.get("alias"), "rows": rows(report)}
-            for report in config.get("storages", [])
+            for report in redacted.get("storages", [])
         ],
-        "toolkit": rows(config.get("toolkit", {})),
-        "legacy": rows(config.get("legacy_settings", {})),
-        "other_storages": rows(config.get("other_storages", {})),
-        "versions": rows(config.get("versions", {})),
+        "toolkit": rows(redacted.get("toolkit", {})),
+        "legacy": rows(redacted.get("legacy_settings", {})),
+        "other_storages": rows(redacted.get("other_storages", {})),
+        "versions": rows(redacted.get("versions", {})),
         "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "version": version,
     }
 
 
-def render_html(results, fail_on="error", config=None, nonce=None):
+def render_html(
+    results: Sequence[Result],
+    fail_on: str = "error",
+    config: Mapping[str, object] | None = None,
+    nonce: str | None = None,
+) -> str:
     """One self-contained HTML page: the headline, every check by group with
     its hint, the CORS fix with a copy button, the redacted configuration and
     library versions. ``config``: config_report() unless given; ``nonce``:
@@ -197,7 +226,7 @@ def render_html(results, fail_on="error", config=None, nonce=None):
     return scrub(engine().get_template(STATUS_TEMPLATE).render(Context(context)))
 
 
-RENDERERS = {
+RENDERERS: dict[str, Renderer] = {
     "text": render_text,
     "json": render_json,
     "junit": render_junit,

@@ -1,12 +1,12 @@
 """The toolkit's read-only endpoints: ``path("", include("r2_toolkit.toolkit.urls"))``."""
 
-from django.urls import path, re_path
+from django.urls import URLPattern, path, re_path
 
 from r2_toolkit.toolkit import views
 
 app_name = "r2_toolkit"
 
-urlpatterns = [
+urlpatterns: list[URLPattern] = [
     # With or without a trailing slash: monitors get configured both ways.
     re_path(r"^healthz/?$", views.healthz, name="healthz"),
     re_path(r"^livez/?$", views.livez, name="livez"),

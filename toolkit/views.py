@@ -9,14 +9,16 @@ import functools
 import json
 import logging
 import secrets
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponse, HttpResponseNotAllowed
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.views.decorators.csrf import csrf_exempt
 
 from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.cors import cors_report
-from r2_toolkit.checks.registry import select
+from r2_toolkit.checks.registry import Result, select
 from r2_toolkit.checks.runner import run_checks
 from r2_toolkit.checks.schema_record import schema_report
 from r2_toolkit.core.compat import mark_logged
@@ -36,9 +38,13 @@ from r2_toolkit.toolkit.auth import (
 from r2_toolkit.toolkit.health import health_document, probe
 from r2_toolkit.toolkit.introspect import config_report
 from r2_toolkit.toolkit.metrics import MetricsUnavailable, exposition
-from r2_toolkit.toolkit.report import document, render_html
+from r2_toolkit.toolkit.report import Document, document, render_html
 
 logger = logging.getLogger("r2_toolkit.views")
+
+P = ParamSpec("P")
+# A health view's answer for (request, kind): (HTTP status, body).
+Answer = Callable[[HttpRequest, str], tuple[int, bytes]]
 
 # --- /livez, /readyz, /healthz -----------------------------------------------
 # Pre-rendered: these views are polled constantly and must cost next to nothing.
@@ -57,7 +63,7 @@ CONTENT_TYPES = {
 }
 
 
-def accepted(request):
+def accepted(request: HttpRequest) -> set[str]:
     """The media types the request's Accept header does not refuse (q=0)."""
     types = set()
     for item in request.META.get("HTTP_ACCEPT", "").split(","):
@@ -67,7 +73,7 @@ def accepted(request):
     return types
 
 
-def answer_kind(request):
+def answer_kind(request: HttpRequest) -> str:
     """ "health" for a client that asks for application/health+json; else
     JSON, the contract, and plain text only for a client that asks for it
     and not for JSON (`?format=text`, or `Accept: text/plain`)."""
@@ -81,7 +87,7 @@ def answer_kind(request):
     return "json"
 
 
-def health_response(request, answer):
+def health_response(request: HttpRequest, answer: Answer) -> HttpResponse:
     """GET/HEAD only; ``answer(request, kind)`` gives (status, body)."""
     if request.method not in SAFE_METHODS:
         response = HttpResponseNotAllowed(SAFE_METHODS)
@@ -101,11 +107,11 @@ def health_response(request, answer):
     return response
 
 
-def liveness(request, kind):
+def liveness(request: HttpRequest, kind: str) -> tuple[int, bytes]:
     return 200, LIVE_BODIES[kind]
 
 
-def readiness(request, kind):
+def readiness(request: HttpRequest, kind: str) -> tuple[int, bytes]:
     if kind != "health":
         healthy = probe.is_healthy()
         return (200 if healthy else 503), HEALTH_BODIES[healthy, kind]
@@ -116,13 +122,13 @@ def readiness(request, kind):
 
 
 @csrf_exempt
-def livez(request):
+def livez(request: HttpRequest) -> HttpResponse:
     """200 while the process serves requests: no bucket, no database, no session."""
     return health_response(request, liveness)
 
 
 @csrf_exempt
-def healthz(request):
+def healthz(request: HttpRequest) -> HttpResponse:
     """/healthz and /readyz: 200 when the default bucket answers its probe,
     503 otherwise; nothing else, unless a token or staff session asks for
     application/health+json. No session or database is touched but for that."""
@@ -133,7 +139,7 @@ readyz = healthz
 
 
 # --- the debug views ---------------------------------------------------------
-def render(data, status=200):
+def render(data: object, status: int = 200) -> HttpResponse:
     text = scrub(json.dumps(redact(data), cls=DjangoJSONEncoder, ensure_ascii=False, indent=2))
     response = HttpResponse(text, status=status, content_type="application/json")
     for name, value in SECURITY_HEADERS.items():
@@ -141,13 +147,13 @@ def render(data, status=200):
     return response
 
 
-def report_view(build):
+def report_view(build: Callable[[HttpRequest], object]) -> Callable[[HttpRequest], HttpResponse]:
     """A GET/HEAD view answering ``build(request)`` as redacted JSON; any
     exception becomes a plain ``{"error": ...}`` with status 500."""
 
     @token_or_staff
     @functools.wraps(build)
-    def view(request):
+    def view(request: HttpRequest) -> HttpResponse:
         try:
             response = render(build(request))
         except Exception as exc:  # never a traceback, not even with DEBUG=True
@@ -160,12 +166,14 @@ def report_view(build):
     return never_traceback(view)
 
 
-def never_traceback(view):
+def never_traceback(
+    view: Callable[Concatenate[HttpRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Last line of defence around the auth layer too (a database that is down
     while looking up a staff session must not print Django's debug page)."""
 
     @functools.wraps(view)
-    def guarded(request, *args, **kwargs):
+    def guarded(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         try:
             return view(request, *args, **kwargs)
         except Exception as exc:
@@ -177,7 +185,7 @@ def never_traceback(view):
     return guarded
 
 
-def storage_context(request):
+def storage_context(request: HttpRequest) -> CheckContext:
     """The context of the S3 alias named by ``?storage=`` (default: the first)."""
     aliases = s3_aliases()
     alias = request.GET.get("storage") or (aliases[0] if aliases else None)
@@ -187,21 +195,21 @@ def storage_context(request):
 
 
 @report_view
-def config_view(request):
+def config_view(request: HttpRequest) -> dict[str, object]:
     return config_report()
 
 
 @report_view
-def cors_view(request):
+def cors_view(request: HttpRequest) -> dict[str, object]:
     return cors_report(storage_context(request))
 
 
 @report_view
-def schema_view(request):
+def schema_view(request: HttpRequest) -> dict[str, object]:
     return schema_report()
 
 
-def nonmutating_results():
+def nonmutating_results() -> list[Result]:
     """Every check that writes nothing, run as r2_check would run it."""
     # Importing any checks module registers them all (see checks/__init__.py).
     chosen = select(include_mutating=False)
@@ -209,14 +217,14 @@ def nonmutating_results():
 
 
 @report_view
-def checks_view(request):
+def checks_view(request: HttpRequest) -> Document:
     """Every non-mutating check, in r2_check's JSON format; HTTP 200 either
     way, the verdict is the document's ``ok``."""
     return document(nonmutating_results())
 
 
 # --- the HTML page -------------------------------------------------------------
-def page_policy(nonce):
+def page_policy(nonce: str) -> str:
     """Nothing loads but the page's own style and script: a self-contained page
     needs no more, and injected markup (if escaping ever failed) runs nothing."""
     return (
@@ -227,7 +235,7 @@ def page_policy(nonce):
 
 @never_traceback
 @token_or_staff
-def status_page(request):
+def status_page(request: HttpRequest) -> HttpResponse:
     """/debug/r2/: every non-mutating check, the CORS fix and the redacted
     configuration as one HTML page (the page `r2_check --format html` prints).
     HTTP 200 whatever the checks say; the headline gives the verdict."""
@@ -255,7 +263,7 @@ def status_page(request):
 # --- /metrics ------------------------------------------------------------------
 @csrf_exempt
 @never_traceback
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus' text format from the probe's cache; token or staff unless
     R2_TOOLKIT["METRICS_PUBLIC"]; 501 naming the pip line without prometheus_client."""
     refused = method_refusal(request) if toolkit_settings.METRICS_PUBLIC else denial(request)
