@@ -61,13 +61,9 @@ class BackfillLegacyMedia(Operation):
             return
         run(model)
 
-    def database_backwards(
-        self,
-        app_label: str,
-        schema_editor: "BaseDatabaseSchemaEditor",
-        from_state: "ProjectState",
-        to_state: "ProjectState",
-    ) -> None:
+    def database_backwards(self, *args: object) -> None:
+        # (app_label, schema_editor, from_state, to_state): unapplied, the
+        # bucket keeps its objects; they are the rows' own files.
         pass
 
     def describe(self) -> str:
