@@ -1,0 +1,52 @@
+"""Issue 20: the one rule for the STORAGES alias a run works on
+(core.storage.chosen_s3_alias)."""
+
+import pytest
+
+from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias
+
+S3 = {"BACKEND": "storages.backends.s3.S3Storage"}
+DISK = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+
+
+def test_no_alias_is_the_first_s3_one_default_first(settings):
+    settings.STORAGES = {"disk": DISK, "private": S3, "default": S3}
+    assert chosen_s3_alias() == "default"
+    settings.STORAGES = {"default": DISK, "private": S3}
+    assert chosen_s3_alias(None) == "private"
+
+
+def test_a_given_s3_alias_is_kept(settings):
+    settings.STORAGES = {"default": S3, "private": S3}
+    assert chosen_s3_alias("private") == "private"
+
+
+@pytest.mark.parametrize(
+    "alias, sentence",
+    [
+        ("nope", "STORAGES has no S3 alias 'nope'; the S3 aliases are: default, private."),
+        ("disk", "STORAGES['disk'] is not an S3 storage; the S3 aliases are: default, private."),
+    ],
+)
+def test_a_given_alias_that_is_no_s3_one_names_the_s3_aliases(settings, alias, sentence):
+    settings.STORAGES = {"default": S3, "private": S3, "disk": DISK}
+    with pytest.raises(StorageAliasError) as raised:
+        chosen_s3_alias(alias)
+    assert str(raised.value) == sentence
+    assert isinstance(raised.value, ValueError)
+
+
+def test_without_any_s3_alias_a_given_one_says_none(settings):
+    settings.STORAGES = {"default": DISK}
+    with pytest.raises(StorageAliasError, match=r"the S3 aliases are: none\.$"):
+        chosen_s3_alias("default")
+
+
+def test_without_any_s3_alias_the_sentence_says_how_to_set_one(settings):
+    settings.STORAGES = {"default": DISK}
+    with pytest.raises(StorageAliasError) as raised:
+        chosen_s3_alias()
+    assert str(raised.value) == (
+        "STORAGES has no S3 backend; set "
+        "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'."
+    )
