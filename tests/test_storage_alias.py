@@ -1,9 +1,10 @@
 """Issue 20: the one rule for the STORAGES alias a run works on
-(core.storage.chosen_s3_alias)."""
+(core.storage.chosen_s3_alias), and the callers that wrap its sentence."""
 
 import pytest
 
 from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias
+from r2_toolkit.migrations_r2.bucket import open_bucket
 
 S3 = {"BACKEND": "storages.backends.s3.S3Storage"}
 DISK = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
@@ -50,3 +51,9 @@ def test_without_any_s3_alias_the_sentence_says_how_to_set_one(settings):
         "STORAGES has no S3 backend; set "
         "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'."
     )
+
+
+def test_open_bucket_raises_the_same_sentence(settings):
+    settings.STORAGES = {"default": S3, "disk": DISK}
+    with pytest.raises(StorageAliasError, match=r"^STORAGES\['disk'\] is not an S3 storage"):
+        open_bucket(1, "disk")
