@@ -3,7 +3,9 @@
 
 import pytest
 
+from r2_toolkit.core.files import file_targets
 from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias
+from r2_toolkit.core.target import TargetError
 from r2_toolkit.migrations_r2.bucket import open_bucket
 
 S3 = {"BACKEND": "storages.backends.s3.S3Storage"}
@@ -57,3 +59,13 @@ def test_open_bucket_raises_the_same_sentence(settings):
     settings.STORAGES = {"default": S3, "disk": DISK}
     with pytest.raises(StorageAliasError, match=r"^STORAGES\['disk'\] is not an S3 storage"):
         open_bucket(1, "disk")
+
+
+def test_field_mode_still_refuses_a_disk_alias_with_its_hint(settings):
+    settings.STORAGES = {"default": S3, "disk": DISK}
+    with pytest.raises(TargetError) as raised:
+        file_targets("disk")
+    assert raised.value.sentence() == (
+        "STORAGES['disk'] is not an S3 storage; the S3 aliases are: default. "
+        "Pass --storage with an alias whose BACKEND is storages.backends.s3.S3Storage."
+    )
