@@ -2,11 +2,14 @@
 (core.storage.chosen_s3_alias), and the callers that wrap its sentence."""
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from r2_toolkit.core.files import file_targets
 from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias
 from r2_toolkit.core.target import TargetError
 from r2_toolkit.migrations_r2.bucket import open_bucket
+from r2_toolkit.toolkit.views import storage_context
 
 S3 = {"BACKEND": "storages.backends.s3.S3Storage"}
 DISK = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
@@ -69,3 +72,23 @@ def test_field_mode_still_refuses_a_disk_alias_with_its_hint(settings):
         "STORAGES['disk'] is not an S3 storage; the S3 aliases are: default. "
         "Pass --storage with an alias whose BACKEND is storages.backends.s3.S3Storage."
     )
+
+
+def test_r2_check_storage_names_the_s3_aliases_and_exits_2(settings):
+    settings.STORAGES = {"default": S3, "disk": DISK}
+    with pytest.raises(CommandError) as raised:
+        call_command("r2_check", "--storage", "disk")
+    assert raised.value.returncode == 2
+    assert str(raised.value) == (
+        "--storage is not an S3 alias: "
+        "STORAGES['disk'] is not an S3 storage; the S3 aliases are: default."
+    )
+
+
+def test_the_debug_views_refuse_a_non_s3_alias_and_take_none_without_one(settings, rf):
+    settings.STORAGES = {"default": S3, "disk": DISK}
+    with pytest.raises(StorageAliasError):
+        storage_context(rf.get("/debug/r2/cors", {"storage": "disk"}))
+    assert storage_context(rf.get("/debug/r2/cors")).alias == "default"
+    settings.STORAGES = {"default": DISK}
+    assert storage_context(rf.get("/debug/r2/cors")).alias is None
