@@ -15,7 +15,7 @@ from r2_toolkit.checks.settings import (
     is_r2,
     require_r2,
 )
-from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, installed_version
+from r2_toolkit.core.compat import HAS_FLEXIBLE_CHECKSUMS, checksum_calculation, installed_version
 from r2_toolkit.core.credentials import CREDENTIALS, credential_sources
 
 
@@ -41,7 +41,7 @@ def checksums(ctx):
     # With no keys, inspect django-storages' own unsigned client: same config,
     # and no credential lookup.
     client = ctx.client() if has_keys(storage) else storage.unsigned_connection.meta.client
-    calculation = client.meta.config.request_checksum_calculation
+    calculation = checksum_calculation(client)
     if storage.endpoint_url is None:
         return ok("Amazon S3 accepts the default upload checksums.")
     outcome = fail if is_r2(ctx) else warn

@@ -3,7 +3,8 @@ behaviour, in one place, so an upgrade breaks one module (and its tests in
 ``tests/test_compat.py``, run at both ends of the supported ranges) instead
 of the whole toolkit.
 
-- botocore: the checksum options that only botocore 1.36+ knows.
+- botocore: the checksum options that only botocore 1.36+ knows, and the
+  one a client was built with.
 - django-storages: a backend's defaults read without ``__init__``, and the
   key of a name (``_normalize_name``).
 - Django: the storages handler's cache of built instances and the
@@ -56,6 +57,15 @@ def checksum_options(**options: str) -> dict[str, str]:
     else nothing: ``Config(**checksum_options(request_checksum_calculation=...))``
     works on every supported botocore."""
     return options if HAS_FLEXIBLE_CHECKSUMS else {}
+
+
+def checksum_calculation(client: Any) -> str | None:
+    """The ``request_checksum_calculation`` a client was built with
+    (``"when_supported"``, botocore's default, or ``"when_required"``); None
+    where botocore predates the option, whose Config has no such attribute
+    (checked on botocore 1.35.99: absent, and 1.44.8)."""
+    value = getattr(client.meta.config, "request_checksum_calculation", None)
+    return value if isinstance(value, str) else None
 
 
 def copy_if_absent(client: Any) -> dict[str, str]:

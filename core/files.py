@@ -25,13 +25,15 @@ from django.db.models import FileField, Q
 
 from r2_toolkit.core import compat
 from r2_toolkit.core.conf import toolkit_settings
-from r2_toolkit.core.storage import is_s3_storage
+from r2_toolkit.core.errors import describe
+from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias, is_s3_storage
 from r2_toolkit.core.target import ModelRows, TargetError, setting
 
 FIELD_HINT = (
     'Name file fields as "app_label.Model.field" (R2_TOOLKIT["FILE_FIELDS"] or --field); '
     "`manage.py r2_backfill --list-fields` lists the site's file fields."
 )
+S3_ALIAS_HINT = "Pass --storage with an alias whose BACKEND is storages.backends.s3.S3Storage."
 
 
 def object_key(storage: Any, name: object) -> str | None:
@@ -138,13 +140,16 @@ def parse_label(label: object) -> FileTarget:
 
 
 def target_storage(alias: str = "default") -> Any:
-    """The storage ``alias`` names; TargetError when STORAGES has no such alias."""
+    """The storage of the S3 alias ``alias``; TargetError with the fix when
+    ``alias`` is no S3 alias or its settings cannot build the storage."""
     try:
-        return storages[alias]
-    except Exception:
+        return storages[chosen_s3_alias(alias)]
+    except StorageAliasError as exc:
+        raise TargetError(str(exc).rstrip("."), S3_ALIAS_HINT) from None
+    except Exception as exc:  # OPTIONS the backend refuses: a sentence, not a traceback
         raise TargetError(
-            f"STORAGES has no alias {alias!r}",
-            "Pass --storage with one of the aliases in STORAGES.",
+            f"STORAGES[{alias!r}] cannot be opened: {describe(exc).rstrip('.')}",
+            f"Fix the OPTIONS of STORAGES[{alias!r}].",
         ) from None
 
 
@@ -154,11 +159,6 @@ def file_targets(alias: str = "default", labels: Iterable[str] | None = None) ->
     writes to the same bucket as ``alias``. Named fields on another storage
     are refused (their names are not this bucket's)."""
     ours = identity(target_storage(alias))
-    if ours is None:
-        raise TargetError(
-            f"STORAGES[{alias!r}] is not an S3 storage",
-            "Pass --storage with an alias whose BACKEND is storages.backends.s3.S3Storage.",
-        )
     labels = labels or setting("FILE_FIELDS", FIELD_HINT)
     if not labels:
         return [t for t in concrete_file_fields() if identity(t.storage) == ours]

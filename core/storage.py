@@ -1,5 +1,5 @@
-"""Which STORAGES aliases are S3 storages, whether an endpoint is R2's, and
-whether a client can use it at all."""
+"""Which STORAGES aliases are S3 storages and which one a run works on,
+whether an endpoint is R2's, and whether a client can use it at all."""
 
 import ipaddress
 import re
@@ -37,6 +37,35 @@ def s3_aliases(storages_setting: Mapping[str, Mapping[str, Any]] | None = None) 
     storages_setting = settings.STORAGES if storages_setting is None else storages_setting
     aliases = [a for a, c in storages_setting.items() if is_s3_backend(c.get("BACKEND", ""))]
     return sorted(aliases, key=lambda a: a != "default")
+
+
+class StorageAliasError(ValueError):
+    """No S3 storage for a run to work on; ``str()`` is the sentence with the fix."""
+
+
+def chosen_s3_alias(alias: str | None = None) -> str:
+    """The STORAGES alias a run works on: ``alias`` when its backend is S3, or
+    (None) the first S3 alias, ``default`` first. StorageAliasError otherwise:
+    the one wording of this rule for every command, check and view."""
+    aliases = s3_aliases()
+    if alias is None:
+        if not aliases:
+            raise StorageAliasError(
+                f"STORAGES has no S3 backend; set STORAGES['default']['BACKEND'] = {S3_BACKEND!r}."
+            )
+        return aliases[0]
+    if alias not in aliases:
+        raise StorageAliasError(
+            f"{why_not_s3(alias)}; the S3 aliases are: {', '.join(aliases) or 'none'}."
+        )
+    return alias
+
+
+def why_not_s3(alias: str) -> str:
+    # A typo and a disk storage want different fixes: say which it is.
+    if alias in settings.STORAGES:
+        return f"STORAGES[{alias!r}] is not an S3 storage"
+    return f"STORAGES has no S3 alias {alias!r}"
 
 
 def is_r2_endpoint(endpoint_url: str | None) -> bool:

@@ -27,7 +27,7 @@ from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.files import concrete_file_fields, file_targets, identity
 from r2_toolkit.core.keys import join_location
-from r2_toolkit.core.storage import s3_aliases
+from r2_toolkit.core.storage import chosen_s3_alias
 from r2_toolkit.core.target import ImageTarget, TargetError
 from r2_toolkit.migrations_r2 import findings, quarantine
 from r2_toolkit.migrations_r2.bucket import open_bucket
@@ -150,9 +150,8 @@ class Audit:
             self.on_finding(finding)
 
     def setup(self):
-        aliases = s3_aliases()
-        alias = self.options.alias or (aliases[0] if aliases else None)
         try:
+            alias = chosen_s3_alias(self.options.alias)
             self.bucket = open_bucket(self.options.workers, alias)
             self.scope = scope_of(self.bucket, alias)
         except Exception as exc:
@@ -164,8 +163,9 @@ class Audit:
             raise AuditError(exc.sentence()) from None
         except Exception as exc:  # an uncastable setting
             raise AuditError(describe(exc)) from None
-        # The record model's rows live in the storage the backfill writes to.
-        self.audits_records = self.record is not None and alias == aliases[0]
+        # The record model's rows live in the storage the backfill writes to:
+        # the one chosen when no alias is given.
+        self.audits_records = self.record is not None and alias == chosen_s3_alias()
         result = self.result
         result.bucket, result.alias, result.location = self.bucket.name, alias, self.bucket.location
         self.prefix = join_location(self.bucket.location, "")

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from r2_toolkit.core.compat import checksum_options
 from r2_toolkit.core.files import open_storage, public_url
-from r2_toolkit.core.storage import check_endpoint, is_r2_endpoint, s3_aliases
+from r2_toolkit.core.storage import check_endpoint, chosen_s3_alias, is_r2_endpoint
 
 AWS_HOST_SUFFIX = ".amazonaws.com"
 
@@ -85,19 +85,10 @@ def endpoint_setting(alias, options):
 
 def open_bucket(workers, alias=None):
     """The bucket of the S3 storage ``alias`` (default: the first S3 alias,
-    ``default`` first); ValueError with the fix when there is none.
-    Builds clients only: no request is sent."""
-    aliases = s3_aliases()
-    if not aliases:
-        raise ValueError(
-            "STORAGES has no S3 backend to backfill into; set "
-            "STORAGES['default']['BACKEND'] = 'storages.backends.s3.S3Storage'."
-        )
-    if alias is not None and alias not in aliases:
-        raise ValueError(
-            f"STORAGES has no S3 alias {alias!r}; the S3 aliases are: {', '.join(aliases)}."
-        )
-    alias = alias or aliases[0]
+    ``default`` first); ValueError with the fix when there is none
+    (core.storage's StorageAliasError) or its bucket or endpoint cannot be
+    used. Builds clients only: no request is sent."""
+    alias = chosen_s3_alias(alias)
     options = settings.STORAGES[alias].get("OPTIONS") or {}
     base = options.get("client_config", getattr(settings, "AWS_S3_CLIENT_CONFIG", None))
     storage = open_storage(

@@ -29,10 +29,11 @@ from django.db import connections
 from django.db.models import F
 from django.db.models.functions import Collate
 
-from r2_toolkit.migrations_r2.uploader import MD5_ETAG, RetryPolicy, is_missing, with_retries
+from r2_toolkit.core.errors import is_missing
+from r2_toolkit.migrations_r2.retries import RETRIES, with_retries
+from r2_toolkit.migrations_r2.uploader import MD5_ETAG
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum
-RETRIES = RetryPolicy()  # the uploader's bound: botocore's own retries are off
 BYTE_ORDER_COLLATIONS = {"postgresql": "C", "sqlite": "BINARY", "mysql": "utf8mb4_bin"}
 
 

@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 
 from r2_toolkit.core.compat import copy_if_absent
 from r2_toolkit.core.conf import toolkit_settings
-from r2_toolkit.core.errors import describe, error_code
-from r2_toolkit.migrations_r2.listing import RETRIES, Lister
+from r2_toolkit.core.errors import describe, error_code, is_missing, is_precondition_failed
+from r2_toolkit.migrations_r2.listing import Lister
 from r2_toolkit.migrations_r2.report import RunResult
-from r2_toolkit.migrations_r2.uploader import is_missing, is_precondition_failed, with_retries
+from r2_toolkit.migrations_r2.retries import RETRIES, with_retries
 
 BATCH = 100  # orphans per re-check: small, so the window after it stays short
 COPY_LIMIT = 5 * 1024**3  # CopyObject's limit; larger objects take a multipart copy

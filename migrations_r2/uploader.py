@@ -10,49 +10,24 @@ ignore If-None-Match (s3rver 3.7.1 silently overwrites) are found by the
 run's first upload (see IfNoneMatch); on those, every PUT is preceded by a
 HEAD. Files bigger than probe.STREAM_THRESHOLD go multipart (multipart.py).
 
-Transient answers (429, 5xx, 409, SlowDown, dropped connections) are retried
-with jittered exponential backoff, a bounded number of times; botocore's own
-retries are off so the bound is ours. A retried PUT whose first attempt did
-land meets 412 and is adopted: it is the same file.
+Transient answers are retried under retries.py's policy. A retried PUT
+whose first attempt did land meets 412 and is adopted: it is the same file.
 """
 
 import hashlib
 import logging
-import random
 import re
 import threading
-import time
 from dataclasses import dataclass
 
-from botocore.exceptions import (
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    ReadTimeoutError,
-)
+from botocore.exceptions import ClientError
 
-from r2_toolkit.core.errors import (
-    describe,
-    error_code,
-    http_status,
-    is_missing,  # noqa: F401  (quarantine, listing: the uploader's answers)
-    is_precondition_failed,
-)
+from r2_toolkit.core.errors import describe, is_missing, is_precondition_failed
 from r2_toolkit.migrations_r2 import multipart
-from r2_toolkit.migrations_r2.native import TransportError
+from r2_toolkit.migrations_r2.retries import RETRIES, is_transient, with_retries
 
 log = logging.getLogger("r2_toolkit.backfill")
 
-RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
-RETRY_CODES = {
-    "SlowDown",
-    "RequestTimeout",
-    "InternalError",
-    "ServiceUnavailable",
-    "Throttling",
-    "OperationAborted",
-    "ConditionalRequestConflict",
-}
 MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -61,34 +36,6 @@ class Outcome:
     status: str  # "uploaded" | "adopted" | "failed"
     reason: str = ""
     error: Exception | None = None  # what failed the upload, when a request did
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 6
-    base_delay: float = 0.2
-    max_delay: float = 5.0
-
-    def delay(self, attempt):
-        """Full jitter: a random wait up to the exponential bound."""
-        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
-
-
-def is_transient(exc):
-    if isinstance(exc, ClientError):
-        return http_status(exc) in RETRY_STATUSES or error_code(exc) in RETRY_CODES
-    return isinstance(exc, (ConnectionError, HTTPClientError, ReadTimeoutError, TransportError))
-
-
-def with_retries(call, policy, sleep=time.sleep):
-    """``call()``, retried on transient failures; the last error is raised."""
-    for attempt in range(policy.attempts):
-        try:
-            return call()
-        except Exception as exc:
-            if not is_transient(exc) or attempt == policy.attempts - 1:
-                raise
-            sleep(policy.delay(attempt))
 
 
 class IfNoneMatch:
@@ -153,7 +100,7 @@ class Uploader:
         bucket,
         object_parameters,
         *,
-        policy=RetryPolicy(),
+        policy=RETRIES,
         native=None,
         if_none_match=None,
         asynchronous=False,

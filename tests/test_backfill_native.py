@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from r2_toolkit.migrations_r2.bucket import open_bucket
 from r2_toolkit.migrations_r2.native import NativePut, TransportError, open_native, store_options
-from r2_toolkit.migrations_r2.uploader import Uploader, is_precondition_failed, is_transient
+from r2_toolkit.migrations_r2.retries import is_transient
+from r2_toolkit.migrations_r2.uploader import Uploader, is_precondition_failed
 from tests.conftest import reset_storage_cache
 from tests.support import servers
 from tests.support.netproxy import Proxy

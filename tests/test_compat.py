@@ -9,6 +9,7 @@ import socket
 import threading
 from datetime import timedelta
 
+import boto3
 import botocore
 import pytest
 from botocore.config import Config
@@ -27,6 +28,18 @@ def test_checksum_options_are_passed_exactly_where_botocore_knows_them():
         assert config.request_checksum_calculation == "when_required"
     else:
         assert not compat.HAS_FLEXIBLE_CHECKSUMS and options == {}
+
+
+def test_a_client_s_checksum_calculation_is_read_where_botocore_knows_it():
+    client = boto3.client(
+        "s3",
+        region_name="auto",
+        aws_access_key_id="k",
+        aws_secret_access_key="s",
+        config=Config(**compat.checksum_options(request_checksum_calculation="when_required")),
+    )
+    expected = "when_required" if compat.HAS_FLEXIBLE_CHECKSUMS else None
+    assert compat.checksum_calculation(client) == expected
 
 
 def test_botocore_version_is_read_as_numbers():

@@ -22,7 +22,8 @@ from botocore.config import Config
 
 from r2_toolkit.core.compat import checksum_options
 from r2_toolkit.migrations_r2.probe import STREAM_THRESHOLD, ProbedFile
-from r2_toolkit.migrations_r2.uploader import IfNoneMatch, RetryPolicy, Uploader
+from r2_toolkit.migrations_r2.retries import RetryPolicy
+from r2_toolkit.migrations_r2.uploader import IfNoneMatch, Uploader
 from tests.support.netproxy import Proxy
 from tests.support.servers import ROOT
 from tests.test_backfill_resilience import RUN_TIMEOUT, sqlite_site

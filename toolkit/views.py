@@ -25,7 +25,7 @@ from r2_toolkit.core.compat import mark_logged
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import debugging, describe
 from r2_toolkit.core.redact import redact, scrub
-from r2_toolkit.core.storage import s3_aliases
+from r2_toolkit.core.storage import chosen_s3_alias, s3_aliases
 from r2_toolkit.toolkit.auth import (
     SAFE_METHODS,
     SECURITY_HEADERS,
@@ -187,10 +187,9 @@ def never_traceback(
 
 def storage_context(request: HttpRequest) -> CheckContext:
     """The context of the S3 alias named by ``?storage=`` (default: the first)."""
-    aliases = s3_aliases()
-    alias = request.GET.get("storage") or (aliases[0] if aliases else None)
-    if alias is not None and alias not in aliases:
-        raise ValueError(f"{alias!r} is not an S3 alias in STORAGES")
+    given = request.GET.get("storage") or None
+    # Without any S3 alias the report itself says so: no alias is no error here.
+    alias = chosen_s3_alias(given) if given or s3_aliases() else None
     return CheckContext(alias, timeout=toolkit_settings.CHECK_TIMEOUT)
 
 

@@ -15,7 +15,7 @@ from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.redact import scrub
-from r2_toolkit.core.storage import s3_aliases
+from r2_toolkit.core.storage import StorageAliasError, chosen_s3_alias, s3_aliases
 from r2_toolkit.toolkit.report import RENDERERS
 from r2_toolkit.toolkit.report_ci import append_step_summary
 
@@ -130,13 +130,10 @@ class Command(ToolkitCommand):
         )
 
     def aliases(self, alias):
-        aliases = s3_aliases()
+        """Every S3 alias, or the one ``--storage`` names; exit 2 otherwise."""
         if alias is None:
-            return aliases
-        if alias not in aliases:
-            raise CommandError(
-                f"--storage {alias!r} is not an S3 alias in STORAGES; "
-                f"the S3 aliases are: {', '.join(aliases) or 'none'}.",
-                returncode=2,
-            )
-        return [alias]
+            return s3_aliases()
+        try:
+            return [chosen_s3_alias(alias)]
+        except StorageAliasError as exc:
+            raise CommandError(f"--storage is not an S3 alias: {exc}", returncode=2) from None
