@@ -29,8 +29,7 @@ from django.db import connections
 from django.db.models import F
 from django.db.models.functions import Collate
 
-from r2_toolkit.core.errors import is_missing
-from r2_toolkit.migrations_r2.retries import RETRIES, with_retries
+from r2_toolkit.migrations_r2.retries import RETRIES, head_or_none, with_retries
 from r2_toolkit.migrations_r2.uploader import MD5_ETAG
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum
@@ -133,14 +132,7 @@ class Lister:
     def head_object(self, key):
         """HeadObject's response, or None when the key does not exist."""
         self.count()
-        try:
-            return with_retries(
-                lambda: self.client.head_object(Bucket=self.bucket, Key=key), self.policy
-            )
-        except Exception as exc:
-            if is_missing(exc):
-                return None
-            raise
+        return head_or_none(self.client, self.bucket, key, self.policy)
 
     def head(self, key):
         """One object as a Listed, or None when it does not exist."""

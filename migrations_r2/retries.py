@@ -16,7 +16,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from r2_toolkit.core.errors import error_code, http_status
+from r2_toolkit.core.errors import error_code, http_status, is_missing
 from r2_toolkit.migrations_r2.native import TransportError
 
 RETRY_STATUSES = {409, 429, 500, 502, 503, 504}
@@ -60,3 +60,14 @@ def with_retries(call, policy, sleep=time.sleep):
             if not is_transient(exc) or attempt == policy.attempts - 1:
                 raise
             sleep(policy.delay(attempt))
+
+
+def head_or_none(client, bucket, key, policy):
+    """HeadObject's response for ``key``, retried as ``policy`` says; None
+    when the key does not exist."""
+    try:
+        return with_retries(lambda: client.head_object(Bucket=bucket, Key=key), policy)
+    except ClientError as exc:
+        if is_missing(exc):
+            return None
+        raise

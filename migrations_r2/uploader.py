@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from r2_toolkit.core.errors import describe, is_missing, is_precondition_failed
+from r2_toolkit.core.errors import describe, is_precondition_failed
 from r2_toolkit.migrations_r2 import multipart
-from r2_toolkit.migrations_r2.retries import RETRIES, is_transient, with_retries
+from r2_toolkit.migrations_r2.retries import RETRIES, head_or_none, is_transient, with_retries
 
 log = logging.getLogger("r2_toolkit.backfill")
 
@@ -309,14 +309,7 @@ class Uploader:
         """HeadObject's response, or None when the key does not exist."""
         if self.native is not None:
             return with_retries(lambda: self.native.head(key), self.policy)
-        try:
-            return with_retries(
-                lambda: self.client.head_object(Bucket=self.bucket, Key=key), self.policy
-            )
-        except ClientError as exc:
-            if is_missing(exc):
-                return None
-            raise
+        return head_or_none(self.client, self.bucket, key, self.policy)
 
     def compare(self, key, existing, probed, *, ours):
         """Adopt ``existing`` when it holds the file's bytes, else a conflict.
