@@ -60,6 +60,8 @@ def with_retries(call, policy, sleep=time.sleep):
             if not is_transient(exc) or attempt == policy.attempts - 1:
                 raise
             sleep(policy.delay(attempt))
+    # Only a policy of no attempts gets here: nothing was called, nothing to return.
+    raise ValueError(f"a retry policy needs at least one attempt, not {policy.attempts}")
 
 
 def head_or_none(client, bucket, key, policy):
