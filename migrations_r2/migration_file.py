@@ -79,7 +79,9 @@ def plan(app_label):
             f"{app_label} already has the backfill migration {found}; nothing to write."
         )
     dependencies = [own]
-    image_app = toolkit_settings.IMAGE_MODEL.split(".")[0]
+    # Field mode (no IMAGE_MODEL): the file fields' apps need no migration first.
+    image_model = toolkit_settings.IMAGE_MODEL
+    image_app = image_model.split(".")[0] if image_model is not None else app_label
     if image_app != app_label:
         other = latest(image_app)
         if other is not None:
