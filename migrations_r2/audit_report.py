@@ -2,8 +2,12 @@
 document, one JSON line per finding (``--report``) and progress on stderr
 (a tqdm bar on a terminal, a log line every few seconds otherwise)."""
 
+from __future__ import annotations
+
 import json
 import time
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -11,20 +15,25 @@ from r2_toolkit.core.links import doc_url
 from r2_toolkit.migrations_r2.findings import FIXES, KINDS
 from r2_toolkit.migrations_r2.report import LOG_EVERY_SECONDS
 
+if TYPE_CHECKING:  # for the annotations only
+    from r2_toolkit.migrations_r2.audit import AuditResult
+    from r2_toolkit.migrations_r2.findings import Finding
+    from r2_toolkit.migrations_r2.quarantine import Move, QuarantineResult
+
 TEXT_FINDINGS = 20  # findings printed under the table; the report has all
 
 
 class FindingsFile:
     """One JSON line per finding, written as they are found; a no-op without a path."""
 
-    def __init__(self, path):
-        self.stream = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
+    def __init__(self, path: str | None) -> None:
+        self.stream: IO[str] | None = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
 
-    def write(self, finding):
+    def write(self, finding: Finding | Move) -> None:
         if self.stream is not None:
             self.stream.write(json.dumps(finding.as_dict(), ensure_ascii=False) + "\n")
 
-    def close(self):
+    def close(self) -> None:
         if self.stream is not None:
             self.stream.close()
 
@@ -35,10 +44,15 @@ class AuditProgress:
 
     CHECK_EVERY = 512
 
-    def __init__(self, stream, interactive=None, clock=time.monotonic):
+    def __init__(
+        self,
+        stream: IO[str],
+        interactive: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream, self.clock = stream, clock
         interactive = stream.isatty() if interactive is None else interactive
-        self.bar = (
+        self.bar: Any = (  # a tqdm bar
             tqdm(unit=" obj", desc="listed", file=stream, dynamic_ncols=True)
             if interactive
             else None
@@ -46,7 +60,7 @@ class AuditProgress:
         self.calls = 0
         self.last_log = clock()
 
-    def update(self, objects, rows, found, force=False):
+    def update(self, objects: int, rows: int, found: int, force: bool = False) -> None:
         self.calls += 1
         if self.calls % self.CHECK_EVERY and not force:
             return
@@ -60,12 +74,12 @@ class AuditProgress:
             )
             self.stream.flush()
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
-def render_json(result):
+def render_json(result: AuditResult) -> str:
     return json.dumps(result.document(), indent=2, ensure_ascii=False)
 
 
@@ -79,7 +93,7 @@ QUARANTINE_WORDS = {
 }
 
 
-def render_quarantine(result, report_path=None):
+def render_quarantine(result: QuarantineResult, report_path: str | None = None) -> str:
     """A restore's or purge's outcome: counts, then the first objects."""
     lines = [f"r2_audit: the quarantine of bucket {result.bucket!r}"]
     if not result.counts:
@@ -104,7 +118,7 @@ def render_quarantine(result, report_path=None):
     return "\n".join(lines)
 
 
-def render_text(result, report_path=None):
+def render_text(result: AuditResult, report_path: str | None = None) -> str:
     location = f"location {result.location!r}" if result.location else "the whole bucket"
     lines = [
         f"r2_audit: bucket {result.bucket!r} (storage {result.alias!r}, {location})",
@@ -135,8 +149,8 @@ def render_text(result, report_path=None):
     return "\n".join(lines)
 
 
-def outcome(result, report_path):
-    lines = []
+def outcome(result: AuditResult, report_path: str | None) -> list[str]:
+    lines: list[str] = []
     orphans = result.counts["orphan_object"]
     if result.would_move:
         lines.append(

@@ -4,7 +4,9 @@ public URLs) and one boto3 client shared by every worker thread, built the
 first time something needs it (a run on the native path may never)."""
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from botocore.config import Config
@@ -17,7 +19,7 @@ from r2_toolkit.core.storage import check_endpoint, chosen_s3_alias, is_r2_endpo
 AWS_HOST_SUFFIX = ".amazonaws.com"
 
 
-def honours_if_none_match(endpoint_url):
+def honours_if_none_match(endpoint_url: str | None) -> bool:
     """Whether the endpoint is one documented to refuse a conditional PUT of
     an existing key (R2, and AWS S3 since August 2024): no need to find out."""
     host = (urlsplit(endpoint_url or "").hostname or "").lower()
@@ -26,14 +28,14 @@ def honours_if_none_match(endpoint_url):
 
 @dataclass
 class Bucket:
-    storage: object  # an S3Storage with query-string auth off: url() is never signed
+    storage: Any  # an S3Storage with query-string auth off: url() is never signed
     name: str
     is_r2: bool
-    _client: object = None
-    _lock: object = field(default_factory=threading.Lock)
+    _client: Any = None  # a boto3 S3 client, built on first use
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
-    def client(self):
+    def client(self) -> Any:
         # storage.connection is per thread: build one client and share it.
         with self._lock:
             if self._client is None:
@@ -41,10 +43,10 @@ class Bucket:
             return self._client
 
     @property
-    def location(self):
+    def location(self) -> str:
         return self.storage.location or ""
 
-    def object_parameters(self, name):
+    def object_parameters(self, name: str) -> dict[str, Any]:
         """The configured object parameters (Cache-Control, …) for ``name``;
         no ACL on R2, which does not implement ACLs."""
         params = dict(self.storage.get_object_parameters(name))
@@ -55,11 +57,11 @@ class Bucket:
             params.pop("ACL", None)
         return params
 
-    def public_url(self, name):
+    def public_url(self, name: str) -> str:
         return public_url(self.storage, name)
 
 
-def client_config(base, workers):
+def client_config(base: Config | None, workers: int) -> Config:
     """``base`` plus a pool big enough for every worker, checksums only when
     required (R2 rejects the default CRC32 headers) and botocore's retries
     off: the uploader retries with its own bound."""
@@ -76,14 +78,14 @@ def client_config(base, workers):
     return base.merge(ours) if base is not None else ours
 
 
-def endpoint_setting(alias, options):
+def endpoint_setting(alias: str, options: Mapping[str, Any]) -> str:
     """Where the endpoint URL of ``alias`` is set, as the operator writes it."""
     if "endpoint_url" in options:
         return f'STORAGES[{alias!r}]["OPTIONS"]["endpoint_url"]'
     return "AWS_S3_ENDPOINT_URL"
 
 
-def open_bucket(workers, alias=None):
+def open_bucket(workers: int, alias: str | None = None) -> Bucket:
     """The bucket of the S3 storage ``alias`` (default: the first S3 alias,
     ``default`` first); ValueError with the fix when there is none
     (core.storage's StorageAliasError) or its bucket or endpoint cannot be

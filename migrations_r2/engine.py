@@ -11,17 +11,23 @@ R2 fields (records.py). Ctrl-C (SIGINT) stops taking new rows, finishes and
 writes the rows in flight, and returns the summary.
 """
 
+from __future__ import annotations
+
 import queue
 import sys
 import warnings
+from collections.abc import Generator, Iterable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast, overload
 
 from django.conf import settings
 from PIL import Image
 
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
-from r2_toolkit.core.target import TargetError, record_model
+from r2_toolkit.core.target import ImageTarget, TargetError, record_model
 from r2_toolkit.migrations_r2 import selection
 from r2_toolkit.migrations_r2.paths import media_root_of
 from r2_toolkit.migrations_r2.records import RecordMode, record_target
@@ -29,10 +35,36 @@ from r2_toolkit.migrations_r2.report import Progress, ReportFile, Summary
 from r2_toolkit.migrations_r2.transfer import (
     BackfillError,
     Failure,
+    Job,
+    Result,
     Transfers,
     drain,
     stop_on_sigint,
 )
+
+if TYPE_CHECKING:  # field_mode loads when a run needs it
+    import threading
+
+    from r2_toolkit.migrations_r2.field_mode import FieldMode
+    from r2_toolkit.migrations_r2.transfer import BucketSource, Recorder
+
+    R = TypeVar("R")
+
+    class Mode(Protocol[R]):
+        """What Run asks of a mode (RecordMode, FieldMode), over rows of its own kind."""
+
+        @property
+        def alias(self) -> str | None: ...
+        @property
+        def int_limit(self) -> int | None: ...
+        def label(self, row: R) -> str: ...
+        def rows(self, record: Recorder, transfers: BucketSource) -> Generator[R, None, None]: ...
+        def total(self) -> int: ...
+        def plan(self, row: R, transfers: BucketSource) -> Job | Failure: ...
+        def write(self, pending: Mapping[Job, Result]) -> dict[Job, str]: ...
+        def release(self, rows: Iterable[R]) -> None: ...
+        def close(self) -> None: ...
+
 
 __all__ = ["BackfillError", "Options", "prepare", "run_backfill"]
 REFILL_LINGER = 0.01  # seconds the main thread waits to gather finished uploads
@@ -50,10 +82,10 @@ class Options:
     report: str | None = None
     interactive: bool | None = None  # progress bar; None: when stderr is a terminal
     storage: str = "default"  # the STORAGES alias (field mode)
-    fields: tuple = ()  # "app_label.Model.field" labels (field mode); () = the settings'
+    fields: tuple[str, ...] = ()  # "app_label.Model.field" labels (field mode); () = the settings'
     source: str | None = None  # the legacy files' directory; None = MEDIA_ROOT
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.batch_size = self.batch_size or toolkit_settings.BACKFILL_BATCH_SIZE
         self.workers = self.workers or toolkit_settings.BACKFILL_WORKERS
         for name in ("batch_size", "workers", "limit"):
@@ -64,7 +96,7 @@ class Options:
                 )
 
 
-def source_root(source=None):
+def source_root(source: str | None = None) -> Path:
     """The resolved directory legacy files are read from; BackfillError with the fix."""
     try:
         if source is None:
@@ -74,13 +106,23 @@ def source_root(source=None):
         raise BackfillError(str(exc)) from None
 
 
-def prepare(model=None, need_media_root=True, source=None):
+@overload
+def prepare(
+    model: Any = None, need_media_root: Literal[True] = True, source: str | None = None
+) -> tuple[ImageTarget, Path]: ...
+@overload
+def prepare(
+    model: Any = None, *, need_media_root: Literal[False], source: str | None = None
+) -> tuple[ImageTarget, None]: ...
+def prepare(
+    model: Any = None, need_media_root: bool = True, source: str | None = None
+) -> tuple[ImageTarget, Path | None]:
     """(ImageTarget, the source directory) of the record mode, or BackfillError with the fix."""
     target = record_target(model)
     return target, (source_root(source) if need_media_root else None)
 
 
-def is_record_mode(model=None):
+def is_record_mode(model: Any = None) -> bool:
     """Whether a run works on the record model (IMAGE_MODEL set, or a
     migration's historical model) rather than the site's file fields."""
     if model is not None:
@@ -91,7 +133,7 @@ def is_record_mode(model=None):
         raise BackfillError(exc.sentence()) from None
 
 
-def open_mode(options, model=None):
+def open_mode(options: Options, model: Any = None) -> RecordMode | FieldMode:
     """The mode a run works in, every setting it needs validated."""
     if is_record_mode(model):
         target, root = prepare(model, source=options.source)
@@ -104,19 +146,30 @@ def open_mode(options, model=None):
 class Run:
     """One backfill run's state, driven from the main thread."""
 
-    def __init__(self, mode, options, stream):
+    def __init__(self, mode: Mode[Any], options: Options, stream: IO[str]) -> None:
         self.mode, self.options, self.stream = mode, options, stream
         self.summary = Summary()
         self.report = ReportFile(options.report)
-        self.transfers = Transfers(options.workers, stream, mode.alias, mode.int_limit)
-        self.progress = None
-        self.pending = {}  # Job -> Result, verified and waiting for the batch write
+        workers = cast(int, options.workers)  # set by Options.__post_init__
+        self.transfers = Transfers(workers, stream, mode.alias, mode.int_limit)
+        self.progress: Progress | None = None
+        self.pending: dict[
+            Job, Result
+        ] = {}  # Job -> Result, verified and waiting for the batch write
 
-    def record(self, label, pk, status, reason="", key=None, size=None):
+    def record(
+        self,
+        label: str,
+        pk: object,
+        status: str,
+        reason: str = "",
+        key: str | None = None,
+        size: int | None = None,
+    ) -> None:
         self.summary.count(status, size)
         self.report.write(pk, status, reason, key, size, model=label)
 
-    def plan(self, row):
+    def plan(self, row: Any) -> Job | None:
         """A Job for ``row``, or None when it is settled before any transfer."""
         planned = self.mode.plan(row, self.transfers)
         if isinstance(planned, Failure):
@@ -126,17 +179,17 @@ class Run:
             self.progress = Progress(self.stream, self.count_total(), self.options.interactive)
         return planned
 
-    def count_total(self):
+    def count_total(self) -> int | None:
         interactive = self.options.interactive
         if not (self.stream.isatty() if interactive is None else interactive):
             return None  # only the bar shows a total and an ETA
         return self.mode.total()
 
-    def fail(self, row, reason, key=None, size=None):
+    def fail(self, row: Any, reason: str, key: str | None = None, size: int | None = None) -> None:
         self.record(self.mode.label(row), row.pk, "failed", reason, key, size)
         self.mode.release([row])
 
-    def collect(self, job, result):
+    def collect(self, job: Job, result: Result) -> None:
         if result.error is not None and not self.transfers.answered:
             # An upload failed before the bucket accepted any: every other
             # would too. Stop without trying the rest (exit 2, no row touched;
@@ -148,7 +201,7 @@ class Run:
         else:
             self.pending[job] = result
 
-    def flush(self):
+    def flush(self) -> None:
         if not self.pending:
             return
         refused = self.mode.write(self.pending)
@@ -161,16 +214,16 @@ class Run:
         self.mode.release([job.row for job in self.pending])
         self.pending.clear()
 
-    def loop(self, stop):
+    def loop(self, stop: threading.Event) -> None:
         rows = self.mode.rows(self.record, self.transfers)
-        in_flight = {}
+        in_flight: dict[Future[Result], Job] = {}
         # Finished futures arrive here: cheaper than wait() re-arming a waiter
         # on every future in flight at each completion.
-        finished = queue.SimpleQueue()
+        finished: queue.SimpleQueue[Future[Result]] = queue.SimpleQueue()
         exhausted = False
         transfers = self.transfers
         while True:
-            jobs = []
+            jobs: list[Job] = []
             while (
                 not exhausted
                 and not stop.is_set()
@@ -193,7 +246,7 @@ class Run:
             at_least = min(transfers.batch(), len(in_flight))
             for future in drain(finished, timeout=1.0, at_least=at_least, linger=REFILL_LINGER):
                 self.collect(in_flight.pop(future), future.result())
-            if len(self.pending) >= self.options.batch_size:
+            if len(self.pending) >= cast(int, self.options.batch_size):
                 self.flush()
             if self.progress:
                 self.progress.update(self.summary)
@@ -201,14 +254,19 @@ class Run:
         rows.close()
         self.summary.interrupted = stop.is_set()
 
-    def start(self, jobs, in_flight, finished):
+    def start(
+        self,
+        jobs: list[Job],
+        in_flight: dict[Future[Result], Job],
+        finished: queue.SimpleQueue[Future[Result]],
+    ) -> None:
         if not jobs:
             return
         for job, future in zip(jobs, self.transfers.dispatch(jobs), strict=True):
             in_flight[future] = job
             future.add_done_callback(finished.put)
 
-    def close(self):
+    def close(self) -> None:
         self.transfers.close()
         self.mode.close()
         if self.progress:
@@ -217,7 +275,7 @@ class Run:
         self.report.close()
 
 
-def run_backfill(options, *, model=None, stream=None):
+def run_backfill(options: Options, *, model: Any = None, stream: IO[str] | None = None) -> Summary:
     """Backfill the selected rows; the Summary (exit_code 0 or 1).
     Raises BackfillError when the run cannot start (exit 2)."""
     run = Run(open_mode(options, model), options, stream or sys.stderr)

@@ -14,9 +14,14 @@ never overlap. The listed keys and the keys this run has taken are kept in
 memory (a set of strings: some 100 bytes a key); the rows are streamed.
 """
 
+from __future__ import annotations
+
 import os
 import zlib
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import DatabaseError
 from django.db.models import Case, F, IntegerField, Q, Value, When
@@ -27,7 +32,18 @@ from r2_toolkit.core.target import TargetError
 from r2_toolkit.migrations_r2 import selection, writer
 from r2_toolkit.migrations_r2.listing import Lister
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.migrations_r2.transfer import BackfillError, Failure, Job
+from r2_toolkit.migrations_r2.probe import ProbedFile
+from r2_toolkit.migrations_r2.transfer import (
+    BackfillError,
+    BucketSource,
+    Failure,
+    Job,
+    Recorder,
+    Result,
+)
+
+if TYPE_CHECKING:  # engine imports this module
+    from r2_toolkit.migrations_r2.engine import Options
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,7 @@ class FieldRow:
     upload: bool
 
 
-def field_targets(options):
+def field_targets(options: Options) -> list[FileTarget]:
     """The file fields of a run (``--field``, FILE_FIELDS, or every file field
     on ``--storage``); BackfillError with the fix."""
     try:
@@ -59,7 +75,7 @@ def field_targets(options):
     return targets
 
 
-def listed_fields(targets):
+def listed_fields(targets: Iterable[FileTarget]) -> str:
     """``--list-fields``: one line per target, its row count and where its keys go."""
     lines = []
     for target in targets:
@@ -72,21 +88,21 @@ def listed_fields(targets):
     return "\n".join(lines)
 
 
-def in_shard(key, shard):
+def in_shard(key: str, shard: selection.Shard | None) -> bool:
     return shard is None or zlib.crc32(key.encode("utf-8")) % shard.count == shard.index - 1
 
 
-def is_empty(value):
+def is_empty(value: object) -> bool:
     return value is None or value == 0
 
 
-def listing_prefix(targets):
+def listing_prefix(targets: Iterable[FileTarget]) -> str:
     """The key prefix every target's keys start with (their common location)."""
     prefixes = [join_location(t.storage.location, "") for t in targets]
     return os.path.commonprefix(prefixes)
 
 
-def columns_of(target):
+def columns_of(target: FileTarget) -> tuple[str, ...]:
     """pk, the file name, then the width/height fields the ImageField keeps."""
     return ("pk", target.column, *[f for f in target.dimension_fields if f])
 
@@ -94,38 +110,42 @@ def columns_of(target):
 class FieldMode:
     """Rows of the site's file fields, for engine.Run."""
 
-    int_limit = None  # width/height fields are the site's own: Django validates them
+    int_limit: int | None = None  # width/height fields are the site's own: Django validates them
 
-    def __init__(self, targets, root, options):
+    def __init__(self, targets: Sequence[FileTarget], root: Path, options: Options) -> None:
         self.targets, self.root, self.options = targets, root, options
         self.alias = options.storage
-        self.directories = {}  # the source's directories -> their real paths
-        self.listed = None  # the keys in the bucket, listed on the first row
+        self.directories: dict[str, str] = {}  # the source's directories -> their real paths
+        self.listed: set[str] | None = None  # the keys in the bucket, listed on the first row
         self.requests = 0  # ListObjectsV2 requests sent
 
-    def label(self, row):
+    def label(self, row: FieldRow) -> str:
         return row.target.label
 
-    def list_keys(self, transfers):
+    def list_keys(self, transfers: BucketSource) -> set[str]:
         bucket = transfers.open()
         lister = Lister(bucket.client, bucket.name, listing_prefix(self.targets))
         keys = {item.key for page in lister.pages() for item in page}
         self.requests = lister.requests
         return keys
 
-    def named_rows(self):
+    def named_rows(self) -> Iterator[tuple[FileTarget, tuple[Any, ...]]]:
         """(target, values) of every row holding a name, each target in pk order."""
         for target in self.targets:
             pages = selection.keyset_pages(
-                target, target.named(), columns_of(target), self.options.batch_size
+                target,
+                target.named(),
+                columns_of(target),
+                cast(int, self.options.batch_size),  # set by Options.__post_init__
             )
             for rows, _ in pages:
                 for values in rows:
                     yield target, values
 
-    def rows(self, record, transfers):
+    def rows(self, record: Recorder, transfers: BucketSource) -> Generator[FieldRow, None, None]:
         """The FieldRows to do; ``record`` takes those settled without a transfer."""
-        taken, dims_taken = set(), set()
+        taken: set[str] = set()
+        dims_taken: set[tuple[str, str]] = set()
         remaining = self.options.limit
         for target, (pk, name, *dims) in self.named_rows():
             if remaining is not None and remaining <= 0:
@@ -152,11 +172,11 @@ class FieldMode:
                 remaining -= 1
             yield FieldRow(target, pk, name, key, wants_dims, upload)
 
-    def total(self):
+    def total(self) -> int:
         total = sum(target.named().count() for target in self.targets)
         return min(total, self.options.limit) if self.options.limit else total
 
-    def plan(self, row, transfers):
+    def plan(self, row: FieldRow, transfers: BucketSource) -> Job | Failure:
         """A Job for ``row``, or the Failure it meets before any transfer."""
         try:
             path = resolve_inside(self.root, row.name, self.directories)
@@ -167,14 +187,16 @@ class FieldMode:
         bucket = transfers.open()
         return Job(row, path, row.key, None, bucket.object_parameters(row.name))
 
-    def write(self, pending):
+    def write(self, pending: Mapping[Job, Result]) -> dict[Job, str]:
         """Fill the empty width/height fields of the verified files, one
         UPDATE per target; {Job: reason} where the database refused."""
-        by_target = {}
+        by_target: dict[FileTarget, list[tuple[Job, ProbedFile]]] = {}
         for job, result in pending.items():
-            if job.row.wants_dims and result.probed.width is not None:
-                by_target.setdefault(job.row.target, []).append((job, result.probed))
-        refused = {}
+            row = cast(FieldRow, job.row)  # this mode's jobs carry its rows
+            probed = cast(ProbedFile, result.probed)  # set: the file is verified
+            if row.wants_dims and probed.width is not None:
+                by_target.setdefault(row.target, []).append((job, probed))
+        refused: dict[Job, str] = {}
         for target, done in by_target.items():
             try:
                 with writer.savepoint(target.db):
@@ -183,19 +205,19 @@ class FieldMode:
                 refused.update({job: writer.refusal(exc) for job, _ in done})
         return refused
 
-    def release(self, rows):
+    def release(self, rows: Iterable[FieldRow]) -> None:
         pass  # shards, not claims, keep parallel field-mode runs apart
 
-    def close(self):
+    def close(self) -> None:
         pass
 
 
-def fill_dimensions(target, probed_by_name):
+def fill_dimensions(target: FileTarget, probed_by_name: Mapping[str, ProbedFile]) -> None:
     """One UPDATE: the width/height fields of every row holding one of the
     names, where either is empty."""
     column = target.column
     empty = Q()
-    updates = {}
+    updates: dict[str, Any] = {}
     for field, attribute in zip(target.dimension_fields, ("width", "height"), strict=True):
         if not field:
             continue

@@ -7,14 +7,27 @@ its listed object; the ones that need I/O (the local file's MD5, a HEAD for
 ``--metadata``) run in the thread pool.
 """
 
+from __future__ import annotations
+
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import unquote, urlsplit
 
 from r2_toolkit.core.keys import name_in_storage
 from r2_toolkit.core.redact import scrub
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
+
+if TYPE_CHECKING:  # for the annotations only
+    from r2_toolkit.core.target import ImageTarget
+    from r2_toolkit.migrations_r2.bucket import Bucket
+    from r2_toolkit.migrations_r2.listing import Listed
+    from r2_toolkit.migrations_r2.references import FieldSource
+
+    Row: TypeAlias = "FileRow | ImageRow"
 
 KINDS = (
     "missing_object",
@@ -54,13 +67,13 @@ class Finding:
     kind: str
     id: object  # the row's pk, None for an orphan
     storage_key: str | None
-    detail: dict = field(default_factory=dict)  # "message" first, then the figures
+    detail: dict[str, Any] = field(default_factory=dict)  # "message" first, then the figures
 
     @property
-    def message(self):
+    def message(self) -> str:
         return self.detail.get("message", "")
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, Any]:
         detail = {k: scrub(v) if isinstance(v, str) else v for k, v in self.detail.items()}
         return {
             "kind": self.kind,
@@ -83,7 +96,7 @@ class FileRow:
     pending: bool = False  # a record row whose storage_key is still empty
 
     @classmethod
-    def maker(cls, source):
+    def maker(cls, source: FieldSource) -> Callable[[tuple[Any, ...], str | None], FileRow]:
         """The ``row(values, key)`` for ``source.refs`` (columns: name, pk,
         and for the record model's own file field its storage_key)."""
         label, model = source.label, source.model._meta.label
@@ -107,22 +120,22 @@ class ImageRow:
     COLUMNS = ("storage_key", "pk", "image", "public_url", "size_bytes", "mime_type")
 
     @classmethod
-    def columns(cls, target):
+    def columns(cls, target: ImageTarget) -> tuple[str, ...]:
         names = {"pk": "pk", "image": target.image_field}
         return tuple(names.get(c) or target.fields[c] for c in cls.COLUMNS)
 
     @classmethod
-    def maker(cls, target):
+    def maker(cls, target: ImageTarget) -> Callable[[tuple[Any, ...]], ImageRow]:
         label = target.label
         return lambda values: cls.of(values, label)
 
     @classmethod
-    def of(cls, values, model=""):
+    def of(cls, values: tuple[Any, ...], model: str = "") -> ImageRow:
         key, pk, name, url, size, mime = values
         return cls(pk, str(name or ""), key, url, size, mime, model)
 
 
-def file_md5(root, name):
+def file_md5(root: Path, name: str) -> str | None:
     """The MD5 hex of ``name`` under MEDIA_ROOT, or None when it is gone or unsafe."""
     try:
         with open(resolve_inside(root, name), "rb") as stream:
@@ -131,7 +144,7 @@ def file_md5(root, name):
         return None
 
 
-def missing(row):
+def missing(row: Row) -> Finding:
     return Finding(
         "missing_object",
         row.pk,
@@ -140,13 +153,17 @@ def missing(row):
     )
 
 
-def legacy(pk, name):
+def legacy(pk: object, name: str) -> Finding:
     return Finding(
         "legacy_row", pk, None, {"message": "not migrated yet (storage_key is empty)", "file": name}
     )
 
 
-def legacy_file(row, key, message="not in the bucket yet; its legacy file waits under MEDIA_ROOT"):
+def legacy_file(
+    row: FileRow,
+    key: str | None,
+    message: str = "not in the bucket yet; its legacy file waits under MEDIA_ROOT",
+) -> Finding:
     return Finding(
         "legacy_row",
         row.pk,
@@ -159,7 +176,7 @@ def legacy_file(row, key, message="not in the bucket yet; its legacy file waits 
     )
 
 
-def missing_file(row):
+def missing_file(row: FileRow) -> Finding:
     if row.key is None:
         message = f"the storage refuses the name {row.name!r} (it leaves the storage's location)"
     else:
@@ -172,14 +189,14 @@ def missing_file(row):
     )
 
 
-def leads_to(url, key):
+def leads_to(url: str, key: str) -> bool:
     """Whether ``url``'s path decodes to ``key`` (after any custom-domain
     path): the storage rewrites some keys' names (``\\`` becomes ``/``), and
     their URLs then serve another key, or nothing."""
     return unquote(urlsplit(url).path).endswith("/" + key)
 
 
-def dead_url(row, url):
+def dead_url(row: ImageRow, url: str) -> Finding:
     served = unquote(urlsplit(url).path)
     return Finding(
         "public_url_mismatch",
@@ -196,7 +213,7 @@ def dead_url(row, url):
     )
 
 
-def waits_locally(root, name):
+def waits_locally(root: Path | None, name: str) -> bool:
     """Whether the legacy file of ``name`` is under MEDIA_ROOT for the backfill."""
     if root is None:
         return False
@@ -206,7 +223,7 @@ def waits_locally(root, name):
         return False
 
 
-def orphan(obj):
+def orphan(obj: Listed) -> Finding:
     return Finding(
         "orphan_object",
         None,
@@ -223,18 +240,23 @@ def orphan(obj):
 class RowChecker:
     """The checks of one migrated row against its object."""
 
-    def __init__(self, bucket, root=None, head=None):
+    def __init__(
+        self,
+        bucket: Bucket,
+        root: Path | None = None,
+        head: Callable[[str], Any] | None = None,
+    ) -> None:
         self.bucket = bucket
         self.root = root  # MEDIA_ROOT, None when the local files are not at hand
         self.head = head  # key -> HeadObject response, for --metadata; None: off
 
-    def at_once(self, row, obj):
+    def at_once(self, row: Row, obj: Listed | None) -> list[Finding]:
         """The findings that need no I/O; ``obj`` is the Listed object or None."""
         if isinstance(row, FileRow):
             return self.file_row(row, obj)
         if obj is None:
             return [missing(row)]
-        found = []
+        found: list[Finding] = []
         if row.size_bytes is not None and obj.size != row.size_bytes:
             found.append(
                 Finding(
@@ -267,7 +289,7 @@ class RowChecker:
             )
         return found
 
-    def file_row(self, row, obj):
+    def file_row(self, row: FileRow, obj: Listed | None) -> list[Finding]:
         """A file field's row: its object, or its legacy file waiting, or missing."""
         if row.key is not None and obj is not None:
             if row.pending:  # the backfill still fills the record row's columns
@@ -277,12 +299,12 @@ class RowChecker:
             return [legacy_file(row, row.key)]
         return [missing_file(row)]
 
-    def needs_io(self, row, obj):
+    def needs_io(self, row: Row, obj: Listed | None) -> bool:
         if isinstance(row, FileRow):
             return False
         return obj is not None and (self.head is not None or self.may_hash(row, obj))
 
-    def may_hash(self, row, obj):
+    def may_hash(self, row: ImageRow, obj: Listed) -> bool:
         """Whether the local file may still be there to compare with a
         single-part object of the right size (a cheap look, no realpath)."""
         return (
@@ -293,11 +315,11 @@ class RowChecker:
             and os.path.exists(os.path.join(self.root, row.name))
         )
 
-    def with_io(self, row, obj):
+    def with_io(self, row: ImageRow, obj: Listed) -> list[Finding]:
         """The findings that need the local file or a HEAD (in a worker thread)."""
-        found = []
+        found: list[Finding] = []
         if self.may_hash(row, obj):
-            local = file_md5(self.root, row.name)
+            local = file_md5(cast(Path, self.root), row.name)  # may_hash: root is set
             if local is not None and local != obj.md5:
                 found.append(
                     Finding(
@@ -316,10 +338,10 @@ class RowChecker:
             found.extend(self.metadata(row, self.head(row.key)))
         return found
 
-    def metadata(self, row, head):
+    def metadata(self, row: ImageRow, head: Any) -> list[Finding]:
         if head is None:  # deleted since it was listed
             return [missing(row)]
-        found = []
+        found: list[Finding] = []
         content_type = head.get("ContentType") or ""
         if content_type in GENERIC_TYPES or (row.mime_type and content_type != row.mime_type):
             found.append(

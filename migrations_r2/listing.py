@@ -19,20 +19,22 @@ its own spelling, never with the other.
 import heapq
 import queue
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 from operator import attrgetter
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar, cast
 
 from django.db import connections
 from django.db.models import F
 from django.db.models.functions import Collate
 
-from r2_toolkit.migrations_r2.retries import RETRIES, head_or_none, with_retries
+from r2_toolkit.migrations_r2.retries import RETRIES, RetryPolicy, head_or_none, with_retries
 from r2_toolkit.migrations_r2.uploader import MD5_ETAG
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum
+T = TypeVar("T")
 BYTE_ORDER_COLLATIONS = {"postgresql": "C", "sqlite": "BINARY", "mysql": "utf8mb4_bin"}
 
 
@@ -50,7 +52,7 @@ class Listed:
     last_modified: datetime
 
     @property
-    def md5(self):
+    def md5(self) -> str | None:
         """The content's MD5 hex for a single-part object, else None
         (a multipart ETag is a digest of digests, ``<hex>-<parts>``)."""
         return self.etag if MD5_ETAG.match(self.etag) else None
@@ -61,10 +63,12 @@ class Ref(NamedTuple):
     the rows being audited (None for references that only protect)."""
 
     key: str
-    row: object = None
+    row: Any = None  # findings.ImageRow or FileRow, or what a caller's row() makes
 
 
-def in_order(items, what, key=attrgetter("key")):
+def in_order(
+    items: Iterable[T], what: str, key: Callable[[T], Any] = attrgetter("key")
+) -> Iterator[T]:
     """``items`` unchanged, or OutOfOrder at the first one that sorts before
     the one before it."""
     previous = None
@@ -96,19 +100,27 @@ class Lister:
     errors; ``requests`` counts the calls sent (HEADs from threads too) and
     ``listed`` the objects seen."""
 
-    def __init__(self, client, bucket, prefix="", *, page_size=PAGE_SIZE, policy=RETRIES):
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        prefix: str = "",
+        *,
+        page_size: int = PAGE_SIZE,
+        policy: RetryPolicy = RETRIES,
+    ) -> None:
         self.client, self.bucket, self.prefix = client, bucket, prefix
         self.page_size, self.policy = page_size, policy
         self.requests = 0
         self.listed = 0
         self.lock = threading.Lock()
 
-    def count(self):
+    def count(self) -> None:
         with self.lock:
             self.requests += 1
 
-    def pages(self):
-        params = {"Bucket": self.bucket, "MaxKeys": self.page_size}
+    def pages(self) -> Iterator[list[Listed]]:
+        params: dict[str, Any] = {"Bucket": self.bucket, "MaxKeys": self.page_size}
         if self.prefix:
             params["Prefix"] = self.prefix
         while True:
@@ -125,16 +137,16 @@ class Lister:
                 return
             params["ContinuationToken"] = token
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Listed]:
         pages = prefetched(self.pages())
         return in_order((item for page in pages for item in page), "the bucket's listing")
 
-    def head_object(self, key):
+    def head_object(self, key: str) -> Any:
         """HeadObject's response, or None when the key does not exist."""
         self.count()
         return head_or_none(self.client, self.bucket, key, self.policy)
 
-    def head(self, key):
+    def head(self, key: str) -> Listed | None:
         """One object as a Listed, or None when it does not exist."""
         head = self.head_object(key)
         if head is None:
@@ -142,15 +154,15 @@ class Lister:
         return Listed(key, head["ContentLength"], head["ETag"].strip('"'), head["LastModified"])
 
 
-def prefetched(pages, depth=2):
+def prefetched(pages: Iterable[T], depth: int = 2) -> Iterator[T]:
     """``pages`` fetched ahead in a thread, up to ``depth`` pages: the next
     page's round trip overlaps the merge of this one. Errors arrive in
     order; closing the generator stops the thread."""
-    ready = queue.Queue(depth)
+    ready: queue.Queue[tuple[object, Exception | None]] = queue.Queue(depth)
     stop = threading.Event()
     end = object()
 
-    def fetch():
+    def fetch() -> None:
         try:
             for page in pages:
                 while not stop.is_set():
@@ -161,7 +173,7 @@ def prefetched(pages, depth=2):
                         continue
                 if stop.is_set():
                     return
-            item = (end, None)
+            item: tuple[object, Exception | None] = (end, None)
         except Exception as exc:
             item = (end, exc)
         while not stop.is_set():
@@ -179,12 +191,12 @@ def prefetched(pages, depth=2):
                 raise error
             if page is end:
                 return
-            yield page
+            yield cast(T, page)  # not the end marker: one of ``pages``
     finally:
         stop.set()
 
 
-def byte_ordered(queryset, field):
+def byte_ordered(queryset: Any, field: str) -> Any:
     """``queryset`` ordered by ``field`` in byte order (then pk), rows where
     it is NULL or empty left out."""
     vendor = connections[queryset.db].vendor
@@ -197,7 +209,12 @@ def byte_ordered(queryset, field):
     )
 
 
-def stream_rows(queryset, columns, chunk_size, key=lambda values: values[0]):
+def stream_rows(
+    queryset: Any,
+    columns: Sequence[str],
+    chunk_size: int,
+    key: Callable[[tuple[Any, ...]], Any] = lambda values: values[0],
+) -> Iterator[tuple[Any, ...]]:
     """``columns`` value tuples of a byte-ordered queryset, fetched
     ``chunk_size`` at a time from one query (a server-side cursor on
     PostgreSQL), checked to arrive in byte order of ``key``."""
@@ -205,12 +222,14 @@ def stream_rows(queryset, columns, chunk_size, key=lambda values: values[0]):
     return in_order(rows, "the database's rows", key=key)
 
 
-def merged(*sources):
+def merged(*sources: Iterable[Ref]) -> Iterator[Ref]:
     """Several byte-ordered streams of Ref as one."""
     return heapq.merge(*sources, key=attrgetter("key"))
 
 
-def merge_join(objects, references, *, keep_objects=True):
+def merge_join(
+    objects: Iterable[Listed], references: Iterable[Ref], *, keep_objects: bool = True
+) -> Iterator[tuple[str, Listed | None, list[Ref]]]:
     """``(key, Listed or None, [Ref, ...])`` for every key on either side, in
     key order. Both inputs are sorted by key; references may repeat a key.
     ``keep_objects=False`` stops when the references end (the objects after
@@ -225,6 +244,7 @@ def merge_join(objects, references, *, keep_objects=True):
         if group is None:
             if not keep_objects:
                 return
+            obj = cast(Listed, obj)  # the loop's condition: no group left, so an object
             yield obj.key, obj, []
             obj = next(objects, None)
         elif obj is None or group[0] < obj.key:

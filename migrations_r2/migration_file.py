@@ -3,6 +3,9 @@ backfill migration into APP_LABEL, after that app's latest migration (and
 after the image model's app's latest, when that is another app), so it runs
 once the R2 columns exist. Never overwrites anything."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.apps import apps as global_apps
 from django.db.migrations import Migration
 from django.db.migrations.autodetector import MigrationAutodetector
@@ -43,12 +46,12 @@ class MigrationFileError(ValueError):
     """Why the migration cannot be written, with the fix."""
 
 
-def latest(app_label):
+def latest(app_label: str) -> tuple[str, str] | None:
     leaves = compat.leaf_migrations(app_label)
     return sorted(leaves)[-1] if leaves else None
 
 
-def existing_backfill(migrations, app_label):
+def existing_backfill(migrations: Mapping[tuple[str, str], Any], app_label: str) -> str | None:
     for (label, name), migration in migrations.items():
         if label == app_label and any(
             isinstance(op, BackfillLegacyMedia) for op in migration.operations
@@ -57,7 +60,7 @@ def existing_backfill(migrations, app_label):
     return None
 
 
-def plan(app_label):
+def plan(app_label: str) -> tuple[str, str]:
     """(path, source) of the migration to write; MigrationFileError otherwise."""
     try:
         global_apps.get_app_config(app_label)
@@ -79,7 +82,9 @@ def plan(app_label):
             f"{app_label} already has the backfill migration {found}; nothing to write."
         )
     dependencies = [own]
-    image_app = toolkit_settings.IMAGE_MODEL.split(".")[0]
+    # Field mode (no IMAGE_MODEL): the file fields' apps need no migration first.
+    image_model = toolkit_settings.IMAGE_MODEL
+    image_app = image_model.split(".")[0] if image_model is not None else app_label
     if image_app != app_label:
         other = latest(image_app)
         if other is not None:
@@ -98,7 +103,7 @@ def plan(app_label):
     return path, source
 
 
-def write(app_label):
+def write(app_label: str) -> str:
     """Write the migration; its path. MigrationFileError, never an overwrite."""
     path, source = plan(app_label)
     try:

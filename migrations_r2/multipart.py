@@ -16,6 +16,8 @@ server completed it, is recognised by the object's ETag (see complete).
 import base64
 import hashlib
 import threading
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -26,9 +28,12 @@ PART_SIZE = 8 * MIB
 MAX_PARTS = 10_000
 # Big files in flight at once: each holds one part in memory.
 CONCURRENT_UPLOADS = threading.BoundedSemaphore(4)
+# ``retrying(call)``: ``call()`` (a boto3 request) with the uploader's retries.
+Retrying = Callable[[Callable[[], Any]], Any]
+Part = dict[str, Any]  # {"PartNumber": n, "ETag": etag}, as CompleteMultipartUpload takes it
 
 
-def part_size(size):
+def part_size(size: int) -> int:
     """The part size for ``size`` bytes: 8 MiB, or the smallest whole MiB
     that keeps within S3's 10,000 parts."""
     return max(PART_SIZE, -(-size // (MAX_PARTS * MIB)) * MIB)
@@ -37,12 +42,14 @@ def part_size(size):
 class UploadVanished(Exception):
     """The upload ID is gone (NoSuchUpload) and the key does not hold our parts."""
 
-    def __init__(self, error):
+    def __init__(self, error: ClientError) -> None:
         super().__init__(str(error))
         self.error = error
 
 
-def upload(client, bucket, key, path, fields, retrying):
+def upload(
+    client: Any, bucket: str, key: str, path: str, fields: Mapping[str, Any], retrying: Retrying
+) -> tuple[str, str]:
     """Upload the file at ``path`` to ``key``; returns (ETag, the ETag S3
     computes for exactly these parts). ``fields``: CreateMultipartUpload's
     parameters (ContentType, CacheControl, ...). ``retrying(call)`` runs a
@@ -61,7 +68,9 @@ def upload(client, bucket, key, path, fields, retrying):
             raise gone.error from None
 
 
-def upload_once(client, bucket, key, path, fields, retrying):
+def upload_once(
+    client: Any, bucket: str, key: str, path: str, fields: Mapping[str, Any], retrying: Retrying
+) -> tuple[str, str]:
     created = retrying(lambda: client.create_multipart_upload(Bucket=bucket, Key=key, **fields))
     upload_id = created["UploadId"]
     try:
@@ -74,12 +83,20 @@ def upload_once(client, bucket, key, path, fields, retrying):
     return etag, expected
 
 
-def multipart_etag(digests):
+def multipart_etag(digests: list[bytes]) -> str:
     """The ETag S3 (and R2) give an object completed from parts with these MD5s."""
     return f"{hashlib.md5(b''.join(digests), usedforsecurity=False).hexdigest()}-{len(digests)}"
 
 
-def complete(client, bucket, key, upload_id, parts, expected, retrying):
+def complete(
+    client: Any,
+    bucket: str,
+    key: str,
+    upload_id: str,
+    parts: list[Part],
+    expected: str,
+    retrying: Retrying,
+) -> str:
     """CompleteMultipartUpload with If-None-Match: *, retried; the new ETag.
 
     A retry cannot tell whether the attempt before it landed: when the
@@ -88,9 +105,9 @@ def complete(client, bucket, key, upload_id, parts, expected, retrying):
     is HEADed: holding exactly our parts (the expected ETag) it is ours, done.
     Otherwise a 412 stays a 412 (the uploader compares the bytes) and
     NoSuchUpload is UploadVanished (the caller starts over)."""
-    attempts = []
+    attempts: list[int] = []
 
-    def attempt():
+    def attempt() -> Any:
         attempts.append(1)
         return client.complete_multipart_upload(
             Bucket=bucket,
@@ -113,7 +130,7 @@ def complete(client, bucket, key, upload_id, parts, expected, retrying):
         raise
 
 
-def stored_etag(client, bucket, key, retrying):
+def stored_etag(client: Any, bucket: str, key: str, retrying: Retrying) -> str | None:
     """The ETag of the object at ``key``, or None when there is none."""
     try:
         answer = retrying(lambda: client.head_object(Bucket=bucket, Key=key))
@@ -124,16 +141,20 @@ def stored_etag(client, bucket, key, retrying):
     return answer.get("ETag", "").strip('"')
 
 
-def send_parts(client, bucket, key, upload_id, path, retrying):
-    parts, digests = [], []
+def send_parts(
+    client: Any, bucket: str, key: str, upload_id: str, path: str, retrying: Retrying
+) -> tuple[list[Part], list[bytes]]:
+    parts: list[Part] = []
+    digests: list[bytes] = []
     with open(path, "rb") as stream:
         size = part_size(stream.seek(0, 2))
         stream.seek(0)
         number = 1
         while chunk := stream.read(size):
             digest = hashlib.md5(chunk, usedforsecurity=False).digest()
-            answer = retrying(
-                lambda chunk=chunk, number=number, digest=digest: client.upload_part(
+
+            def send(chunk: bytes = chunk, number: int = number, digest: bytes = digest) -> Any:
+                return client.upload_part(
                     Bucket=bucket,
                     Key=key,
                     UploadId=upload_id,
@@ -141,14 +162,15 @@ def send_parts(client, bucket, key, upload_id, path, retrying):
                     Body=chunk,
                     ContentMD5=base64.b64encode(digest).decode("ascii"),
                 )
-            )
+
+            answer = retrying(send)
             parts.append({"PartNumber": number, "ETag": answer["ETag"]})
             digests.append(digest)
             number += 1
     return parts, digests
 
 
-def abort(client, bucket, key, upload_id):
+def abort(client: Any, bucket: str, key: str, upload_id: str) -> None:
     try:
         client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
     except Exception:

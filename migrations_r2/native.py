@@ -22,16 +22,25 @@ the uploader's retry, 412 and conflict logic is the same on both paths.
 """
 
 import threading
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from botocore.exceptions import ClientError
 
 from r2_toolkit.core.compat import obstore_answer
 from r2_toolkit.core.errors import describe
+
+if TYPE_CHECKING:  # imported where the native path runs
+    import asyncio
+
+T = TypeVar("T")
+Params = Mapping[str, Any]  # PutObject parameters, boto3's names (Metadata a dict)
+Head = dict[str, Any]  # HeadObject's answer as boto3 shapes it
 
 # PutObject parameters (boto3's names) -> obstore attribute names. Metadata
 # entries become user attributes (x-amz-meta-*).
@@ -69,16 +78,16 @@ class TransportError(Exception):
 # when the project sets no AWS_S3_CLIENT_CONFIG) says what boto3 would do.
 
 
-def signature_version(storage):
+def signature_version(storage: Any) -> str | None:
     return getattr(storage.client_config, "signature_version", None)
 
 
-def addressing_style(storage):
+def addressing_style(storage: Any) -> str:
     s3 = getattr(storage.client_config, "s3", None) or {}
     return s3.get("addressing_style") or "auto"
 
 
-def store_endpoint(endpoint_url, bucket, virtual):
+def store_endpoint(endpoint_url: str | None, bucket: str, virtual: bool) -> str | None:
     """The endpoint obstore wants: with virtual hosting, the bucket's own host."""
     if not endpoint_url or not virtual:
         return endpoint_url
@@ -86,7 +95,7 @@ def store_endpoint(endpoint_url, bucket, virtual):
     return urlunsplit(parts._replace(netloc=f"{bucket}.{parts.netloc}"))
 
 
-def trust(verify):
+def trust(verify: bool | str | Path | None) -> dict[str, bool | str]:
     """obstore client options for botocore's ``verify`` (None, a bool or a CA bundle path).
     A CA bundle is added to the system roots, as an operator's private CA is meant."""
     if verify is False:
@@ -96,7 +105,7 @@ def trust(verify):
     return {}
 
 
-def seconds(value):
+def seconds(value: float | str) -> timedelta:
     return timedelta(seconds=float(value))
 
 
@@ -106,15 +115,15 @@ class Credentials:
     own chain (profile, environment, instance role), refreshed as botocore
     refreshes them."""
 
-    def __init__(self, storage):
-        self.static = None
+    def __init__(self, storage: Any) -> None:
+        self.static: tuple[str, str, str | None] | None = None
         if storage.access_key and storage.secret_key and not storage.session_profile:
             self.static = (storage.access_key, storage.secret_key, storage.security_token or None)
         self.profile = storage.session_profile
-        self.source = None
+        self.source: Any = None  # botocore Credentials
         self.lock = threading.Lock()
 
-    def frozen(self):
+    def frozen(self) -> tuple[str, str, str | None]:
         if self.static is not None:
             return self.static
         with self.lock:
@@ -127,7 +136,7 @@ class Credentials:
         frozen = self.source.get_frozen_credentials()
         return frozen.access_key, frozen.secret_key, frozen.token
 
-    def __call__(self):
+    def __call__(self) -> dict[str, str | datetime | None]:
         key, secret, token = self.frozen()
         expires = None if self.static else datetime.now(UTC) + CREDENTIALS_TTL
         return {
@@ -138,7 +147,7 @@ class Credentials:
         }
 
 
-def store_options(storage, bucket):
+def store_options(storage: Any, bucket: str) -> dict[str, Any]:
     """S3Store keyword arguments for ``storage``; Unsupported with the reason."""
     version = signature_version(storage)
     if version not in (None, "s3v4", "v4"):
@@ -149,7 +158,7 @@ def store_options(storage, bucket):
     # botocore's "auto": virtual hosts on AWS itself, path style on a custom endpoint.
     virtual = style == "virtual" or (style == "auto" and not endpoint)
     scheme = urlsplit(endpoint).scheme if endpoint else "https"
-    client = {
+    client: dict[str, Any] = {
         "allow_http": scheme == "http",
         "connect_timeout": seconds(getattr(config, "connect_timeout", None) or 60),
         "timeout": seconds(max(float(getattr(config, "read_timeout", None) or 60), 60) * 5),
@@ -161,7 +170,7 @@ def store_options(storage, bucket):
     if proxy:
         client["proxy_url"] = proxy
     s3 = getattr(config, "s3", None) or {}
-    options = {
+    options: dict[str, Any] = {
         "region": storage.region_name or getattr(config, "region_name", None) or "us-east-1",
         "virtual_hosted_style_request": virtual,
         # The body's SHA-256 is signed unless the Config says not to: R2 and
@@ -178,7 +187,7 @@ def store_options(storage, bucket):
     return options
 
 
-def client_error(exc, operation="PutObject"):
+def client_error(exc: BaseException, operation: str = "PutObject") -> Exception:
     """An obstore error as the ``ClientError`` botocore would raise for the
     same answer, or TransportError when the server did not answer."""
     answer = obstore_answer(exc)
@@ -197,7 +206,7 @@ def client_error(exc, operation="PutObject"):
 class NativePut:
     """``put(key, body, content_type, params)`` with If-None-Match: * for one bucket."""
 
-    def __init__(self, store, signs_payload=True):
+    def __init__(self, store: Any, signs_payload: bool = True) -> None:
         import obstore
         from obstore.exceptions import BaseError
 
@@ -208,7 +217,7 @@ class NativePut:
         self.signs_payload = signs_payload  # the server checks each body's SHA-256
 
     @staticmethod
-    def refuses(params):
+    def refuses(params: Params) -> str | None:
         """Why ``params`` cannot be sent natively, or None."""
         for name, value in params.items():
             if name == "Metadata":
@@ -219,7 +228,7 @@ class NativePut:
         return None
 
     @staticmethod
-    def attributes(content_type, params):
+    def attributes(content_type: str, params: Params) -> dict[str, str]:
         attributes = {"Content-Type": content_type}
         for name, value in params.items():
             if name == "Metadata":
@@ -228,7 +237,9 @@ class NativePut:
                 attributes[ATTRIBUTES[name]] = str(value)
         return attributes
 
-    def put_arguments(self, key, body, content_type, params):
+    def put_arguments(
+        self, key: str, body: bytes | None, content_type: str, params: Params
+    ) -> dict[str, Any]:
         """What obstore's put and put_async take for one conditional PUT."""
         return {
             "store": self.store,
@@ -239,7 +250,7 @@ class NativePut:
             "use_multipart": False,
         }
 
-    def put(self, key, body, content_type, params):
+    def put(self, key: str, body: bytes | None, content_type: str, params: Params) -> str:
         """The new object's ETag; ClientError (412 when the key exists) or TransportError."""
         try:
             result = self.obstore.put(**self.put_arguments(key, body, content_type, params))
@@ -247,7 +258,7 @@ class NativePut:
             raise client_error(exc) from None
         return (result.get("e_tag") or "").strip('"')
 
-    def head(self, key):
+    def head(self, key: str) -> Head | None:
         """HeadObject's answer as boto3 shapes it (ETag, ContentLength), or
         None when the key does not exist; ClientError or TransportError."""
         try:
@@ -258,7 +269,9 @@ class NativePut:
             raise client_error(exc, "HeadObject") from None
         return {"ETag": meta.get("e_tag") or "", "ContentLength": meta["size"]}
 
-    async def put_async(self, key, body, content_type, params):
+    async def put_async(
+        self, key: str, body: bytes | None, content_type: str, params: Params
+    ) -> str:
         """``put`` as a coroutine: hundreds in flight cost no thread each."""
         arguments = self.put_arguments(key, body, content_type, params)
         try:
@@ -268,7 +281,7 @@ class NativePut:
         return (result.get("e_tag") or "").strip('"')
 
 
-def settle(future, task):
+def settle(future: Future[T], task: "asyncio.Task[T]") -> None:
     """Give ``future`` (a concurrent.futures.Future) what ``task`` ended with."""
     if task.cancelled():
         future.cancel()
@@ -287,7 +300,7 @@ class Transport:
     number of requests in flight. What is not one native PUT (HEAD first,
     boto3, multipart) runs on the loop's ``workers`` threads."""
 
-    def __init__(self, workers):
+    def __init__(self, workers: int) -> None:
         import asyncio  # only runs on the native path need it
         from concurrent.futures import ThreadPoolExecutor
 
@@ -301,26 +314,28 @@ class Transport:
         )
         self.thread.start()
 
-    def submit_all(self, coroutines):
+    def submit_all(self, coroutines: Sequence[Coroutine[Any, Any, T]]) -> list[Future[T]]:
         """A concurrent.futures.Future of each coroutine's result; each runs
         when one of the ``workers`` slots is free. One wake-up of the loop
         for them all: each wake-up is a write to its self-pipe and a hand-off
         of the interpreter lock."""
-        futures = [Future() for _ in coroutines]
+        futures: list[Future[T]] = [Future() for _ in coroutines]
         if coroutines:
             self.loop.call_soon_threadsafe(self.start_all, coroutines, futures)
         return futures
 
-    def start_all(self, coroutines, futures):
+    def start_all(
+        self, coroutines: Sequence[Coroutine[Any, Any, T]], futures: Sequence[Future[T]]
+    ) -> None:
         for coroutine, future in zip(coroutines, futures, strict=True):
             task = self.loop.create_task(self.in_slot(coroutine))
             task.add_done_callback(partial(settle, future))
 
-    async def in_slot(self, coroutine):
+    async def in_slot(self, coroutine: Coroutine[Any, Any, T]) -> T:
         async with self.slots:
             return await coroutine
 
-    def close(self):
+    def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         if not self.loop.is_running():
@@ -328,7 +343,7 @@ class Transport:
             self.loop.close()
 
 
-def open_native(storage, bucket):
+def open_native(storage: Any, bucket: str) -> tuple[NativePut | None, str | None]:
     """(NativePut, None) or (None, why boto3 sends the uploads instead)."""
     try:
         from obstore.store import S3Store

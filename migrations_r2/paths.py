@@ -14,7 +14,7 @@ class UnsafePath(Exception):
     """The file name cannot be read safely; ``str(exc)`` is the reason."""
 
 
-def media_root_of(value, what="MEDIA_ROOT"):
+def media_root_of(value: str | os.PathLike[str] | None, what: str = "MEDIA_ROOT") -> Path:
     """``value`` (MEDIA_ROOT, or ``what`` names where it comes from, e.g.
     ``--source``) as a resolved directory; ValueError with the fix if unusable."""
     if not value:
@@ -30,7 +30,9 @@ def media_root_of(value, what="MEDIA_ROOT"):
     return root.resolve()
 
 
-def resolve_inside(root, name, directories=None):
+def resolve_inside(
+    root: str | os.PathLike[str], name: str, directories: dict[str, str] | None = None
+) -> str:
     """The real path (a str) of ``name`` under the resolved directory ``root``.
 
     Raises UnsafePath for names that are empty, absolute or escape ``root``

@@ -10,14 +10,25 @@ is written.
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from r2_toolkit.core.errors import describe
 from r2_toolkit.migrations_r2 import selection
-from r2_toolkit.migrations_r2.bucket import open_bucket
-from r2_toolkit.migrations_r2.engine import BackfillError, is_record_mode, open_mode, prepare
+from r2_toolkit.migrations_r2.bucket import Bucket, open_bucket
+from r2_toolkit.migrations_r2.engine import (
+    BackfillError,
+    Options,
+    is_record_mode,
+    open_mode,
+    prepare,
+)
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
 from r2_toolkit.migrations_r2.records import RecordMode
 from r2_toolkit.migrations_r2.transfer import connect
+
+if TYPE_CHECKING:  # field_mode loads when a run needs it
+    from r2_toolkit.migrations_r2.field_mode import FieldMode
 
 EXAMPLES = 3
 ASSUMED_MB_PER_SECOND = 50.0  # a conservative upload bandwidth for the estimate
@@ -32,15 +43,15 @@ class Plan:
     refused: int = 0
     round_trip: float = 0.0
     workers: int = 1
-    examples: list = field(default_factory=list)
+    examples: list[tuple[str, str]] = field(default_factory=list)  # (file name, key)
 
     @property
-    def estimated_seconds(self):
+    def estimated_seconds(self) -> float:
         uploads = self.rows - self.missing - self.refused
         requests = uploads * max(self.round_trip, 0.001) / self.workers
         return requests + self.bytes / 1e6 / ASSUMED_MB_PER_SECOND
 
-    def text(self):
+    def text(self) -> str:
         lines = [
             "dry run: nothing was uploaded and no row was changed",
             f"rows selected: {self.rows}",
@@ -55,7 +66,7 @@ class Plan:
         return "\n".join(lines)
 
 
-def measure_round_trip(bucket):
+def measure_round_trip(bucket: Bucket) -> float:
     started = time.monotonic()
     try:
         bucket.client.head_bucket(Bucket=bucket.name)
@@ -64,7 +75,7 @@ def measure_round_trip(bucket):
     return time.monotonic() - started
 
 
-def stat_file(plan, root, name, directories=None):
+def stat_file(plan: Plan, root: Path, name: str, directories: dict[str, str] | None = None) -> bool:
     """Count ``name``'s file in ``plan``; whether it is there to upload."""
     try:
         path = resolve_inside(root, name, directories)
@@ -82,22 +93,31 @@ class BucketOnly:
     """What the field mode's listing asks of a run's transfers: the bucket,
     connected on first use; no uploader, no workers."""
 
-    def __init__(self, workers, alias):
-        self.workers, self.alias, self.bucket = workers, alias, None
+    def __init__(self, workers: int, alias: str | None) -> None:
+        self.workers, self.alias = workers, alias
+        self.bucket: Bucket | None = None
 
-    def open(self):
+    def open(self) -> Bucket:
         if self.bucket is None:
             self.bucket = connect(self.workers, self.alias)[0]
         return self.bucket
 
 
-def plan_fields(options):
+def plan_fields(options: Options) -> Plan:
     """The dry run of field mode: the rows to do, after the bucket's listing."""
-    mode = open_mode(options)
-    plan = Plan(workers=options.workers)
-    transfers = BucketOnly(options.workers, mode.alias)
+    mode = cast("FieldMode", open_mode(options))  # plan_backfill: not the record mode
+    workers = cast(int, options.workers)  # set by Options.__post_init__
+    plan = Plan(workers=workers)
+    transfers = BucketOnly(workers, mode.alias)
 
-    def settled(label, pk, status, reason="", key=None, size=None):
+    def settled(
+        label: str,
+        pk: object,
+        status: str,
+        reason: str = "",
+        key: str | None = None,
+        size: int | None = None,
+    ) -> None:
         plan.rows += 1
         plan.done += status == "skipped"
         plan.refused += status == "failed"
@@ -113,15 +133,20 @@ def plan_fields(options):
     return plan
 
 
-def plan_backfill(options, *, model=None):
+def plan_backfill(options: Options, *, model: Any = None) -> Plan:
     if not is_record_mode(model):
         return plan_fields(options)
     target, root = prepare(model, source=options.source)
     mode = RecordMode(target, root, options)
-    plan = Plan(workers=options.workers)
-    bucket = None
+    workers = cast(int, options.workers)  # set by Options.__post_init__
+    plan = Plan(workers=workers)
+    bucket: Bucket | None = None
     for rows, _ in selection.pages(
-        target, target.legacy(), options.batch_size, limit=options.limit, shard=options.shard
+        target,
+        target.legacy(),
+        cast(int, options.batch_size),
+        limit=options.limit,
+        shard=options.shard,
     ):
         for row in rows:
             plan.rows += 1
@@ -129,7 +154,7 @@ def plan_backfill(options, *, model=None):
                 continue
             if len(plan.examples) < EXAMPLES:
                 if bucket is None:
-                    bucket = open_bucket(options.workers)
+                    bucket = open_bucket(workers)
                 key = mode.key_of(row, bucket)[1]
                 if key is not None:
                     plan.examples.append((row.name, key))

@@ -21,8 +21,10 @@ import io
 import mimetypes
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import BinaryIO, cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -36,7 +38,7 @@ AVIF_BRANDS = {b"avif", b"avis"}
 # (magic test, Pillow format, MIME type). Pillow opens only the format the
 # bytes announce, so a text file named .jpg is never "identified" as a
 # lenient format such as TGA.
-SIGNATURES = (
+SIGNATURES: tuple[tuple[Callable[[bytes], bool], str, str], ...] = (
     (lambda h: h.startswith(b"\xff\xd8\xff"), "JPEG", "image/jpeg"),
     (lambda h: h.startswith(b"\x89PNG\r\n\x1a\n"), "PNG", "image/png"),
     (lambda h: h[:6] in (b"GIF87a", b"GIF89a"), "GIF", "image/gif"),
@@ -64,30 +66,31 @@ OCTET_STREAM = "application/octet-stream"
 PILLOW_TYPES = {mime for _, _, mime in SIGNATURES} | {"image/jpg", "image/pjpeg"}
 
 
-def pillow_reads(fmt):
+def pillow_reads(fmt: str) -> bool:
     Image.init()  # registers the plugins once; cheap afterwards
     return fmt in Image.OPEN
 
 
-def ftyp_brand(head):
+def ftyp_brand(head: bytes) -> bytes | None:
     return head[8:12] if head[4:8] == b"ftyp" else None
 
 
-def looks_like_svg(head):
+def looks_like_svg(head: bytes) -> bool:
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if not text.startswith((b"<?xml", b"<svg", b"<!doctype svg", b"<!--")):
         return False
     return b"<svg" in text
 
 
-def other_type(head, name):
+def other_type(head: bytes, name: str | None) -> str:
     """The Content-Type of a file Pillow does not read: from its magic
     number where known, else from its name, else octet-stream."""
     guessed = mimetypes.guess_type(name)[0] if name else None
     if head.startswith(b"%PDF-"):
         return "application/pdf"
-    if ftyp_brand(head) in HEIF_BRANDS:
-        return HEIF_BRANDS[ftyp_brand(head)]
+    brand = ftyp_brand(head)
+    if brand in HEIF_BRANDS:
+        return HEIF_BRANDS[brand]
     if looks_like_svg(head):
         return "image/svg+xml"
     if head.startswith(b"PK\x03\x04"):  # docx, xlsx, odt, epub... are zip files
@@ -113,7 +116,7 @@ class ProbedFile:
     body: bytes | None  # the bytes, when small enough to keep
 
     @cached_property
-    def md5_hex(self):
+    def md5_hex(self) -> str:
         if self.body is not None:
             return hashlib.md5(self.body, usedforsecurity=False).hexdigest()
         with open(self.path, "rb") as stream:
@@ -122,22 +125,22 @@ class ProbedFile:
             ).hexdigest()
 
     @property
-    def content_md5(self):
+    def content_md5(self) -> str:
         return base64.b64encode(bytes.fromhex(self.md5_hex)).decode("ascii")
 
-    def open(self):
+    def open(self) -> BinaryIO:
         """A binary stream of the exact bytes to upload."""
         return io.BytesIO(self.body) if self.body is not None else open(self.path, "rb")
 
 
-def sniff(head):
+def sniff(head: bytes) -> tuple[str, str] | tuple[None, None]:
     for matches, fmt, mime in SIGNATURES:
         if matches(head):
             return fmt, mime
     return None, None
 
 
-def is_complete(fmt, data_tail, size, head):
+def is_complete(fmt: str, data_tail: bytes, size: int, head: bytes) -> bool:
     """Cheap structural end-of-file checks that catch truncated uploads
     without decoding every pixel."""
     if fmt == "JPEG":
@@ -151,7 +154,7 @@ def is_complete(fmt, data_tail, size, head):
     return True
 
 
-def read_file(path):
+def read_file(path: str | os.PathLike[str]) -> tuple[int, bytes | None, bytes, bytes]:
     """(size, body or None, first bytes, last bytes): a big file's head and
     tail only, since its upload reads it again part by part."""
     with open(path, "rb") as stream:
@@ -164,7 +167,9 @@ def read_file(path):
         return size, None, head, stream.read(64)
 
 
-def dimensions(path, fmt, body, decode=False):
+def dimensions(
+    path: str | os.PathLike[str], fmt: str, body: bytes | None, decode: bool = False
+) -> tuple[int, int]:
     """(width, height) from the header, refusing decompression bombs;
     ``decode`` also decodes the pixels (to tell a truncated file from one
     with trailing bytes after its end marker)."""
@@ -188,7 +193,7 @@ def dimensions(path, fmt, body, decode=False):
     return width, height
 
 
-def probe_file(path, name=None):
+def probe_file(path: str | os.PathLike[str], name: str | None = None) -> ProbedFile:
     """A ProbedFile for ``path`` (``name``: the row's file name, whose
     extension guesses the type of content no magic number tells); NotAnImage
     for an empty file or a broken image, FileNotFoundError otherwise."""
@@ -207,10 +212,18 @@ def probe_file(path, name=None):
         if complete or isinstance(exc, DecompressionBomb):
             raise
         raise NotAnImage(f"truncated {fmt} file: {exc}") from None
-    return ProbedFile(str(path), mime, width, height, size, body)
+    # sniff() gives a MIME type with every format it names.
+    return ProbedFile(str(path), cast(str, mime), width, height, size, body)
 
 
-def not_for_pillow(path, name, size, body, head, sniffed=None):
+def not_for_pillow(
+    path: str | os.PathLike[str],
+    name: str | None,
+    size: int,
+    body: bytes | None,
+    head: bytes,
+    sniffed: str | None = None,
+) -> ProbedFile:
     """The ProbedFile of a file Pillow does not read (no width, no height),
     unless its name says it is an image Pillow reads: then it is broken."""
     mime = sniffed or other_type(head, name or os.path.basename(str(path)))

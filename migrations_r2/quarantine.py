@@ -16,16 +16,32 @@ was listed is not moved), and a restore never overwrites an object that
 exists at the original key.
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from r2_toolkit.core.compat import copy_if_absent
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe, error_code, is_missing, is_precondition_failed
-from r2_toolkit.migrations_r2.listing import Lister
+from r2_toolkit.migrations_r2.bucket import Bucket
+from r2_toolkit.migrations_r2.findings import Finding
+from r2_toolkit.migrations_r2.listing import Listed, Lister
 from r2_toolkit.migrations_r2.report import RunResult
-from r2_toolkit.migrations_r2.retries import RETRIES, with_retries
+from r2_toolkit.migrations_r2.retries import RETRIES, RetryPolicy, with_retries
+
+if TYPE_CHECKING:  # for the annotations only
+    from r2_toolkit.migrations_r2.audit import AuditResult
+
+
+class References(Protocol):
+    """A column re-read before a move (references.FieldSource, KeyColumn)."""
+
+    def referenced(self, keys: Iterable[str]) -> set[str]: ...
+
 
 BATCH = 100  # orphans per re-check: small, so the window after it stays short
 COPY_LIMIT = 5 * 1024**3  # CopyObject's limit; larger objects take a multipart copy
@@ -33,15 +49,15 @@ UNSUPPORTED = {"NotImplemented", "InvalidArgument", "InvalidRequest"}  # no cond
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def today():
+def today() -> str:
     return datetime.now(UTC).date().isoformat()
 
 
-def quarantine_key(key, day):
+def quarantine_key(key: str, day: str) -> str:
     return f"{toolkit_settings.QUARANTINE_PREFIX}{day}/{key}"
 
 
-def original_of(quarantined):
+def original_of(quarantined: str) -> tuple[str, str] | None:
     """(day, original key) of a quarantined key, or None if it is not one."""
     prefix = toolkit_settings.QUARANTINE_PREFIX
     if not quarantined.startswith(prefix):
@@ -54,16 +70,16 @@ class Objects:
     """The few object operations a move needs, each retried on transient
     errors; ``requests`` counts the calls sent."""
 
-    def __init__(self, bucket, policy=RETRIES):
+    def __init__(self, bucket: Bucket, policy: RetryPolicy = RETRIES) -> None:
         self.bucket, self.policy = bucket, policy
         self.requests = 0
 
-    def call(self, method, **params):
+    def call(self, method: str, **params: Any) -> Any:
         self.requests += 1
         send = getattr(self.bucket.client, method)
         return with_retries(lambda: send(Bucket=self.bucket.name, **params), self.policy)
 
-    def exists(self, key):
+    def exists(self, key: str) -> bool:
         try:
             self.call("head_object", Key=key)
         except Exception as exc:
@@ -72,7 +88,9 @@ class Objects:
             raise
         return True
 
-    def copy(self, source, target, *, etag, size, if_absent=False):
+    def copy(
+        self, source: str, target: str, *, etag: str, size: int, if_absent: bool = False
+    ) -> str | None:
         """Copy ``source`` (only while its ETag is ``etag``) to ``target``;
         None, or why not. ``if_absent``: refuse an existing ``target``
         where the client can say so (the caller HEADs first as well)."""
@@ -98,7 +116,7 @@ class Objects:
                 return "it changed (or the target appeared) since it was listed"
             return describe(exc)
 
-    def delete(self, keys):
+    def delete(self, keys: Sequence[str]) -> dict[str, str]:
         """{key: why it was not deleted} for one DeleteObjects call."""
         if not keys:
             return {}
@@ -110,7 +128,7 @@ class Objects:
             for error in response.get("Errors", ())
         }
 
-    def quarantined(self):
+    def quarantined(self) -> Iterator[tuple[Listed, tuple[str, str]]]:
         """Every Listed object under the quarantine prefix, with (day, key)."""
         lister = Lister(
             self.bucket.client,
@@ -127,13 +145,13 @@ class Objects:
             self.requests += lister.requests
 
 
-def listed_as(detail):
+def listed_as(detail: dict[str, Any]) -> dict[str, Any]:
     """The copy's conditions from an orphan finding: its listed ETag and size."""
     return {"etag": detail["etag"], "size": detail["size"]}
 
 
-def referenced(sources, keys):
-    found = set()
+def referenced(sources: Iterable[References], keys: Sequence[str]) -> set[str]:
+    found: set[str] = set()
     for source in sources:
         found |= source.referenced(keys)
     return found
@@ -146,18 +164,25 @@ class OrphanMover:
     interrupted leaves at worst a copy beside its original; a re-run moves
     what is left."""
 
-    def __init__(self, bucket, sources, emit, result, day=None):
+    def __init__(
+        self,
+        bucket: Bucket,
+        sources: Sequence[References],
+        emit: Callable[[Finding], object],
+        result: AuditResult,
+        day: str | None = None,
+    ) -> None:
         self.objects = Objects(bucket)
         self.sources, self.emit, self.result = sources, emit, result
         self.day = day or today()
-        self.batch = []
+        self.batch: list[Finding] = []
 
-    def add(self, finding):
+    def add(self, finding: Finding) -> None:
         self.batch.append(finding)
         if len(self.batch) >= BATCH:
             self.flush()
 
-    def flush(self):
+    def flush(self) -> None:
         batch, self.batch = self.batch, []
         if not batch:
             return
@@ -179,13 +204,14 @@ class OrphanMover:
                 detail = {"quarantined": False, "quarantine_error": error}
             self.emit(replace(finding, detail={**finding.detail, **detail}))
 
-    def copy_unreferenced(self, batch):
+    def copy_unreferenced(self, batch: list[Finding]) -> dict[str, tuple[str, str | None]]:
         """{key: (quarantine key, None or why the copy failed)} for the
         batch's keys that no row references now."""
-        taken = referenced(self.sources, [f.storage_key for f in batch])
-        copies = {}
+        # An orphan's finding always has its object's key.
+        taken = referenced(self.sources, [cast(str, f.storage_key) for f in batch])
+        copies: dict[str, tuple[str, str | None]] = {}
         for finding in batch:
-            key = finding.storage_key
+            key = cast(str, finding.storage_key)
             if key in taken:
                 continue
             target = quarantine_key(key, self.day)
@@ -193,7 +219,9 @@ class OrphanMover:
             copies[key] = (target, self.objects.copy(key, target, **listed_as(detail)))
         return copies
 
-    def remove_originals(self, copies):
+    def remove_originals(
+        self, copies: dict[str, tuple[str, str | None]]
+    ) -> tuple[dict[str, str], set[str]]:
         """Delete the originals copied, but those a row took during the copy
         (their copies are dropped instead); ({key: why not deleted}, kept)."""
         copied = [key for key, (_, error) in copies.items() if error is None]
@@ -202,7 +230,7 @@ class OrphanMover:
         errors = self.objects.delete([key for key in copied if key not in kept])
         return errors, kept
 
-    def abandon(self):
+    def abandon(self) -> None:
         """Interrupted: the orphans waiting for a batch are reported, not moved."""
         batch, self.batch = self.batch, []
         for finding in batch:
@@ -218,7 +246,7 @@ class Move:
     quarantine_key: str | None
     message: str = ""
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, str | None]:
         return {
             "action": self.action,
             "key": self.key,
@@ -231,19 +259,19 @@ class Move:
 class QuarantineResult(RunResult):
     bucket: str = ""
     mode: str = "restore"  # or "purge"
-    counts: dict = field(default_factory=dict)
-    moves: list = field(default_factory=list)  # the first few, for the text output
+    counts: dict[str, int] = field(default_factory=dict)
+    moves: list[Move] = field(default_factory=list)  # the first few, for the text output
 
-    def add(self, move):
+    def add(self, move: Move) -> None:
         self.counts[move.action] = self.counts.get(move.action, 0) + 1
         if len(self.moves) < 1000:
             self.moves.append(move)
 
     @property
-    def failures(self):
+    def failures(self) -> int:
         return sum(self.counts.get(k, 0) for k in ("conflict", "failed", "not_found"))
 
-    def document(self):
+    def document(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
             "summary": {"mode": self.mode, **self.counts, "requests": self.requests},
@@ -251,14 +279,20 @@ class QuarantineResult(RunResult):
         }
 
 
-def restore(bucket, keys=None, emit=None):
+def restore(
+    bucket: Bucket,
+    keys: Iterable[str] | None = None,
+    emit: Callable[[Move], object] | None = None,
+) -> QuarantineResult:
     """Move quarantined objects back: those of ``keys`` (a quarantined key
     restores that copy; an original key its newest copy), or the newest copy
     of every one when ``keys`` is None. An object already at the original
     key is never overwritten: that is a ``conflict``, the copy stays."""
     objects, result = Objects(bucket), QuarantineResult(bucket=bucket.name, mode="restore")
     wanted = None if keys is None else set(keys)
-    chosen = {}  # original key -> (rank, Listed)
+    chosen: dict[
+        str, tuple[tuple[bool, str, datetime], Listed]
+    ] = {}  # original key -> (rank, Listed)
     for obj, (day, key) in objects.quarantined():
         if wanted is not None and key not in wanted and obj.key not in wanted:
             continue
@@ -275,7 +309,7 @@ def restore(bucket, keys=None, emit=None):
     return result.finish()
 
 
-def move_back(objects, key, obj):
+def move_back(objects: Objects, key: str, obj: Listed) -> Move:
     if objects.exists(key):
         return Move("conflict", key, obj.key, "an object exists at the original key: not replaced")
     error = objects.copy(obj.key, key, etag=obj.etag, size=obj.size, if_absent=True)
@@ -287,15 +321,20 @@ def move_back(objects, key, obj):
     return Move("restored", key, obj.key)
 
 
-def purge(bucket, older_than_days, yes, emit=None):
+def purge(
+    bucket: Bucket,
+    older_than_days: float,
+    yes: bool,
+    emit: Callable[[Move], object] | None = None,
+) -> QuarantineResult:
     """Delete for good what was quarantined more than ``older_than_days``
     days ago (by its LastModified: the day it was moved); without ``yes``
     only say what would go."""
     objects, result = Objects(bucket), QuarantineResult(bucket=bucket.name, mode="purge")
     cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
-    batch = []
+    batch: list[tuple[Listed, str]] = []
 
-    def flush():
+    def flush() -> None:
         errors = objects.delete([obj.key for obj, _ in batch])
         for obj, key in batch:
             error = errors.get(obj.key)
@@ -318,7 +357,7 @@ def purge(bucket, older_than_days, yes, emit=None):
     return result.finish()
 
 
-def record(result, emit, move):
+def record(result: QuarantineResult, emit: Callable[[Move], object] | None, move: Move) -> None:
     result.add(move)
     if emit is not None:
         emit(move)

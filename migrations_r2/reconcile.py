@@ -13,29 +13,35 @@ checked by a :class:`~migrations_r2.findings.RowChecker`.
 listed prefix cannot be in the listing: ``run_outside`` HEADs them.
 """
 
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, TypeAlias, cast
 
 from r2_toolkit.core.keys import join_location
-from r2_toolkit.migrations_r2.findings import FileRow, ImageRow
-from r2_toolkit.migrations_r2.listing import Lister, merge_join, merged
-from r2_toolkit.migrations_r2.references import key_refs
+from r2_toolkit.core.target import ImageTarget
+from r2_toolkit.migrations_r2.bucket import Bucket
+from r2_toolkit.migrations_r2.findings import FileRow, Finding, ImageRow, RowChecker
+from r2_toolkit.migrations_r2.listing import Listed, Lister, Ref, merge_join, merged
+from r2_toolkit.migrations_r2.references import FieldSource, key_refs
+
+Row: TypeAlias = FileRow | ImageRow
 
 
 class Pool:
     """Work that needs I/O in threads, at most ``2 × workers`` in flight;
     each result handed to its ``then`` on the main thread."""
 
-    def __init__(self, workers):
+    def __init__(self, workers: int) -> None:
         self.executor = ThreadPoolExecutor(workers, thread_name_prefix="r2-audit")
         self.limit = 2 * workers
-        self.in_flight = {}
+        self.in_flight: dict[Future[Any], Callable[[Any], object]] = {}  # future -> its then
 
-    def submit(self, then, call, *args):
+    def submit(self, then: Callable[[Any], object], call: Callable[..., Any], *args: Any) -> None:
         while len(self.in_flight) >= self.limit:
             self.collect()
         self.in_flight[self.executor.submit(call, *args)] = then
 
-    def collect(self, everything=False):
+    def collect(self, everything: bool = False) -> None:
         while self.in_flight:
             done, _ = wait(self.in_flight, return_when=FIRST_COMPLETED)
             for future in done:
@@ -43,11 +49,11 @@ class Pool:
             if not everything:
                 return
 
-    def close(self):
+    def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def rows_of(group):
+def rows_of(group: list[Ref]) -> Iterator[Row]:
     """The rows of one key's group to check: a record row's own file field
     names the same object as its storage_key, so the record row (whose
     checks include presence) stands for both."""
@@ -60,25 +66,32 @@ def rows_of(group):
 
 
 class Reconciler:
-    def __init__(self, bucket, *, workers, chunk_size, on_row):
+    def __init__(
+        self,
+        bucket: Bucket,
+        *,
+        workers: int,
+        chunk_size: int,
+        on_row: Callable[[Row, list[Finding]], object],
+    ) -> None:
         self.bucket = bucket
         self.prefix = join_location(bucket.location, "")
         self.lister = Lister(bucket.client, bucket.name, self.prefix)
-        self.checker = None  # a RowChecker, set by the caller
+        self.checker: RowChecker | None = None  # set by the caller
         self.pool = Pool(workers)
         self.chunk_size = chunk_size
         self.on_row = on_row
         self.rows = 0
 
     @property
-    def objects(self):
+    def objects(self) -> int:
         return self.lister.listed
 
     @property
-    def requests(self):
+    def requests(self) -> int:
         return self.lister.requests
 
-    def image_rows(self, queryset, target):
+    def image_rows(self, queryset: Any, target: ImageTarget) -> Iterator[Ref]:
         """Refs carrying an ImageRow for each row of ``queryset`` whose key
         lies under the listed prefix, in byte order."""
         return key_refs(
@@ -91,7 +104,7 @@ class Reconciler:
             row=ImageRow.maker(target),
         )
 
-    def file_rows(self, source, pending=None):
+    def file_rows(self, source: FieldSource, pending: str | None = None) -> Iterator[Ref]:
         """Refs carrying a FileRow for each row of a file field (a
         ``references.FieldSource``) whose key lies under the listed prefix;
         ``pending``: the column that is NULL while the row waits for the
@@ -99,7 +112,7 @@ class Reconciler:
         columns = (source.column, "pk", *([pending] if pending else []))
         return source.refs(self.chunk_size, self.prefix, columns=columns, row=FileRow.maker(source))
 
-    def rows_outside(self, queryset, target):
+    def rows_outside(self, queryset: Any, target: ImageTarget) -> Iterator[ImageRow]:
         """ImageRows of ``queryset`` whose key lies outside the listed prefix."""
         if not self.prefix:
             return iter(())
@@ -109,7 +122,13 @@ class Reconciler:
         make = ImageRow.maker(target)
         return (make(v) for v in values)
 
-    def run(self, rows, references=(), on_unreferenced=None, tick=None):
+    def run(
+        self,
+        rows: Iterable[Ref],
+        references: Iterable[Iterable[Ref]] = (),
+        on_unreferenced: Callable[[Listed], object] | None = None,
+        tick: Callable[[], object] | None = None,
+    ) -> None:
         """Merge the listing with ``rows`` (Refs carrying ImageRows) and
         ``references`` (Refs that only protect objects). ``on_unreferenced(obj)``
         gets each listed object no row references; without it the listing
@@ -119,40 +138,54 @@ class Reconciler:
         )
         for _, obj, group in joined:
             if obj is not None and not group:
-                on_unreferenced(obj)
+                # Only listed with on_unreferenced (keep_objects): never None here.
+                cast(Callable[[Listed], object], on_unreferenced)(obj)
             for row in rows_of(group):
                 self.check(row, obj)
             if tick is not None:
                 tick()
 
-    def run_outside(self, rows):
+    def run_outside(self, rows: Iterable[ImageRow]) -> None:
         for row in rows:
-            self.pool.submit(lambda found, row=row: self.done(row, found), self.check_alone, row)
 
-    def check_alone(self, row):
+            def then(found: list[Finding], row: ImageRow = row) -> None:
+                self.done(row, found)
+
+            self.pool.submit(then, self.check_alone, row)
+
+    def check_alone(self, row: ImageRow) -> list[Finding]:
         """All of one row's findings, its object HEADed (in a worker thread)."""
+        checker = cast(RowChecker, self.checker)  # set by the caller before any run
         obj = self.lister.head(row.key)
-        found = self.checker.at_once(row, obj)
-        return found + self.checker.with_io(row, obj) if self.checker.needs_io(row, obj) else found
+        found = checker.at_once(row, obj)
+        # needs_io: only for an object that is there (with_io's Listed).
+        return (
+            found + checker.with_io(row, cast(Listed, obj)) if checker.needs_io(row, obj) else found
+        )
 
-    def check(self, row, obj):
-        found = self.checker.at_once(row, obj)
-        if self.checker.needs_io(row, obj):
+    def check(self, row: Row, obj: Listed | None) -> None:
+        checker = cast(RowChecker, self.checker)  # set by the caller before any run
+        found = checker.at_once(row, obj)
+        if checker.needs_io(row, obj):
+
+            def then(more: list[Finding], row: Row = row, found: list[Finding] = found) -> None:
+                self.done(row, found + more)
+
             self.pool.submit(
-                lambda more, row=row, found=found: self.done(row, found + more),
-                self.checker.with_io,
+                then,
+                checker.with_io,
                 row,
                 obj,
             )
         else:
             self.done(row, found)
 
-    def done(self, row, found):
+    def done(self, row: Row, found: list[Finding]) -> None:
         self.rows += 1
         self.on_row(row, found)
 
-    def finish(self):
+    def finish(self) -> None:
         self.pool.collect(everything=True)
 
-    def close(self):
+    def close(self) -> None:
         self.pool.close()

@@ -9,16 +9,35 @@ With ``R2_TOOLKIT["KEY_TEMPLATE"]`` it is the template's (core/keys.py),
 and the row's file name is set to it in the same UPDATE as its R2 fields,
 so ``url()`` and the key always agree."""
 
+from __future__ import annotations
+
+from collections.abc import Generator, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.files import object_key
 from r2_toolkit.core.keys import TemplateError, join_location, needs_owner, template_name
 from r2_toolkit.core.target import ImageTarget, TargetError
 from r2_toolkit.migrations_r2 import selection, writer
+from r2_toolkit.migrations_r2.bucket import Bucket
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
-from r2_toolkit.migrations_r2.transfer import BackfillError, Failure, Job
+from r2_toolkit.migrations_r2.probe import ProbedFile
+from r2_toolkit.migrations_r2.selection import Row
+from r2_toolkit.migrations_r2.transfer import (
+    BackfillError,
+    BucketSource,
+    Failure,
+    Job,
+    Recorder,
+    Result,
+)
+
+if TYPE_CHECKING:  # engine imports this module
+    from r2_toolkit.migrations_r2.engine import Options
 
 
-def key_template():
+def key_template() -> str | None:
     """``KEY_TEMPLATE`` (None: rows keep their names), its fields checked."""
     template = toolkit_settings.KEY_TEMPLATE
     if template is not None:
@@ -29,7 +48,7 @@ def key_template():
     return template
 
 
-def record_target(model=None):
+def record_target(model: Any = None) -> ImageTarget:
     """The record model's ImageTarget for a backfill (only ``storage_key``
     required; the owner looked up only for a {username} template), or
     BackfillError with the fix."""
@@ -47,9 +66,9 @@ def record_target(model=None):
 class RecordMode:
     """Rows of the record model, for engine.Run."""
 
-    alias = None  # the first S3 alias of STORAGES (``default`` first)
+    alias: str | None = None  # the first S3 alias of STORAGES (``default`` first)
 
-    def __init__(self, target, root, options):
+    def __init__(self, target: ImageTarget, root: Path, options: Options) -> None:
         self.target, self.root, self.options = target, root, options
         self.claims = (
             selection.AdvisoryClaims(target) if selection.AdvisoryClaims.available(target) else None
@@ -57,18 +76,18 @@ class RecordMode:
         self.limits = writer.column_limits(target)
         self.int_limit = min((high for _, high in self.limits.values() if high), default=None)
         self.template = key_template()
-        self.directories = {}  # the source's directories -> their real paths
+        self.directories: dict[str, str] = {}  # the source's directories -> their real paths
 
-    def label(self, row):
+    def label(self, row: Row) -> str:
         return self.target.label
 
-    def rows(self, record, transfers):
+    def rows(self, record: Recorder, transfers: BucketSource) -> Generator[Row, None, None]:
         """The rows to do; ``record(row_label, pk, status, reason)`` takes
         the rows another run holds."""
         for rows, skipped in selection.pages(
             self.target,
             self.target.legacy(),
-            self.options.batch_size,
+            cast(int, self.options.batch_size),  # set by Options.__post_init__
             limit=self.options.limit,
             shard=self.options.shard,
             claims=self.claims,
@@ -77,11 +96,11 @@ class RecordMode:
                 record(self.target.label, pk, "skipped", "another r2_backfill run holds this row")
             yield from rows
 
-    def total(self):
+    def total(self) -> int:
         total = self.target.legacy().count()
         return min(total, self.options.limit) if self.options.limit else total
 
-    def plan(self, row, transfers):
+    def plan(self, row: Row, transfers: BucketSource) -> Job | Failure:
         """A Job for ``row``, or the Failure it meets before any upload."""
         if self.target.username_path and row.username is None:
             return Failure(
@@ -104,7 +123,7 @@ class RecordMode:
             return Failure(reason, key)
         return Job(row, path, key, url, bucket.object_parameters(name), new_name=new_name)
 
-    def key_of(self, row, bucket):
+    def key_of(self, row: Row, bucket: Bucket) -> tuple[str, str | None]:
         """(the storage name the object is served under, its key)."""
         if self.template is None:
             return row.name, object_key(self.target.file_field.storage, row.name)
@@ -114,27 +133,27 @@ class RecordMode:
             return row.name, None
         return name, join_location(bucket.location, name)
 
-    def write(self, pending):
+    def write(self, pending: Mapping[Job, Result]) -> dict[Job, str]:
         """Write the verified rows ({Job: Result}); {Job: reason} the database refused."""
-        values = {
-            job.row.pk: writer.Values(
+        values = {}
+        for job, result in pending.items():
+            probed = cast(ProbedFile, result.probed)  # set: the object is verified
+            values[job.row.pk] = writer.Values(
                 job.key,
                 job.public_url,
-                result.probed.mime_type,
-                result.probed.width,
-                result.probed.height,
-                result.probed.size,
+                probed.mime_type,
+                probed.width,
+                probed.height,
+                probed.size,
                 name=job.new_name or (job.row.name if self.template else None),
             )
-            for job, result in pending.items()
-        }
         refused = writer.write(self.target, values)
         return {job: refused[job.row.pk] for job in pending if job.row.pk in refused}
 
-    def release(self, rows):
+    def release(self, rows: Iterable[Row]) -> None:
         if self.claims:
             self.claims.release([row.pk for row in rows])
 
-    def close(self):
+    def close(self) -> None:
         if self.claims:
             self.claims.release_all()

@@ -25,7 +25,9 @@ are theirs to audit, with ``--storage ALIAS``).
 """
 
 import posixpath
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Self
 
 from django.db import router
 from django.db.models import Q
@@ -34,9 +36,12 @@ from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.files import FileTarget, identity, object_key, open_storage
 from r2_toolkit.core.keys import join_location
 from r2_toolkit.core.storage import s3_aliases
+from r2_toolkit.migrations_r2.bucket import Bucket
 from r2_toolkit.migrations_r2.listing import Ref, byte_ordered, merged, stream_rows
 
 IN_CHUNK = 500  # values per IN (...) when re-checking keys before a move
+# ``row(values, key)``: what a Ref carries for one row's column values and key.
+RowMaker = Callable[[tuple[Any, ...], str | None], object]
 
 
 # What a name the storage might key other than location + name contains:
@@ -51,7 +56,7 @@ class UncleanMissed(Exception):
     """A name the storage rewrites was not picked out by maybe_unclean."""
 
 
-def maybe_unclean(column):
+def maybe_unclean(column: str) -> Q:
     """A Q matching every name that may not be its own key (a superset)."""
     q = Q(**{f"{column}__startswith": UNCLEAN_STARTS[0]})
     for start in UNCLEAN_STARTS[1:]:
@@ -61,13 +66,13 @@ def maybe_unclean(column):
     return q
 
 
-def looks_unclean(name):
+def looks_unclean(name: str) -> bool:
     """maybe_unclean in Python: the check of every row the SQL let through
     as clean (a database whose LIKE reads those characters otherwise)."""
     return name.startswith(UNCLEAN_STARTS) or any(part in name for part in UNCLEAN_PARTS)
 
 
-def plausible_keys(prefix, name):
+def plausible_keys(prefix: str, name: str) -> list[str]:
     """The keys a name the storage refuses might have meant: the literal one
     and the cleaned one under the location, and the cleaned one at the root."""
     cleaned = posixpath.normpath(name.replace("\\", "/")).lstrip("/")
@@ -82,14 +87,20 @@ class FieldSource(FileTarget):
     refers to ``self.key(name)``, the storage's own key of it."""
 
     @classmethod
-    def of(cls, target):
+    def of(cls, target: FileTarget) -> Self:
         return cls(target.model, target.field)
 
     @property
-    def prefix(self):
+    def prefix(self) -> str:
         return location_prefix(self.storage)
 
-    def refs(self, chunk_size, within="", columns=None, row=None):
+    def refs(
+        self,
+        chunk_size: int,
+        within: str = "",
+        columns: Sequence[str] | None = None,
+        row: RowMaker | None = None,
+    ) -> Iterator[Ref]:
         """Ref per row naming a key under ``within``, in byte order; with
         ``columns`` (the column first) each Ref carries ``row(values, key)``;
         a refused name carries ``row(values, None)`` on its literal key."""
@@ -98,7 +109,9 @@ class FieldSource(FileTarget):
             self.unclean_refs(within, columns, row),
         )
 
-    def clean_refs(self, chunk_size, within, columns, row):
+    def clean_refs(
+        self, chunk_size: int, within: str, columns: Sequence[str] | None, row: RowMaker | None
+    ) -> Iterator[Ref]:
         prefix, column = self.prefix, self.column
         queryset = narrowed(self.named().exclude(maybe_unclean(column)), column, prefix, within)
         if queryset is None:
@@ -113,9 +126,11 @@ class FieldSource(FileTarget):
             key = prefix + name
             yield Ref(key, None if row is None else row(values, key))
 
-    def unclean_refs(self, within, columns, row):
+    def unclean_refs(
+        self, within: str, columns: Sequence[str] | None, row: RowMaker | None
+    ) -> list[Ref]:
         """The rewritten and refused names' Refs, sorted in memory (they are few)."""
-        found = []
+        found: list[Ref] = []
         queryset = self.named().filter(maybe_unclean(self.column))
         for values in queryset.values_list(*(columns or (self.column,))).iterator():
             name = values[0]
@@ -129,12 +144,12 @@ class FieldSource(FileTarget):
             found.extend(Ref(k) for k in keys)
         return sorted((ref for ref in found if ref.key.startswith(within)), key=keyed)
 
-    def referenced(self, keys):
+    def referenced(self, keys: Iterable[str]) -> set[str]:
         """The subset of ``keys`` some row of this column names, now."""
         prefix, column = self.prefix, self.column
         wanted = set(keys)
         names = {key[len(prefix) :]: key for key in wanted if key.startswith(prefix)}
-        found = set()
+        found: set[str] = set()
         pending = list(names)
         for start in range(0, len(pending), IN_CHUNK):
             chunk = pending[start : start + IN_CHUNK]
@@ -148,7 +163,7 @@ class FieldSource(FileTarget):
         return found
 
 
-def location_prefix(storage):
+def location_prefix(storage: Any) -> str:
     """The key prefix of every name in ``storage``: the storage's own key of
     a plain name, less the name (its location as the storage cleans it).
     A location the storage cannot join anything to (``a//b``) refuses every
@@ -157,7 +172,7 @@ def location_prefix(storage):
     return key[:-1] if key is not None else join_location(storage.location or "", "")
 
 
-def keyed(ref):
+def keyed(ref: Ref) -> str:
     return ref.key
 
 
@@ -165,23 +180,23 @@ def keyed(ref):
 class KeyColumn:
     """A column holding full keys (the record model's ``storage_key``)."""
 
-    model: type
+    model: Any  # a model class (Django ships no annotations)
     field: str
 
     @property
-    def label(self):
+    def label(self) -> str:
         return f"{self.model._meta.label}.{self.field}"
 
-    def queryset(self):
+    def queryset(self) -> Any:
         # The base manager: a default manager that hides rows (soft deletes)
         # must not make their objects look unreferenced.
         return self.model._base_manager.using(router.db_for_read(self.model))
 
-    def refs(self, chunk_size, within=""):
+    def refs(self, chunk_size: int, within: str = "") -> Iterator[Ref]:
         return key_refs(self.queryset(), self.field, "", chunk_size, within)
 
-    def referenced(self, keys):
-        found = set()
+    def referenced(self, keys: Iterable[str]) -> set[str]:
+        found: set[str] = set()
         keys = list(keys)
         for start in range(0, len(keys), IN_CHUNK):
             rows = self.queryset().filter(**{f"{self.field}__in": keys[start : start + IN_CHUNK]})
@@ -189,7 +204,7 @@ class KeyColumn:
         return found
 
 
-def narrowed(queryset, field, prefix, within):
+def narrowed(queryset: Any, field: str, prefix: str, within: str) -> Any:
     """``queryset`` narrowed in SQL to values whose key (``prefix`` + value)
     lies under ``within``; None when none can."""
     if within.startswith(prefix):
@@ -198,7 +213,15 @@ def narrowed(queryset, field, prefix, within):
     return queryset if prefix.startswith(within) else None
 
 
-def key_refs(queryset, field, prefix, chunk_size, within="", columns=None, row=None):
+def key_refs(
+    queryset: Any,
+    field: str,
+    prefix: str,
+    chunk_size: int,
+    within: str = "",
+    columns: Sequence[str] | None = None,
+    row: Callable[[tuple[Any, ...]], object] | None = None,
+) -> Iterator[Ref]:
     """Refs (``prefix`` + the column's value, a column of full keys) from
     ``queryset`` for keys under ``within``, in byte order. With ``columns``
     (``field`` first) and ``row``, each Ref carries ``row(values)``."""
@@ -211,23 +234,23 @@ def key_refs(queryset, field, prefix, chunk_size, within="", columns=None, row=N
     return (Ref(prefix + values[0], row(values)) for values in rows)
 
 
-def field_sources(targets):
+def field_sources(targets: Iterable[FileTarget]) -> list[FieldSource]:
     return [FieldSource.of(target) for target in targets]
 
 
 @dataclass(frozen=True)
 class Scope:
     prefix: str  # the audited storage's location as a key prefix ("" for the bucket)
-    excluded: tuple  # prefixes inside it that are not its objects
+    excluded: tuple[str, ...]  # prefixes inside it that are not its objects
 
-    def excludes(self, key):
+    def excludes(self, key: str) -> bool:
         return key.startswith(self.excluded)
 
 
-def scope_of(bucket, alias):
+def scope_of(bucket: Bucket, alias: str) -> Scope:
     """The Scope of ``bucket`` (the storage ``alias``)."""
     prefix = join_location(bucket.location, "")
-    excluded = set()
+    excluded: set[str] = set()
     for own in (toolkit_settings.PROBE_PREFIX, toolkit_settings.QUARANTINE_PREFIX):
         excluded |= {own, prefix + own}
     ours = identity(bucket.storage)

@@ -4,7 +4,9 @@ run's own result (a RunResult): Summary (uploads), VerifyResult, RewriteResult."
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import IO, Any, Self
 
 from r2_toolkit.core.links import doc_url
 from r2_toolkit.core.redact import scrub
@@ -25,20 +27,20 @@ class RunResult:
     interrupted: bool = False
     requests: int = 0  # sent to the bucket, where the run counts them
 
-    def finish(self):
+    def finish(self) -> Self:
         self.elapsed = time.monotonic() - self.started
         return self
 
     @property
-    def failures(self):
+    def failures(self) -> int:
         return 0
 
     @property
-    def ok(self):
+    def ok(self) -> bool:
         return not (self.failures or self.interrupted)
 
     @property
-    def exit_code(self):
+    def exit_code(self) -> int:
         return 0 if self.ok else 1
 
 
@@ -51,19 +53,19 @@ class Summary(RunResult):
     bytes: int = 0
 
     @property
-    def done(self):
+    def done(self) -> int:
         return self.uploaded + self.adopted + self.skipped + self.failed
 
     @property
-    def failures(self):
+    def failures(self) -> int:
         return self.failed
 
-    def count(self, status, size=0):
+    def count(self, status: str, size: int | None = 0) -> None:
         setattr(self, status, getattr(self, status) + 1)
         if status in ("uploaded", "adopted"):
             self.bytes += size or 0
 
-    def text(self):
+    def text(self) -> str:
         seconds = max(self.elapsed, 1e-9)
         lines = [
             f"uploaded {self.uploaded}, adopted {self.adopted}, skipped {self.skipped}, "
@@ -92,10 +94,10 @@ class RewriteResult(RunResult):
     dry_run: bool = False
 
     @property
-    def failures(self):
+    def failures(self) -> int:
         return self.failed
 
-    def text(self):
+    def text(self) -> str:
         verb = "would rewrite" if self.dry_run else "rewrote"
         return (
             f"{verb} public_url of {self.rewritten} rows; "
@@ -111,10 +113,10 @@ class VerifyResult(RunResult):
     mismatched: int = 0
 
     @property
-    def failures(self):
+    def failures(self) -> int:
         return self.mismatched
 
-    def text(self):
+    def text(self) -> str:
         lines = [f"verified {self.rows} rows: {self.mismatched} mismatches"]
         if self.interrupted:
             lines.append("interrupted: run the command again to verify every row")
@@ -128,10 +130,19 @@ class VerifyResult(RunResult):
 class ReportFile:
     """One JSON line per row; a no-op without a path."""
 
-    def __init__(self, path):
-        self.stream = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
+    def __init__(self, path: str | None) -> None:
+        self.stream: IO[str] | None = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
 
-    def write(self, pk, status, reason="", storage_key=None, size=None, *, model=None):
+    def write(
+        self,
+        pk: object,
+        status: str,
+        reason: str | None = "",
+        storage_key: str | None = None,
+        size: int | None = None,
+        *,
+        model: str | None = None,
+    ) -> None:
         if self.stream is None:
             return
         line = {
@@ -144,7 +155,7 @@ class ReportFile:
         }
         self.stream.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-    def close(self):
+    def close(self) -> None:
         if self.stream is not None:
             self.stream.close()
 
@@ -152,18 +163,24 @@ class ReportFile:
 class Progress:
     """A tqdm bar on a terminal, else a log line every LOG_EVERY_SECONDS."""
 
-    def __init__(self, stream, total=None, interactive=None, clock=time.monotonic):
+    def __init__(
+        self,
+        stream: IO[str],
+        total: int | None = None,
+        interactive: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.stream = stream
         self.clock = clock
         interactive = stream.isatty() if interactive is None else interactive
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar
         if interactive:
             from tqdm import tqdm  # only a terminal shows the bar
 
             self.bar = tqdm(total=total, unit="obj", file=stream, dynamic_ncols=True, smoothing=0.1)
         self.last_log = clock()
 
-    def update(self, summary):
+    def update(self, summary: Summary) -> None:
         elapsed = max(self.clock() - summary.started, 1e-9)
         if self.bar is not None:
             self.bar.update(summary.done - self.bar.n)
@@ -180,6 +197,6 @@ class Progress:
             )
             self.stream.flush()
 
-    def close(self):
+    def close(self) -> None:
         if self.bar is not None:
             self.bar.close()

@@ -15,12 +15,18 @@ transaction is ever held across network I/O.
 import hashlib
 import uuid
 import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, Self, TypedDict, Unpack
 
 from django.db import connections, models, transaction
 from django.db.models.functions import Mod
 
 from r2_toolkit.core.arguments import shard_parts
+from r2_toolkit.core.target import ImageTarget, ModelRows
+
+# A page of value tuples (pk first) and the pks another run holds.
+Page = tuple[list[tuple[Any, ...]], list[object]]
 
 
 @dataclass(frozen=True)
@@ -36,14 +42,14 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text):
+    def parse(cls, text: str) -> Self:
         """``"K/N"`` → Shard; ValueError with the fix for anything else
         (core.arguments holds the rule, so argparse refuses the same values)."""
         index, count = shard_parts(text)
         return cls(index, count)
 
 
-def shard_filter(queryset, shard):
+def shard_filter(queryset: Any, shard: Shard | None) -> tuple[Any, Callable[[object], bool] | None]:
     """(queryset narrowed to ``shard`` in SQL, or a Python predicate on pk)."""
     if shard is None or shard.count == 1:
         return queryset, None
@@ -60,7 +66,7 @@ def shard_filter(queryset, shard):
     return queryset, lambda value: zlib.crc32(str(value).encode()) % shard.count == shard.index - 1
 
 
-def lock_key(table, pk):
+def lock_key(table: str, pk: object) -> int:
     """A signed 64-bit advisory-lock key for one row."""
     digest = hashlib.blake2b(f"r2_backfill:{table}:{pk}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -69,16 +75,16 @@ def lock_key(table, pk):
 class AdvisoryClaims:
     """Per-row session advisory locks on PostgreSQL (see the module doc)."""
 
-    def __init__(self, target):
-        self.table = target.model._meta.db_table
+    def __init__(self, target: ModelRows) -> None:
+        self.table: str = target.model._meta.db_table
         self.connection = connections[target.db]
-        self.held = {}
+        self.held: dict[object, int] = {}  # pk -> its lock key
 
     @staticmethod
-    def available(target):
+    def available(target: ModelRows) -> bool:
         return connections[target.db].vendor == "postgresql"
 
-    def take(self, pks):
+    def take(self, pks: Iterable[object]) -> set[object]:
         """The subset of ``pks`` now claimed by this run."""
         keys = {lock_key(self.table, pk): pk for pk in pks}
         if not keys:
@@ -92,7 +98,7 @@ class AdvisoryClaims:
         self.held.update({pk: key for key, pk in keys.items() if pk in taken})
         return taken
 
-    def release(self, pks):
+    def release(self, pks: Iterable[object]) -> None:
         keys = [self.held.pop(pk) for pk in pks if pk in self.held]
         if keys:
             with self.connection.cursor() as cursor:
@@ -100,11 +106,28 @@ class AdvisoryClaims:
                     "SELECT pg_advisory_unlock(k) FROM unnest(%s::bigint[]) AS k", [keys]
                 )
 
-    def release_all(self):
+    def release_all(self) -> None:
         self.release(list(self.held))
 
 
-def keyset_pages(target, queryset, columns, batch_size, *, limit=None, shard=None, claims=None):
+class PageOptions(TypedDict, total=False):
+    """keyset_pages' keyword arguments, as pages() passes them on."""
+
+    limit: int | None
+    shard: Shard | None
+    claims: AdvisoryClaims | None
+
+
+def keyset_pages(
+    target: ModelRows,
+    queryset: Any,
+    columns: Sequence[str],
+    batch_size: int,
+    *,
+    limit: int | None = None,
+    shard: Shard | None = None,
+    claims: AdvisoryClaims | None = None,
+) -> Iterator[Page]:
     """Pages of ``columns`` value tuples (pk first) from ``queryset``,
     keyset-paginated by pk (never OFFSET), narrowed to ``shard``, at most
     ``limit`` rows in all: (rows, skipped_pks).
@@ -140,7 +163,9 @@ def keyset_pages(target, queryset, columns, batch_size, *, limit=None, shard=Non
             return
 
 
-def pages(target, queryset, batch_size, **options):
+def pages(
+    target: ImageTarget, queryset: Any, batch_size: int, **options: Unpack[PageOptions]
+) -> Iterator[tuple[list[Row], list[object]]]:
     """Lists of Row from ``queryset`` (see keyset_pages): (rows, skipped_pks)."""
     columns = ("pk", target.image_field, *filter(None, [target.username_path]))
     for rows, skipped in keyset_pages(target, queryset, columns, batch_size, **options):

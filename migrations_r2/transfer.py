@@ -7,6 +7,8 @@ before: a run with nothing to do touches no network. At most
 table is.
 """
 
+from __future__ import annotations
+
 import inspect
 import logging
 import queue
@@ -14,18 +16,27 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Coroutine, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from types import FrameType
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
-from r2_toolkit.migrations_r2.bucket import honours_if_none_match, open_bucket
-from r2_toolkit.migrations_r2.native import Transport, open_native
+from r2_toolkit.migrations_r2.bucket import Bucket, honours_if_none_match, open_bucket
+from r2_toolkit.migrations_r2.native import NativePut, Transport, open_native
 from r2_toolkit.migrations_r2.probe import NotAnImage, ProbedFile, probe_file
-from r2_toolkit.migrations_r2.uploader import IfNoneMatch, Uploader
+from r2_toolkit.migrations_r2.uploader import IfNoneMatch, Outcome, Uploader
+
+if TYPE_CHECKING:  # for the annotations only: the modes import this module
+    from r2_toolkit.migrations_r2.field_mode import FieldRow
+    from r2_toolkit.migrations_r2.selection import Row
+
+T = TypeVar("T")
 
 log = logging.getLogger("r2_toolkit.backfill")
 
@@ -34,17 +45,37 @@ class BackfillError(Exception):
     """The run could not start or go on (exit 2); ``str(exc)`` says why and the fix."""
 
 
+class BucketSource(Protocol):
+    """What a mode asks of a run's transfers: the bucket, connected on first use."""
+
+    def open(self) -> Bucket: ...
+
+
+class Recorder(Protocol):
+    """``record(row_label, pk, status, reason, key, size)``: a row settled."""
+
+    def __call__(
+        self,
+        label: str,
+        pk: object,
+        status: str,
+        reason: str = "",
+        key: str | None = None,
+        size: int | None = None,
+    ) -> None: ...
+
+
 @dataclass(frozen=True, eq=False)  # one per file: compared (and hashed) by identity
 class Job:
     """One file to move: ``row`` is the mode's own (it has ``pk`` and
     ``name``); ``upload`` False probes the file only (its object is already
     in the bucket, its row still wants what the probe tells)."""
 
-    row: object
+    row: Row | FieldRow
     path: str
     key: str
     public_url: str | None
-    object_parameters: dict
+    object_parameters: dict[str, Any]
     upload: bool = True
     new_name: str | None = None  # the row's file name becomes this (a KEY_TEMPLATE key)
 
@@ -67,7 +98,7 @@ class Result:
     error: Exception | None = None  # the request that failed the upload
 
 
-def connect(workers, alias=None):
+def connect(workers: int, alias: str | None = None) -> tuple[Bucket, bool | None]:
     """(Bucket, whether its server is known to honour If-None-Match: True, or
     None until the run's first upload finds out). Builds clients only: no
     request is sent, no probe object is written. BackfillError when there is
@@ -79,7 +110,7 @@ def connect(workers, alias=None):
     return bucket, (True if honours_if_none_match(bucket.storage.endpoint_url) else None)
 
 
-def native_client(bucket):
+def native_client(bucket: Bucket) -> tuple[NativePut | None, str | None]:
     """(NativePut or None, why boto3 sends the uploads instead)."""
     try:
         choice = toolkit_settings.BACKFILL_CLIENT
@@ -90,7 +121,7 @@ def native_client(bucket):
     return open_native(bucket.storage, bucket.name)
 
 
-def probe(job):
+def probe(job: Job) -> tuple[ProbedFile, None] | tuple[None, str]:
     """(ProbedFile, None) or (None, the reason the row fails)."""
     try:
         return probe_file(job.path, job.row.name), None
@@ -104,17 +135,19 @@ def probe(job):
         return None, f"cannot read the image: {describe(exc)}"
 
 
-def too_big(probed, int_limit):
+def too_big(probed: ProbedFile, int_limit: int | None) -> bool:
     values = (probed.size, probed.width or 0, probed.height or 0)
     return int_limit is not None and max(values) > int_limit
 
 
-def process(job, uploader, int_limit):
+def process(
+    job: Job, uploader: Uploader | None, int_limit: int | None
+) -> Result | Coroutine[Any, Any, Result]:
     """Probe and upload one file (in a worker thread): a Result, or a
     coroutine giving it when the upload is one native PUT."""
     probed, reason = probe(job)
     if probed is None:
-        return Result("failed", reason)
+        return Result("failed", cast(str, reason))  # probe() gives one or the other
     if too_big(probed, int_limit):
         return Result(
             "failed",
@@ -122,17 +155,18 @@ def process(job, uploader, int_limit):
         )
     if not job.upload:
         return Result("skipped", "already in the bucket", probed, probed.size)
-    outcome = uploader.upload(job.key, probed, job.object_parameters)
+    # A job that uploads opened the transfers (Transfers.dispatch): the uploader is set.
+    outcome = cast(Uploader, uploader).upload(job.key, probed, job.object_parameters)
     if inspect.isawaitable(outcome):  # a native PUT, for the transport's loop
         return finish(probed, outcome)
     return result_of(probed, outcome)
 
 
-async def finish(probed, pending):
+async def finish(probed: ProbedFile, pending: Coroutine[Any, Any, Outcome]) -> Result:
     return result_of(probed, await pending)
 
 
-def result_of(probed, outcome):
+def result_of(probed: ProbedFile, outcome: Outcome) -> Result:
     ok = outcome.status in ("uploaded", "adopted")
     return Result(
         outcome.status, outcome.reason, probed if ok else None, probed.size, outcome.error
@@ -140,14 +174,14 @@ def result_of(probed, outcome):
 
 
 @contextmanager
-def stop_on_sigint():
+def stop_on_sigint() -> Iterator[threading.Event]:
     """An Event set by the first Ctrl-C (a second one interrupts as usual)."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
 
-    def handler(signum, frame):
+    def handler(signum: int, frame: FrameType | None) -> None:
         stop.set()
         signal.signal(signal.SIGINT, previous)
         sys.stderr.write(
@@ -161,14 +195,16 @@ def stop_on_sigint():
         signal.signal(signal.SIGINT, previous)
 
 
-def finished_with(result):
+def finished_with(result: T) -> Future[T]:
     """A Future that already holds ``result``."""
-    future = Future()
+    future: Future[T] = Future()
     future.set_result(result)
     return future
 
 
-def drain(finished, timeout, at_least=1, linger=0.0):
+def drain(
+    finished: queue.SimpleQueue[T], timeout: float, at_least: int = 1, linger: float = 0.0
+) -> list[T]:
     """What ``finished`` holds: at least one item, unless ``timeout`` passes
     first; then more, for up to ``linger`` seconds, until ``at_least``."""
     try:
@@ -194,11 +230,17 @@ def drain(finished, timeout, at_least=1, linger=0.0):
 class Transfers:
     """The bucket, the uploader and the workers of one run."""
 
-    def __init__(self, workers, stream, alias=None, int_limit=None):
+    def __init__(
+        self, workers: int, stream: IO[str], alias: str | None = None, int_limit: int | None = None
+    ) -> None:
         self.workers, self.stream, self.alias, self.int_limit = workers, stream, alias, int_limit
+        self.bucket: Bucket | None
+        self.uploader: Uploader | None
+        self.pool: ThreadPoolExecutor | None
+        self.transport: Transport | None
         self.bucket = self.uploader = self.pool = self.transport = None
 
-    def open(self):
+    def open(self) -> Bucket:
         """Connect on first use; nothing is sent here either: the first
         upload runs alone and tells whether the bucket can be written."""
         if self.bucket is not None:
@@ -223,11 +265,11 @@ class Transfers:
         return self.bucket
 
     @property
-    def answered(self):
+    def answered(self) -> bool:
         """Whether the bucket accepted (or answered) an upload of this run."""
         return self.uploader is None or self.uploader.answered.is_set()
 
-    def capacity(self):
+    def capacity(self) -> int:
         """Files in flight: two per worker (one uploading, one read and
         waiting), so memory is bounded by the workers, not by the table.
         Only while the first upload finds out whether the server honours
@@ -239,12 +281,12 @@ class Transfers:
             return 1
         return 2 * self.workers
 
-    def batch(self):
+    def batch(self) -> int:
         """Files handed over, and finished uploads gathered, at a time: a
         quarter of the workers (one while the first upload runs alone)."""
         return max(1, self.workers // 4) if self.capacity() > 1 else 1
 
-    def dispatch(self, jobs):
+    def dispatch(self, jobs: Sequence[Job]) -> list[Future[Result]]:
         """A Future of ``process(job)`` for each job. On the native path the
         files are read and probed here (a third of a millisecond for a 150 KB
         image) and their uploads handed to the transport's loop in one call;
@@ -253,13 +295,21 @@ class Transfers:
         if any(job.upload for job in jobs):
             self.open()
         if self.pool is not None:
-            return [self.pool.submit(process, job, self.uploader, self.int_limit) for job in jobs]
+            # The pool's uploader is synchronous: each process() gives a Result.
+            return [
+                cast(
+                    "Future[Result]", self.pool.submit(process, job, self.uploader, self.int_limit)
+                )
+                for job in jobs
+            ]
         results = [process(job, self.uploader, self.int_limit) for job in jobs]
         coroutines = [r for r in results if inspect.isawaitable(r)]
-        started = iter(self.transport.submit_all(coroutines) if coroutines else ())
+        # Coroutines come from an asynchronous uploader: the transport is set.
+        transport = cast(Transport, self.transport)
+        started = iter(transport.submit_all(coroutines) if coroutines else ())
         return [next(started) if inspect.isawaitable(r) else finished_with(r) for r in results]
 
-    def close(self):
+    def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)  # none is queued unless it stopped
         if self.transport is not None:

@@ -14,21 +14,36 @@ Transient answers are retried under retries.py's policy. A retried PUT
 whose first attempt did land meets 412 and is adopted: it is the same file.
 """
 
+from __future__ import annotations
+
 import hashlib
 import logging
 import re
 import threading
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from r2_toolkit.core.errors import describe, is_precondition_failed
 from r2_toolkit.migrations_r2 import multipart
-from r2_toolkit.migrations_r2.retries import RETRIES, head_or_none, is_transient, with_retries
+from r2_toolkit.migrations_r2.retries import (
+    RETRIES,
+    RetryPolicy,
+    head_or_none,
+    is_transient,
+    with_retries,
+)
+
+if TYPE_CHECKING:  # for the annotations only (the audit imports this module, not Pillow)
+    from r2_toolkit.migrations_r2.native import Head, NativePut
+    from r2_toolkit.migrations_r2.probe import ProbedFile
 
 log = logging.getLogger("r2_toolkit.backfill")
 
 MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
+Params = Mapping[str, Any]  # PutObject parameters (Cache-Control, …), boto3's names
 
 
 @dataclass(frozen=True)
@@ -48,13 +63,13 @@ class IfNoneMatch:
 
     TRIES = 3  # first uploads that may fail to tell before assuming the worst
 
-    def __init__(self, honoured=None):
+    def __init__(self, honoured: bool | None = None) -> None:
         self.honoured = honoured  # True, False or None (not known yet)
         self.lock = threading.Lock()
         self.busy = False  # an upload is finding out
         self.failures = 0
 
-    def claim(self):
+    def claim(self) -> bool:
         """Whether this upload should be the one that finds out."""
         with self.lock:
             if self.honoured is not None or self.busy:
@@ -62,7 +77,7 @@ class IfNoneMatch:
             self.busy = True
             return True
 
-    def learnt(self, honoured):
+    def learnt(self, honoured: bool | None) -> None:
         """``honoured``: True or False, or None when the answer told nothing."""
         with self.lock:
             self.busy = False
@@ -79,7 +94,7 @@ class IfNoneMatch:
                     "" if honoured else "; every upload is preceded by a HEAD",
                 )
 
-    def seen_412(self):
+    def seen_412(self) -> None:
         """Any 412 to a conditional PUT proves the server honours the header."""
         if self.honoured is None:
             with self.lock:
@@ -96,15 +111,15 @@ class Uploader:
 
     def __init__(
         self,
-        client,
-        bucket,
-        object_parameters,
+        client: Any,  # a boto3 S3 client, or a callable returning one
+        bucket: str,
+        object_parameters: Params,
         *,
-        policy=RETRIES,
-        native=None,
-        if_none_match=None,
-        asynchronous=False,
-    ):
+        policy: RetryPolicy = RETRIES,
+        native: NativePut | None = None,
+        if_none_match: IfNoneMatch | None = None,
+        asynchronous: bool = False,
+    ) -> None:
         self._client = client
         self._client_lock = threading.Lock()
         self.native = native
@@ -114,17 +129,19 @@ class Uploader:
         self.if_none_match = if_none_match or IfNoneMatch(True)
         self.policy = policy
         self.answered = threading.Event()  # the bucket answered an upload of this run
-        self.fallbacks = set()  # reasons logged for uploads sent through boto3
+        self.fallbacks: set[str] = set()  # reasons logged for uploads sent through boto3
 
     @property
-    def client(self):
+    def client(self) -> Any:
         if not hasattr(self._client, "head_object"):  # a factory, called once
             with self._client_lock:
                 if not hasattr(self._client, "head_object"):
                     self._client = self._client()
         return self._client
 
-    def upload(self, key, probed, object_parameters=None):
+    def upload(
+        self, key: str, probed: ProbedFile, object_parameters: Params | None = None
+    ) -> Outcome | Coroutine[Any, Any, Outcome]:
         """An Outcome for putting ``probed`` at ``key``; never raises for S3 errors.
         ``object_parameters`` (Cache-Control, …) replace the uploader's defaults.
         With ``asynchronous``, a coroutine giving the Outcome instead, for a
@@ -138,14 +155,14 @@ class Uploader:
             return self.put_natively(native, key, probed, params)
         return self.upload_in_thread(key, probed, params)
 
-    async def upload_in_thread(self, key, probed, params):
+    async def upload_in_thread(self, key: str, probed: ProbedFile, params: Params) -> Outcome:
         import asyncio
 
         return await asyncio.get_running_loop().run_in_executor(
             None, self.upload_now, key, probed, params
         )
 
-    def upload_now(self, key, probed, params):
+    def upload_now(self, key: str, probed: ProbedFile, params: Params) -> Outcome:
         try:
             if self.if_none_match.honoured is not True:
                 existing = self.head(key)
@@ -161,10 +178,12 @@ class Uploader:
             return self.failed(exc)
 
     @staticmethod
-    def failed(exc):
+    def failed(exc: Exception) -> Outcome:
         return Outcome("failed", f"upload failed: {describe(exc)}", error=exc)
 
-    async def put_natively(self, native, key, probed, params):
+    async def put_natively(
+        self, native: NativePut, key: str, probed: ProbedFile, params: Params
+    ) -> Outcome:
         """``put`` for one in-memory body through ``native``, as a coroutine."""
         import asyncio  # imported by the transport already: no start-up cost
 
@@ -188,13 +207,13 @@ class Uploader:
         except Exception as exc:
             return self.failed(exc)
 
-    def taken_or_failed(self, key, probed, attempts):
+    def taken_or_failed(self, key: str, probed: ProbedFile, attempts: int) -> Outcome:
         try:
             return self.taken(key, probed, attempts)
         except Exception as exc:
             return self.failed(exc)
 
-    def find_out(self, key, probed, params):
+    def find_out(self, key: str, probed: ProbedFile, params: Params) -> None:
         """Send the object just stored once more with If-None-Match: *."""
         try:
             self.send(key, probed, params, self.route(probed, params))
@@ -206,7 +225,7 @@ class Uploader:
             return
         self.if_none_match.learnt(False)  # stored again: the same bytes, ignored header
 
-    def fields(self, key, probed, params):
+    def fields(self, key: str, probed: ProbedFile, params: Params) -> dict[str, Any]:
         return dict(
             Bucket=self.bucket,
             Key=key,
@@ -217,7 +236,7 @@ class Uploader:
             **params,
         )
 
-    def route(self, probed, params):
+    def route(self, probed: ProbedFile, params: Params) -> NativePut | None:
         """The NativePut for this upload, or None (with the reason logged once)."""
         if self.native is None or probed.body is None:
             return None
@@ -227,13 +246,15 @@ class Uploader:
             log.info("uploading through boto3 where the object parameters hold %s", reason)
         return None if reason else self.native
 
-    def send(self, key, probed, params, native):
+    def send(
+        self, key: str, probed: ProbedFile, params: Params, native: NativePut | None
+    ) -> tuple[str, int]:
         """One conditional PUT through ``native`` (or boto3 when None), retried:
         (the stored ETag, the attempts it took). A ClientError raised carries
         ``attempts`` too."""
-        attempts = []
+        attempts: list[int] = []
 
-        def attempt():
+        def attempt() -> str:
             attempts.append(1)
             if native is not None:
                 return native.put(key, probed.body, probed.mime_type, params)
@@ -247,7 +268,7 @@ class Uploader:
             exc.attempts = len(attempts)
             raise
 
-    def put(self, key, probed, params):
+    def put(self, key: str, probed: ProbedFile, params: Params) -> Outcome:
         if probed.body is None:
             return self.put_multipart(key, probed, params)
         native = self.route(probed, params)
@@ -259,7 +280,7 @@ class Uploader:
             return self.taken(key, probed, getattr(exc, "attempts", 1))
         return self.stored(etag, probed, native)
 
-    def stored(self, etag, probed, native):
+    def stored(self, etag: str, probed: ProbedFile, native: NativePut | None) -> Outcome:
         """The Outcome of a PUT the server accepted with ``etag``. A body sent
         with its SHA-256 signed was checked by the server itself; otherwise an
         MD5 ETag must be the file's (one that is not an MD5, from SSE-KMS or
@@ -274,7 +295,7 @@ class Uploader:
             )
         return Outcome("uploaded")
 
-    def taken(self, key, probed, attempts):
+    def taken(self, key: str, probed: ProbedFile, attempts: int) -> Outcome:
         """The PUT met 412: adopt the object or record a conflict."""
         self.answered.set()
         self.if_none_match.seen_412()
@@ -283,7 +304,7 @@ class Uploader:
             return Outcome("failed", "the key answered 412 and then vanished; re-run")
         return self.compare(key, existing, probed, ours=attempts > 1)
 
-    def put_multipart(self, key, probed, params):
+    def put_multipart(self, key: str, probed: ProbedFile, params: Params) -> Outcome:
         fields = {"ContentType": probed.mime_type, **params}
         try:
             etag, expected = multipart.upload(
@@ -305,13 +326,14 @@ class Uploader:
             )
         return Outcome("uploaded")
 
-    def head(self, key):
+    def head(self, key: str) -> Head | None:
         """HeadObject's response, or None when the key does not exist."""
         if self.native is not None:
-            return with_retries(lambda: self.native.head(key), self.policy)
+            native = self.native
+            return with_retries(lambda: native.head(key), self.policy)
         return head_or_none(self.client, self.bucket, key, self.policy)
 
-    def compare(self, key, existing, probed, *, ours):
+    def compare(self, key: str, existing: Head, probed: ProbedFile, *, ours: bool) -> Outcome:
         """Adopt ``existing`` when it holds the file's bytes, else a conflict.
         ``ours``: an earlier attempt of this run may have stored it."""
         if (
@@ -327,7 +349,7 @@ class Uploader:
             "conflict: the key already holds different bytes; the object was left untouched",
         )
 
-    def object_md5(self, key, existing):
+    def object_md5(self, key: str, existing: Head) -> str:
         """The object's MD5: its ETag for single-part uploads, else its bytes
         (multipart ETags are not digests of the content)."""
         etag = existing.get("ETag", "").strip('"')

@@ -9,26 +9,33 @@ hold anything else (a private endpoint URL, a signed URL, an old domain).
 """
 
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any, TypeVar, cast
 
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.keys import name_in_storage
+from r2_toolkit.core.target import ImageTarget
 from r2_toolkit.migrations_r2 import selection, writer
-from r2_toolkit.migrations_r2.bucket import open_bucket
-from r2_toolkit.migrations_r2.engine import BackfillError, prepare
-from r2_toolkit.migrations_r2.findings import RowChecker
+from r2_toolkit.migrations_r2.bucket import Bucket, open_bucket
+from r2_toolkit.migrations_r2.engine import BackfillError, Options, prepare
+from r2_toolkit.migrations_r2.findings import FileRow, Finding, ImageRow, RowChecker
 from r2_toolkit.migrations_r2.listing import OutOfOrder
 from r2_toolkit.migrations_r2.reconcile import Reconciler
 from r2_toolkit.migrations_r2.report import ReportFile, RewriteResult, VerifyResult
 
+T = TypeVar("T")
 
-def bucket_for(options):
+
+def bucket_for(options: Options) -> Bucket:
     try:
-        return open_bucket(options.workers)
+        return open_bucket(cast(int, options.workers))  # set by Options.__post_init__
     except ValueError as exc:
         raise BackfillError(str(exc)) from None
 
 
-def verify_rows(options, *, model=None, stream=None):
+def verify_rows(
+    options: Options, *, model: Any = None, stream: IO[str] | None = None
+) -> VerifyResult:
     """Verify the selected migrated rows against the bucket; a VerifyResult."""
     target, _ = prepare(model, need_media_root=False)
     try:
@@ -39,7 +46,8 @@ def verify_rows(options, *, model=None, stream=None):
     result, report = VerifyResult(), ReportFile(options.report)
     stream = stream or sys.stderr
 
-    def on_row(row, found):
+    def on_row(row: FileRow | ImageRow, found: list[Finding]) -> None:
+        row = cast(ImageRow, row)  # --verify streams the record model's rows only
         result.rows += 1
         result.mismatched += bool(found)
         reasons = [finding.message for finding in found]
@@ -49,13 +57,16 @@ def verify_rows(options, *, model=None, stream=None):
             stream.write(f"row {row.pk}: {reason}\n")
 
     engine = Reconciler(
-        bucket, workers=options.workers, chunk_size=options.batch_size, on_row=on_row
+        bucket,
+        workers=cast(int, options.workers),  # both set by Options.__post_init__
+        chunk_size=cast(int, options.batch_size),
+        on_row=on_row,
     )
     engine.checker = RowChecker(bucket, root)
     queryset, keep = selection.shard_filter(target.migrated(), options.shard)
     taken = 0
 
-    def narrowed(items, row_of):
+    def narrowed(items: Iterable[T], row_of: Callable[[T], ImageRow]) -> Iterator[T]:
         """``items`` in the shard, at most ``--limit`` rows over both streams."""
         nonlocal taken
         for item in items:
@@ -83,27 +94,27 @@ def verify_rows(options, *, model=None, stream=None):
     return result.finish()
 
 
-def migrated_pages(target, options):
+def migrated_pages(target: ImageTarget, options: Options) -> Iterator[list[tuple[Any, ...]]]:
     fields = target.fields
     columns = ("pk", fields["storage_key"], fields["public_url"])
     for rows, _ in selection.keyset_pages(
         target,
         target.migrated(),
         columns,
-        options.batch_size,
+        cast(int, options.batch_size),  # set by Options.__post_init__
         limit=options.limit,
         shard=options.shard,
     ):
         yield rows
 
 
-def rewrite_urls(options, *, model=None):
+def rewrite_urls(options: Options, *, model: Any = None) -> RewriteResult:
     """Rewrite public_url where it differs from the storage's URL; a RewriteResult."""
     target, _ = prepare(model, need_media_root=False)
     result, report = RewriteResult(dry_run=options.dry_run), ReportFile(options.report)
     limits = writer.column_limits(target)
     field = target.fields["public_url"]
-    bucket = None
+    bucket: Bucket | None = None
     try:
         for page in migrated_pages(target, options):
             if bucket is None:

@@ -8,14 +8,21 @@ reported instead of failing its whole batch; should the database still
 refuse a batch, each of its rows is retried alone so the others land.
 """
 
-from contextlib import nullcontext
+from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
 from r2_toolkit.core.conf import R2_FIELDS
+from r2_toolkit.core.target import ImageTarget
 
 NAME = "name"  # the file field's name, under a KEY_TEMPLATE
+# {reference name: (max characters or None, max integer or None)}
+Limits = dict[str, tuple[int | None, int | None]]
+# (the fields set, [(pk, [their values]), …]) as the database takes them
+Prepared = tuple[list[Any], list[tuple[Any, list[Any]]]]
 
 
 @dataclass(frozen=True)
@@ -31,20 +38,23 @@ class Values:
     size_bytes: int
     name: str | None = None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return {name: getattr(self, name) for name in R2_FIELDS}
 
 
-def model_field(target, name):
+Results = Mapping[object, Values]  # {pk: Values}
+
+
+def model_field(target: ImageTarget, name: str) -> Any:
     """The model field that keeps the reference ``name`` (or the file name)."""
     return target.file_field if name == NAME else target.field(name)
 
 
-def column_limits(target):
+def column_limits(target: ImageTarget) -> Limits:
     """{reference name: (max characters or None, max integer or None)} of
     the R2 fields the model keeps, and of its file field (``NAME``)."""
     ops = connections[target.db].ops
-    limits = {}
+    limits: Limits = {}
     for name in [*target.fields, NAME]:
         field = model_field(target, name)
         try:
@@ -55,7 +65,7 @@ def column_limits(target):
     return limits
 
 
-def problem(name, value, limits, target):
+def problem(name: str, value: object, limits: Limits, target: ImageTarget) -> str | None:
     """Why ``value`` does not fit the column of ``name``, or None (also
     when the model does not keep ``name``: it is not stored)."""
     if name not in limits:
@@ -72,7 +82,7 @@ def problem(name, value, limits, target):
     return None
 
 
-def first_problem(values, limits, target):
+def first_problem(values: Mapping[str, object], limits: Limits, target: ImageTarget) -> str | None:
     """The first reason the given {reference name: value} cannot be written."""
     for name, value in values.items():
         reason = problem(name, value, limits, target)
@@ -81,7 +91,7 @@ def first_problem(values, limits, target):
     return None
 
 
-def update_sql(target, results):
+def update_sql(target: ImageTarget, results: Results) -> tuple[str, list[Any]]:
     """One UPDATE setting the six fields of every row in ``results`` by
     primary key, without building an ORM expression per value (which cost
     more CPU than the uploads it follows): joined to a VALUES list where the
@@ -93,13 +103,13 @@ def update_sql(target, results):
     return update_case_sql(target, results, connection)
 
 
-def joins_values(connection):
+def joins_values(connection: Any) -> bool:
     if connection.vendor == "postgresql":
         return True
     return connection.vendor == "sqlite" and connection.Database.sqlite_version_info >= (3, 33)
 
 
-def written(target, results):
+def written(target: ImageTarget, results: Results) -> list[str]:
     """The reference names an UPDATE of ``results`` sets: the R2 fields the
     model keeps, and the file name where a KEY_TEMPLATE renamed it."""
     names = [name for name in R2_FIELDS if name in target.fields]
@@ -108,7 +118,7 @@ def written(target, results):
     return names
 
 
-def prepared(target, results, connection):
+def prepared(target: ImageTarget, results: Results, connection: Any) -> Prepared:
     """(the fields set, [(pk, [their values]), …]), values as the
     database takes them: what both forms of the UPDATE send."""
     names = written(target, results)
@@ -127,11 +137,13 @@ def prepared(target, results, connection):
     return fields, rows
 
 
-def placeholder(field, connection, cast):
+def placeholder(field: Any, connection: Any, cast: bool) -> str:
     return f"CAST(%s AS {field.cast_db_type(connection)})" if cast else "%s"
 
 
-def update_from_values_sql(target, results, connection):
+def update_from_values_sql(
+    target: ImageTarget, results: Results, connection: Any
+) -> tuple[str, list[Any]]:
     """``UPDATE t SET f = v.columnN … FROM (VALUES (pk, …), …) AS v WHERE
     t.pk = v.column1``: a primary-key lookup per row, where a CASE per column
     costs the database a comparison per row and per WHEN (0.1 ms of CPU per
@@ -154,12 +166,15 @@ def update_from_values_sql(target, results, connection):
     return sql, [param for pk, values in rows for param in (pk, *values)]
 
 
-def update_case_sql(target, results, connection):
+def update_case_sql(
+    target: ImageTarget, results: Results, connection: Any
+) -> tuple[str, list[Any]]:
     meta = target.model._meta
     quote = connection.ops.quote_name
     fields, rows = prepared(target, results, connection)
     cast = connection.features.requires_casted_case_in_updates
-    assignments, params = [], []
+    assignments: list[str] = []
+    params: list[Any] = []
     for column, field in enumerate(fields):
         value_sql = placeholder(field, connection, cast)
         whens = " ".join([f"WHEN %s THEN {value_sql}"] * len(rows))
@@ -173,26 +188,26 @@ def update_case_sql(target, results, connection):
     return sql, params + [pk for pk, _ in rows]
 
 
-def savepoint(db):
+def savepoint(db: str) -> AbstractContextManager[object]:
     """Around one UPDATE: nothing in autocommit mode (the statement is atomic
     on its own); inside a caller's transaction a savepoint, so that a refused
     statement does not abort that transaction."""
     return transaction.atomic(using=db) if connections[db].in_atomic_block else nullcontext()
 
 
-def refusal(exc):
+def refusal(exc: BaseException) -> str:
     """The report's reason for a row the database refused."""
     return f"the database refused the row: {str(exc).strip().splitlines()[0]}"
 
 
-def execute_update(target, results):
+def execute_update(target: ImageTarget, results: Results) -> None:
     """One UPDATE, in a savepoint where a transaction is open, so that a
     refused batch can be retried row by row."""
     with savepoint(target.db), connections[target.db].cursor() as cursor:
         cursor.execute(*update_sql(target, results))
 
 
-def write(target, results):
+def write(target: ImageTarget, results: Results) -> dict[object, str]:
     """Update the rows of ``results`` ({pk: Values}); returns {pk: reason} for
     rows the database refused (their rows are left untouched)."""
     if not results:
@@ -202,7 +217,7 @@ def write(target, results):
         return {}
     except DatabaseError:
         pass
-    refused = {}
+    refused: dict[object, str] = {}
     for pk, values in results.items():
         try:
             execute_update(target, {pk: values})

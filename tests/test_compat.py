@@ -171,6 +171,19 @@ def test_make_migration_reads_the_migrations_through_compat(monkeypatch):
     assert f'("gallery", "{newest}")' in source
 
 
+def test_make_migration_in_field_mode_depends_on_the_app_alone(monkeypatch, settings):
+    """Without IMAGE_MODEL (field mode) --make-migration writes the migration
+    after the app's newest one (it used to fail on IMAGE_MODEL.split)."""
+    from r2_toolkit.migrations_r2 import migration_file
+
+    settings.R2_TOOLKIT = {**settings.R2_TOOLKIT, "IMAGE_MODEL": None}
+    monkeypatch.setattr(migration_file, "existing_backfill", lambda migrations, app: None)
+    _, source = migration_file.plan("gallery")
+    ((_, newest),) = compat.leaf_migrations("gallery")
+    assert f'("gallery", "{newest}")' in source
+    assert source.count('        ("') == 1
+
+
 class SlowDown(http.server.BaseHTTPRequestHandler):
     """Every request answered 503 SlowDown, as R2 and S3 answer when throttling."""
 

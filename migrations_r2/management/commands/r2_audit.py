@@ -10,6 +10,8 @@ work on the quarantine instead of auditing: 0 all done, 1 something not
 
 import json
 import sys
+from argparse import ArgumentParser
+from typing import Any
 
 from django.core.management.base import CommandError
 
@@ -37,7 +39,7 @@ class Command(ToolkitCommand):
     help = "Reconcile the database with the bucket: missing, changed and orphaned objects."
     requires_system_checks: list[str] = []  # report problems in our own words, exit 2
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--format", choices=("text", "json"), default="text")
         parser.add_argument(
             "--report", metavar="PATH", help="write one JSON line per finding to PATH"
@@ -86,7 +88,7 @@ class Command(ToolkitCommand):
         )
         parser.add_argument("--older-than", type=arguments.DAYS, metavar="DAYS")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         mode = quarantine_mode(options)
         if mode is not None:
             return self.quarantine(mode, options)
@@ -114,7 +116,7 @@ class Command(ToolkitCommand):
         if result.exit_code:
             sys.exit(result.exit_code)
 
-    def quarantine(self, mode, options):
+    def quarantine(self, mode: str, options: dict[str, Any]) -> None:
         report = FindingsFile(self.writable(options["report"]))
         try:
             if mode == "purge":
@@ -139,7 +141,7 @@ class Command(ToolkitCommand):
         if result.exit_code:
             sys.exit(result.exit_code)
 
-    def writable(self, path):
+    def writable(self, path: str | None) -> str | None:
         if path:
             try:
                 open(path, "a").close()
@@ -151,7 +153,7 @@ class Command(ToolkitCommand):
         return path
 
 
-def quarantine_mode(options):
+def quarantine_mode(options: dict[str, Any]) -> str | None:
     """ "restore", "restore_all", "purge" or None (an audit); CommandError
     (exit 2) for flags that do not go together."""
     chosen = [

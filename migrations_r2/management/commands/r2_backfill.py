@@ -8,6 +8,9 @@ was interrupted), 2 it could not run.
 """
 
 import sys
+from argparse import ArgumentParser
+from collections.abc import Mapping
+from typing import Any
 
 from django.core.management.base import CommandError
 
@@ -15,11 +18,11 @@ from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
 from r2_toolkit.core.compat import raw_stream
 from r2_toolkit.migrations_r2.engine import BackfillError, Options, is_record_mode, run_backfill
-from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, VerifyResult
+from r2_toolkit.migrations_r2.report import STATUSES, RewriteResult, Summary, VerifyResult
 from r2_toolkit.migrations_r2.selection import Shard
 
 
-def row_counts(result):
+def row_counts(result: Summary | VerifyResult | RewriteResult) -> Mapping[object, float]:
     """A run's rows by status, for --metrics-file and --pushgateway."""
     if isinstance(result, VerifyResult):
         return {"matched": result.rows - result.mismatched, "mismatched": result.mismatched}
@@ -37,9 +40,9 @@ class Command(ToolkitCommand):
         "Upload the legacy files the site's file fields name from MEDIA_ROOT to the bucket "
         "under the same names (and fill a record model's R2 fields)."
     )
-    requires_system_checks = []  # report problems in our own words, exit 2
+    requires_system_checks: list[str] = []  # report problems in our own words, exit 2
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--dry-run",
             action="store_true",
@@ -107,7 +110,7 @@ class Command(ToolkitCommand):
             "as a migration, after the app's latest) and exit",
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         if options["make_migration"]:
             return self.make_migration(options["make_migration"])
         try:
@@ -127,7 +130,7 @@ class Command(ToolkitCommand):
     # The other modes' modules load when asked for: an upload run's start-up
     # is part of every small backfill's time.
 
-    def make_migration(self, app_label):
+    def make_migration(self, app_label: str) -> None:
         from r2_toolkit.migrations_r2 import migration_file
 
         try:
@@ -138,12 +141,12 @@ class Command(ToolkitCommand):
             f"wrote {path}\n`python manage.py migrate` runs the backfill once; commit the file."
         )
 
-    def list_fields(self, run):
+    def list_fields(self, run: Options) -> None:
         from r2_toolkit.migrations_r2.field_mode import field_targets, listed_fields
 
         self.stdout.write(listed_fields(field_targets(run)))
 
-    def options_from(self, options):
+    def options_from(self, options: dict[str, Any]) -> Options:
         if options["verify"] and options["rewrite_urls"]:
             raise BackfillError(
                 "--verify and --rewrite-urls are separate runs; "
@@ -172,7 +175,7 @@ class Command(ToolkitCommand):
             source=options["source"],
         )
 
-    def dispatch(self, run):
+    def dispatch(self, run: Options) -> Summary | VerifyResult | RewriteResult | None:
         if (run.verify or run.rewrite_urls) and not is_record_mode():
             raise BackfillError(
                 f"--{'verify' if run.verify else 'rewrite-urls'} works on a record model's rows "
@@ -182,7 +185,7 @@ class Command(ToolkitCommand):
         if run.rewrite_urls:
             from r2_toolkit.migrations_r2.verify import rewrite_urls
 
-            result = rewrite_urls(run)
+            result: RewriteResult | VerifyResult = rewrite_urls(run)
             self.stdout.write(result.text())
             return result
         if run.verify:
