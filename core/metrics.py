@@ -32,6 +32,7 @@ the missing fresh ``last_success`` is what alerts.
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -94,24 +95,19 @@ def check_gateway_url(url: str) -> str | None:
     return None
 
 
+@dataclass
 class JobRun:
     """One run of a batch command, timed from creation, with its counts."""
 
-    def __init__(
-        self,
-        job: str,
-        metrics_file: str | None = None,
-        pushgateway: str | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.job = job
-        self.metrics_file = metrics_file
-        self.pushgateway = pushgateway
-        self.clock = clock
-        self.started = clock()
-        self.counts: dict[
-            str, tuple[str, dict[str, float]]
-        ] = {}  # family suffix -> (label name, {label value: n})
+    job: str
+    metrics_file: str | None = None
+    pushgateway: str | None = None
+    clock: Callable[[], float] = time.time
+    # family suffix -> (label name, {label value: n})
+    counts: dict[str, tuple[str, dict[str, float]]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def count(self, name: str, label: str, values: Mapping[object, float]) -> None:
         """Record the run's counts of ``name`` (a COUNT_FAMILIES key) by ``label``."""

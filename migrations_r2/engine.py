@@ -37,6 +37,7 @@ from r2_toolkit.migrations_r2.transfer import (
     Failure,
     Job,
     Result,
+    Settled,
     Transfers,
     drain,
     stop_on_sigint,
@@ -157,17 +158,9 @@ class Run:
             Job, Result
         ] = {}  # Job -> Result, verified and waiting for the batch write
 
-    def record(
-        self,
-        label: str,
-        pk: object,
-        status: str,
-        reason: str = "",
-        key: str | None = None,
-        size: int | None = None,
-    ) -> None:
-        self.summary.count(status, size)
-        self.report.write(pk, status, reason, key, size, model=label)
+    def record(self, row: Settled) -> None:
+        self.summary.count(row.status, row.size)
+        self.report.write(row.pk, row.status, row.reason, row.key, row.size, model=row.label)
 
     def plan(self, row: Any) -> Job | None:
         """A Job for ``row``, or None when it is settled before any transfer."""
@@ -186,7 +179,7 @@ class Run:
         return self.mode.total()
 
     def fail(self, row: Any, reason: str, key: str | None = None, size: int | None = None) -> None:
-        self.record(self.mode.label(row), row.pk, "failed", reason, key, size)
+        self.record(Settled(self.mode.label(row), row.pk, "failed", reason, key, size))
         self.mode.release([row])
 
     def collect(self, job: Job, result: Result) -> None:
@@ -208,9 +201,13 @@ class Run:
         for job, result in self.pending.items():
             label = self.mode.label(job.row)
             if job in refused:
-                self.record(label, job.row.pk, "failed", refused[job], job.key, result.size)
+                self.record(
+                    Settled(label, job.row.pk, "failed", refused[job], job.key, result.size)
+                )
             else:
-                self.record(label, job.row.pk, result.status, result.reason, job.key, result.size)
+                self.record(
+                    Settled(label, job.row.pk, result.status, result.reason, job.key, result.size)
+                )
         self.mode.release([job.row for job in self.pending])
         self.pending.clear()
 

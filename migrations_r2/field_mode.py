@@ -40,6 +40,7 @@ from r2_toolkit.migrations_r2.transfer import (
     Job,
     Recorder,
     Result,
+    Settled,
 )
 
 if TYPE_CHECKING:  # engine imports this module
@@ -153,7 +154,9 @@ class FieldMode:
             name = str(name)
             key = target.key(name)
             if key is None:
-                record(target.label, pk, "failed", f"the storage refuses the name {name!r}")
+                record(
+                    Settled(target.label, pk, "failed", f"the storage refuses the name {name!r}")
+                )
                 continue
             if not in_shard(key, self.options.shard):
                 continue
@@ -166,7 +169,7 @@ class FieldMode:
             dims_taken.add((target.label, key))
             upload = key not in self.listed
             if not upload and not wants_dims:
-                record(target.label, pk, "skipped", "already in the bucket", key)
+                record(Settled(target.label, pk, "skipped", "already in the bucket", key))
                 continue
             if remaining is not None:
                 remaining -= 1

@@ -25,7 +25,7 @@ from r2_toolkit.migrations_r2.engine import (
 )
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
 from r2_toolkit.migrations_r2.records import RecordMode
-from r2_toolkit.migrations_r2.transfer import connect
+from r2_toolkit.migrations_r2.transfer import Settled, connect
 
 if TYPE_CHECKING:  # field_mode loads when a run needs it
     from r2_toolkit.migrations_r2.field_mode import FieldMode
@@ -110,17 +110,10 @@ def plan_fields(options: Options) -> Plan:
     plan = Plan(workers=workers)
     transfers = BucketOnly(workers, mode.alias)
 
-    def settled(
-        label: str,
-        pk: object,
-        status: str,
-        reason: str = "",
-        key: str | None = None,
-        size: int | None = None,
-    ) -> None:
+    def settled(row: Settled) -> None:
         plan.rows += 1
-        plan.done += status == "skipped"
-        plan.refused += status == "failed"
+        plan.done += row.status == "skipped"
+        plan.refused += row.status == "failed"
 
     for row in mode.rows(settled, transfers):
         plan.rows += 1

@@ -24,17 +24,11 @@ from r2_toolkit.migrations_r2.bucket import Bucket
 from r2_toolkit.migrations_r2.paths import UnsafePath, resolve_inside
 from r2_toolkit.migrations_r2.probe import ProbedFile
 from r2_toolkit.migrations_r2.selection import Row
-from r2_toolkit.migrations_r2.transfer import (
-    BackfillError,
-    BucketSource,
-    Failure,
-    Job,
-    Recorder,
-    Result,
-)
+from r2_toolkit.migrations_r2.transfer import BackfillError, Failure, Job, Result, Settled
 
-if TYPE_CHECKING:  # engine imports this module
+if TYPE_CHECKING:  # engine imports this module; the transfer's protocols are types only
     from r2_toolkit.migrations_r2.engine import Options
+    from r2_toolkit.migrations_r2.transfer import BucketSource, Recorder
 
 
 def key_template() -> str | None:
@@ -82,8 +76,7 @@ class RecordMode:
         return self.target.label
 
     def rows(self, record: Recorder, transfers: BucketSource) -> Generator[Row, None, None]:
-        """The rows to do; ``record(row_label, pk, status, reason)`` takes
-        the rows another run holds."""
+        """The rows to do; ``record`` takes the rows another run holds."""
         for rows, skipped in selection.pages(
             self.target,
             self.target.legacy(),
@@ -93,7 +86,11 @@ class RecordMode:
             claims=self.claims,
         ):
             for pk in skipped:
-                record(self.target.label, pk, "skipped", "another r2_backfill run holds this row")
+                record(
+                    Settled(
+                        self.target.label, pk, "skipped", "another r2_backfill run holds this row"
+                    )
+                )
             yield from rows
 
     def total(self) -> int:

@@ -16,12 +16,12 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -51,18 +51,19 @@ class BucketSource(Protocol):
     def open(self) -> Bucket: ...
 
 
-class Recorder(Protocol):
-    """``record(row_label, pk, status, reason, key, size)``: a row settled."""
+class Settled(NamedTuple):
+    """A row settled: its model's label, its pk and status, and the reason,
+    object key and size where they are known."""
 
-    def __call__(
-        self,
-        label: str,
-        pk: object,
-        status: str,
-        reason: str = "",
-        key: str | None = None,
-        size: int | None = None,
-    ) -> None: ...
+    label: str
+    pk: object
+    status: str
+    reason: str = ""
+    key: str | None = None
+    size: int | None = None
+
+
+Recorder = Callable[[Settled], None]  # takes each settled row
 
 
 @dataclass(frozen=True, eq=False)  # one per file: compared (and hashed) by identity
