@@ -9,26 +9,32 @@ import json
 from r2_toolkit.core.shell import command, manage
 
 
-def migrate(app_label=None, migration=None, fake=False):
+def migrate(app_label: str | None = None, migration: str | None = None, fake: bool = False) -> str:
     """``python manage.py migrate [--fake] [APP [MIGRATION]]``."""
     words = ["migrate"] + (["--fake"] if fake else [])
     words += [w for w in (app_label, migration) if w]
     return manage(*words)
 
 
-def makemigrations(app_label):
+def makemigrations(app_label: str) -> str:
     return manage("makemigrations", app_label)
 
 
-def _s3_uri(bucket, key):
+def _s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
-def _endpoint_option(endpoint_url):
+def _endpoint_option(endpoint_url: str | None) -> list[str]:
     return ["--endpoint-url", endpoint_url] if endpoint_url else []
 
 
-def rewrite_metadata(bucket, key, endpoint_url=None, content_type=None, cache_control=None):
+def rewrite_metadata(
+    bucket: str,
+    key: str,
+    endpoint_url: str | None = None,
+    content_type: str | None = None,
+    cache_control: str | None = None,
+) -> str:
     """Copy an object onto itself with new Content-Type / Cache-Control."""
     uri = _s3_uri(bucket, key)
     words = ["aws", "s3", "cp", uri, uri, "--metadata-directive", "REPLACE"]
@@ -39,11 +45,13 @@ def rewrite_metadata(bucket, key, endpoint_url=None, content_type=None, cache_co
     return command(*words, *_endpoint_option(endpoint_url))
 
 
-def remove_object(bucket, key, endpoint_url=None):
+def remove_object(bucket: str, key: str, endpoint_url: str | None = None) -> str:
     return command("aws", "s3", "rm", _s3_uri(bucket, key), *_endpoint_option(endpoint_url))
 
 
-def put_bucket_cors(bucket, rules, endpoint_url=None):
+def put_bucket_cors(
+    bucket: str, rules: list[dict[str, object]], endpoint_url: str | None = None
+) -> str:
     """Set the bucket's CORS rules (``rules``: the S3 CORSRules list) with the AWS CLI."""
     configuration = json.dumps({"CORSRules": rules})
     return command(
@@ -58,19 +66,19 @@ def put_bucket_cors(bucket, rules, endpoint_url=None):
     )
 
 
-def wrangler_create_bucket(bucket):
+def wrangler_create_bucket(bucket: str) -> str:
     return command("wrangler", "r2", "bucket", "create", bucket)
 
 
-def wrangler_set_cors(bucket, path="cors.json"):
+def wrangler_set_cors(bucket: str, path: str = "cors.json") -> str:
     return command("wrangler", "r2", "bucket", "cors", "set", bucket, "--file", path)
 
 
-def wrangler_list_cors(bucket):
+def wrangler_list_cors(bucket: str) -> str:
     return command("wrangler", "r2", "bucket", "cors", "list", bucket)
 
 
-def curl_preflight(url, origin, method="GET"):
+def curl_preflight(url: str, origin: str, method: str = "GET") -> str:
     """The preflight a browser on ``origin`` sends before ``method`` on ``url``."""
     return command(
         "curl",

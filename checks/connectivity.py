@@ -23,9 +23,9 @@ from botocore.exceptions import (
 )
 
 from r2_toolkit.checks import commands
-from r2_toolkit.checks.context import once
+from r2_toolkit.checks.context import CheckContext, once
 from r2_toolkit.checks.options import literal
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.credentials import plain_setting
 from r2_toolkit.core.errors import describe, error_code, http_status
@@ -48,14 +48,14 @@ NTP = (
 )
 
 
-def key_names(ctx, which):
+def key_names(ctx: CheckContext, which: str) -> str:
     """Where this alias's key comes from, for the operator to edit."""
     option = {"access": "access_key", "secret": "secret_key"}[which]
     return f"{plain_setting(option)} (or OPTIONS['{option}'] of STORAGES[{ctx.alias!r}])"
 
 
 @check("r2.connectivity.credentials", kind="network")
-def credentials(ctx):
+def credentials(ctx: CheckContext) -> Outcome:
     """Storage credentials resolve.
 
     Catches: An access key without its secret (or the reverse), no credentials at all, or an R2
@@ -100,7 +100,7 @@ def credentials(ctx):
     return ok(f"Credentials resolve through boto3's chain ({found.method}).", source=found.method)
 
 
-FORBIDDEN = {
+FORBIDDEN: dict[str | None, tuple[str, str]] = {
     "InvalidAccessKeyId": (
         "the access key id is not known to the server",
         "AWS_ACCESS_KEY_ID is wrong, or the token behind it was deleted or rolled: {new}.",
@@ -120,7 +120,7 @@ NO_PERMISSION = (
 )
 
 
-def diagnose_forbidden(ctx):
+def diagnose_forbidden(ctx: CheckContext) -> tuple[str, str]:
     """(cause, fix) for a 403 to HeadBucket, from one read-only request whose
     error body names the reason."""
     try:
@@ -148,7 +148,7 @@ JURISDICTION_NAMES = {
 }
 
 
-def jurisdiction_endpoints(endpoint_url):
+def jurisdiction_endpoints(endpoint_url: str | None) -> dict[str | None, str]:
     """{jurisdiction: endpoint URL} of the same account in the other jurisdictions,
     or {} when ``endpoint_url`` is not an R2 account endpoint."""
     found = R2_ENDPOINT.match(endpoint_url or "")
@@ -161,13 +161,13 @@ def jurisdiction_endpoints(endpoint_url):
     }
 
 
-def endpoint_jurisdiction(endpoint_url):
+def endpoint_jurisdiction(endpoint_url: str | None) -> str | None:
     """ "eu", "fedramp" or None (the default) for an R2 endpoint URL."""
     found = R2_ENDPOINT.match(endpoint_url or "")
     return (found["jurisdiction"] or "").lower() or None if found else None
 
 
-def bucket_answers_at(ctx, endpoint_url):
+def bucket_answers_at(ctx: CheckContext, endpoint_url: str) -> bool:
     """Whether the bucket answers HeadBucket at ``endpoint_url`` (200, or 403: it
     exists there, the token may lack access), with this run's client settings."""
     storage = ctx.storage()
@@ -193,7 +193,7 @@ def bucket_answers_at(ctx, endpoint_url):
 
 
 @once
-def elsewhere(ctx):
+def elsewhere(ctx: CheckContext) -> tuple[str | None, str] | None:
     """(jurisdiction, endpoint) where the missing bucket answers instead, or None.
     Asked only after a 404 from an R2 endpoint: one HeadBucket per other jurisdiction."""
     try:
@@ -210,7 +210,7 @@ def elsewhere(ctx):
 
 
 @check("r2.connectivity.jurisdiction", kind="network")
-def jurisdiction(ctx):
+def jurisdiction(ctx: CheckContext) -> Outcome:
     """R2: the endpoint is the bucket's jurisdiction.
 
     Catches: A bucket created in a jurisdiction (EU, FedRAMP) reached through the default
@@ -257,7 +257,8 @@ def jurisdiction(ctx):
     )
 
 
-def missing_bucket_fix(ctx):
+def missing_bucket_fix(ctx: CheckContext, bucket: str) -> str:
+    """The fix for a 404 to HeadBucket of ``bucket`` (``ctx.bucket``, known to be set)."""
     found = elsewhere(ctx) if ctx.is_r2 else None
     if found:
         return (
@@ -266,7 +267,7 @@ def missing_bucket_fix(ctx):
         )
     if ctx.is_r2:
         return (
-            f"Create it (`{commands.wrangler_create_bucket(ctx.bucket)}` or the dashboard) or "
+            f"Create it (`{commands.wrangler_create_bucket(bucket)}` or the dashboard) or "
             "correct AWS_STORAGE_BUCKET_NAME; the endpoint must be the account that owns "
             "it: https://<ACCOUNT_ID>.r2.cloudflarestorage.com, or "
             "https://<ACCOUNT_ID>.eu.r2.cloudflarestorage.com for an EU-jurisdiction "
@@ -276,7 +277,7 @@ def missing_bucket_fix(ctx):
 
 
 @check("r2.connectivity.head_bucket", kind="network")
-def head_bucket(ctx):
+def head_bucket(ctx: CheckContext) -> Outcome:
     """The bucket answers HeadBucket.
 
     Catches: A missing or misspelt bucket, wrong keys, a token without permission on the bucket,
@@ -298,7 +299,7 @@ def head_bucket(ctx):
     except ClientError as exc:
         status = http_status(exc)
         if status == 404 or error_code(exc) == "NoSuchBucket":
-            return fail(f"The {where} does not exist (404).", missing_bucket_fix(ctx))
+            return fail(f"The {where} does not exist (404).", missing_bucket_fix(ctx, ctx.bucket))
         if status == 403:
             cause, fix = diagnose_forbidden(ctx)
             return fail(f"The server refused access to {where} (403): {cause}.", fix)
@@ -335,7 +336,7 @@ def head_bucket(ctx):
     return ok(f"The {where} answers.", bucket=ctx.bucket)
 
 
-def server_date(ctx):
+def server_date(ctx: CheckContext) -> datetime:
     """The server's Date header from the HeadBucket answer (success or error)."""
     try:
         headers = ctx.head_bucket()["ResponseMetadata"]["HTTPHeaders"]
@@ -354,7 +355,7 @@ def server_date(ctx):
         raise Skip(f"the server's Date header {value!r} is not an HTTP date") from exc
 
 
-def in_words(seconds):
+def in_words(seconds: float) -> str:
     seconds = abs(round(seconds))
     if seconds < 120:
         return f"{seconds} second{'' if seconds == 1 else 's'}"
@@ -364,7 +365,7 @@ def in_words(seconds):
 
 
 @check("r2.connectivity.clock_skew", kind="network", fix=NTP)
-def clock_skew(ctx):
+def clock_skew(ctx: CheckContext) -> Outcome:
     """This machine's clock agrees with the server's.
 
     Catches: A clock far from the server's: signed requests and presigned URLs are rejected

@@ -8,14 +8,16 @@ real browser preflight (:mod:`checks.cors_live`).
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.core.exceptions import ImproperlyConfigured
 
 from r2_toolkit.checks import commands, cors_rules
-from r2_toolkit.checks.context import once
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.checks.context import CheckContext, once
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe, error_code, http_status
 from r2_toolkit.core.redact import scrub
@@ -45,16 +47,16 @@ FETCH_FIX = (
 class CorsState:
     """The bucket's rules (``None`` when unreadable) and their evaluation."""
 
-    rules: list | None
-    origins: list
+    rules: list[cors_rules.Rule] | None
+    origins: list[str]
     missing: bool = False  # NoSuchCORSConfiguration: the bucket has no rules
     denied: bool = False  # the keys may not read bucket configuration
     error: str | None = None
-    evaluations: list = field(default_factory=list)
-    recommended: list = field(default_factory=list)
+    evaluations: list[dict[str, object]] = field(default_factory=list)
+    recommended: list[cors_rules.Rule] = field(default_factory=list)
 
 
-def read_rules(ctx):
+def read_rules(ctx: CheckContext) -> CorsState:
     """GetBucketCors as a CorsState without origins."""
     try:
         response = ctx.client().get_bucket_cors(Bucket=ctx.bucket)
@@ -93,7 +95,7 @@ def read_rules(ctx):
 
 
 @once
-def cors_state(ctx):
+def cors_state(ctx: CheckContext) -> CorsState:
     """The rules and their evaluation, once per context; raises Skip when
     the bucket is unreachable (r2.connectivity.head_bucket says why)."""
     ctx.require_bucket()
@@ -104,10 +106,10 @@ def cors_state(ctx):
     return state
 
 
-def cors_report(ctx):
+def cors_report(ctx: CheckContext) -> dict[str, object]:
     """The bucket's CORS rules and their evaluation, JSON-able, never raising:
     {"storage", "bucket", "rules", "error", "origins", "recommended_rules"}."""
-    report = {
+    report: dict[str, object] = {
         "storage": ctx.alias,
         "bucket": None,
         "rules": None,
@@ -131,9 +133,9 @@ def cors_report(ctx):
 
 
 # --- the hint: the corrected rules, ready to paste ---------------------------
-def cloudflare_shape(rules):
+def cloudflare_shape(rules: list[cors_rules.Rule]) -> dict[str, list[dict[str, Any]]]:
     """The same rules in the shape `wrangler r2 bucket cors set --file` reads."""
-    converted = []
+    converted: list[dict[str, Any]] = []
     for rule in rules:
         item = {
             "allowed": {
@@ -151,7 +153,7 @@ def cloudflare_shape(rules):
     return {"rules": converted}
 
 
-def rules_hint(ctx, state):
+def rules_hint(ctx: CheckContext, state: CorsState) -> str:
     rules = state.recommended
     text = "Set the bucket's CORS rules to this JSON (your other rules are kept):\n" + json.dumps(
         rules, indent=2
@@ -160,19 +162,19 @@ def rules_hint(ctx, state):
         text += (
             f"\nOn R2: paste it in the dashboard (R2 > {ctx.bucket} > Settings > CORS Policy), or "
             f"save {json.dumps(cloudflare_shape(rules))} as cors.json and run "
-            f"`{commands.wrangler_set_cors(ctx.bucket)}`."
+            f"`{commands.wrangler_set_cors(str(ctx.bucket))}`."
         )
     else:
         text += (
             "\nWith the AWS CLI: "
-            f"`{commands.put_bucket_cors(ctx.bucket, rules, ctx.endpoint_url)}`."
+            f"`{commands.put_bucket_cors(str(ctx.bucket), rules, ctx.endpoint_url)}`."
         )
     if not state.origins:
         text += f"\nThe rule allows every origin ('*'). {SET_ORIGINS} to narrow it."
     return scrub(text)
 
 
-def require_origins():
+def require_origins() -> None:
     """Skip the calling check when the site configures no browser origins:
     without browser uploads the CORS rules are not the deploy's concern."""
     if not toolkit_settings.CORS_ORIGINS:
@@ -181,7 +183,7 @@ def require_origins():
 
 # --- checks ------------------------------------------------------------------
 @check("r2.cors.rules_readable", kind="network", fix=FETCH_FIX)
-def rules_readable(ctx):
+def rules_readable(ctx: CheckContext) -> Outcome:
     """The bucket's CORS rules can be read.
 
     Catches: A bucket without CORS rules (browsers cannot upload or read with script), a 403
@@ -205,7 +207,7 @@ def rules_readable(ctx):
             "Keep the object-only token for the app, and let the gate read the rules with a "
             "token that has 'Admin Read' (R2 > Manage R2 API Tokens); on S3 allow "
             "s3:GetBucketCORS. Or check the rules yourself in the dashboard (R2 > bucket > "
-            f"Settings > CORS Policy) or with `{commands.wrangler_list_cors(ctx.bucket)}`.",
+            f"Settings > CORS Policy) or with `{commands.wrangler_list_cors(str(ctx.bucket))}`.",
             token_scope="objects",
         )
     if state.error:
@@ -219,10 +221,16 @@ def rules_readable(ctx):
             "upload to it nor read its objects from script.",
             rules_hint(ctx, state),
         )
-    return ok(f"Bucket {ctx.bucket} has {len(state.rules)} CORS rule(s).", rules=state.rules)
+    return ok(f"Bucket {ctx.bucket} has {len(state.rules or [])} CORS rule(s).", rules=state.rules)
 
 
-def origin_check(ctx, allowed, what, consequence, status=fail):
+def origin_check(
+    ctx: CheckContext,
+    allowed: Callable[[dict[str, object]], object],
+    what: str,
+    consequence: str,
+    status: Callable[..., Outcome] = fail,
+) -> Outcome:
     """Shared by the per-origin checks: ``allowed(evaluation)`` for each
     configured origin; fail (or warn) naming the origins that lack it."""
     require_origins()
@@ -235,7 +243,7 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
     if lacking:
         return status(
             f"The CORS rules of bucket {ctx.bucket} do not {what} "
-            f"{', '.join(lacking)}: {consequence}.",
+            f"{', '.join(map(str, lacking))}: {consequence}.",
             rules_hint(ctx, state),
             origins=lacking,
         )
@@ -243,7 +251,7 @@ def origin_check(ctx, allowed, what, consequence, status=fail):
 
 
 @check("r2.cors.put_allowed", kind="network", fix=FETCH_FIX)
-def put_allowed(ctx):
+def put_allowed(ctx: CheckContext) -> Outcome:
     """Browsers on the site's origins may PUT.
 
     Catches: CORS rules that allow only GET/HEAD, so browser uploads with presigned URLs fail
@@ -255,7 +263,7 @@ def put_allowed(ctx):
 
 
 @check("r2.cors.get_allowed", kind="network", fix=FETCH_FIX)
-def get_allowed(ctx):
+def get_allowed(ctx: CheckContext) -> Outcome:
     """Browsers on the site's origins may GET and HEAD.
 
     Catches: CORS rules that do not let the site's pages read objects from script (fetch,
@@ -270,7 +278,7 @@ def get_allowed(ctx):
 
 
 @check("r2.cors.content_type_allowed", kind="network", fix=FETCH_FIX)
-def content_type_allowed(ctx):
+def content_type_allowed(ctx: CheckContext) -> Outcome:
     """Browsers may send Content-Type with a PUT.
 
     Catches: CORS rules whose AllowedHeaders leave out content-type, so an upload that sets its
@@ -290,7 +298,7 @@ def content_type_allowed(ctx):
 
 
 @check("r2.cors.etag_exposed", kind="network", fix=FETCH_FIX)
-def etag_exposed(ctx):
+def etag_exposed(ctx: CheckContext) -> Outcome:
     """ETag is exposed to the site's origins.
 
     Catches: CORS rules without ExposeHeaders ETag: browser code cannot read the ETag of an
@@ -306,7 +314,7 @@ def etag_exposed(ctx):
 
 
 @check("r2.cors.origins_wellformed", kind="network")
-def origins_wellformed(ctx):
+def origins_wellformed(ctx: CheckContext) -> Outcome:
     """CORS origins are well-formed.
 
     Catches: Origins with a path, a trailing slash, upper-case letters or no scheme, in
@@ -354,7 +362,7 @@ def origins_wellformed(ctx):
             f'Set R2_TOOLKIT["CORS_ORIGINS"] = {json.dumps(fixed)} '
             "(each origin as scheme://host[:port])."
         )
-    if in_rules:
+    if in_rules and state is not None:  # rules were read: state is set
         hints.append(rules_hint(ctx, state))
     return fail(
         "Malformed origins never match a browser's Origin header: " + "; ".join(sentences) + ".",

@@ -3,18 +3,20 @@ bucket, compared with what its rules (read by :mod:`checks.cors`) predict.
 The round-trip sends the same preflights through the custom domain."""
 
 import urllib.request
+from collections.abc import Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 from r2_toolkit.checks import cors_rules
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.cors import cors_state, require_origins, rules_hint
-from r2_toolkit.checks.registry import check, fail, ok
+from r2_toolkit.checks.registry import Outcome, check, fail, ok
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.http import fetch, s3_error
 from r2_toolkit.core.redact import scrub
 
 
-def object_url(ctx):
+def object_url(ctx: CheckContext) -> str:
     """The URL of a (possibly missing) object, in the form boto3 uses for this
     endpoint (path-style for IP and localhost endpoints), without signature."""
     url = ctx.client().generate_presigned_url(
@@ -25,12 +27,18 @@ def object_url(ctx):
     return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
 
 
-def error_words(body):
+def error_words(body: bytes) -> str:
     """'Code: Message' from an S3 XML error body, if there is one."""
     return scrub(": ".join(part for part in s3_error(body) if part))
 
 
-def send_preflight(url, origin, timeout, method="PUT", request_headers=(cors_rules.UPLOAD_HEADER,)):
+def send_preflight(
+    url: str,
+    origin: str,
+    timeout: float,
+    method: str = "PUT",
+    request_headers: Sequence[str] = (cors_rules.UPLOAD_HEADER,),
+) -> tuple[int, dict[str, str], bytes]:
     """The server's answer to a browser's preflight (a PUT with Content-Type unless
     told otherwise): (status, headers, body)."""
     headers = {"Origin": origin, "Access-Control-Request-Method": method}
@@ -41,7 +49,13 @@ def send_preflight(url, origin, timeout, method="PUT", request_headers=(cors_rul
     return status, dict(answer), body
 
 
-def live_verdict(url, origin, timeout, method="PUT", request_headers=(cors_rules.UPLOAD_HEADER,)):
+def live_verdict(
+    url: str,
+    origin: str,
+    timeout: float,
+    method: str = "PUT",
+    request_headers: Sequence[str] = (cors_rules.UPLOAD_HEADER,),
+) -> tuple[bool, str]:
     """(allowed, reason) for a real preflight from ``origin``."""
     status, headers, body = send_preflight(url, origin, timeout, method, request_headers)
     allowed, reason = cors_rules.preflight_verdict(status, headers, origin, method, request_headers)
@@ -50,7 +64,7 @@ def live_verdict(url, origin, timeout, method="PUT", request_headers=(cors_rules
 
 
 @check("r2.cors.preflight_live", kind="network")
-def preflight_live(ctx):
+def preflight_live(ctx: CheckContext) -> Outcome:
     """The server answers a real browser preflight as its rules say.
 
     Catches: A server (or a proxy, CDN or custom domain in front of it) that refuses browser

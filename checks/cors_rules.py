@@ -13,6 +13,8 @@ apply does.
 """
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 NEEDED_METHODS = ("GET", "HEAD", "PUT")
@@ -25,8 +27,12 @@ NETLOC = re.compile(r"[a-z0-9.\-\[\]:]+")
 # Stands in for a rule's "*" while the rest of the origin is parsed.
 WILDCARD_LABEL = "wildcard0"
 
+# One CORS rule as S3 spells it (AllowedOrigins, AllowedMethods, ...): read from
+# the server (boto3's GetBucketCors, no stubs here) or the settings.
+Rule = dict[str, Any]
 
-def as_list(rule, key):
+
+def as_list(rule: object, key: str) -> list[str]:
     """A rule field as a list of strings, however the server spelled it."""
     value = rule.get(key) if isinstance(rule, dict) else None
     if value is None:
@@ -37,7 +43,7 @@ def as_list(rule, key):
 
 
 # --- origins ---------------------------------------------------------------
-def origin_problem(origin, *, pattern=False, r2=False):
+def origin_problem(origin: object, *, pattern: bool = False, r2: bool = False) -> str | None:
     """Why ``origin`` is not what a browser sends as its Origin header, in
     words (``None`` when it is fine). ``pattern``: a rule's AllowedOrigin,
     where ``*`` alone or one ``*`` wildcard inside is allowed (but not, on R2
@@ -87,17 +93,19 @@ def origin_problem(origin, *, pattern=False, r2=False):
 WILDCARD_PORT = re.compile(r"^[^/]*//[^/]*:\*(/|$)")
 
 
-def wildcard_port(origin):
+def wildcard_port(origin: object) -> bool:
     """Whether ``origin`` has ``*`` for its port (``http://localhost:*``)."""
     return isinstance(origin, str) and WILDCARD_PORT.match(origin.strip()) is not None
 
 
-def normalize_origin(origin, *, pattern=False):
+def normalize_origin(origin: object, *, pattern: bool = False) -> str | None:
     """The origin a browser would send for ``origin`` (path, trailing slash,
     user info and case dropped), or ``None`` when it cannot be repaired."""
+    if not isinstance(origin, str):  # origin_problem: "is empty"
+        return None
     if origin_problem(origin, pattern=pattern) is None:
         return origin
-    if not isinstance(origin, str) or "://" not in origin:
+    if "://" not in origin:
         return None
     text = origin.strip().replace("*", WILDCARD_LABEL)
     try:
@@ -109,7 +117,7 @@ def normalize_origin(origin, *, pattern=False):
     return candidate if origin_problem(candidate, pattern=pattern) is None else None
 
 
-def wildcard_match(pattern, value, *, ignore_case=False):
+def wildcard_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
     """S3's matching of AllowedOrigin / AllowedHeader: ``*`` matches anything."""
     if ignore_case:
         pattern, value = pattern.lower(), value.lower()
@@ -118,11 +126,11 @@ def wildcard_match(pattern, value, *, ignore_case=False):
 
 
 # --- evaluation ------------------------------------------------------------
-def origin_allowed(rule, origin):
+def origin_allowed(rule: object, origin: str) -> bool:
     return any(wildcard_match(p, origin) for p in as_list(rule, "AllowedOrigins"))
 
 
-def rule_allows(rule, origin, method, headers=()):
+def rule_allows(rule: object, origin: str, method: str, headers: Iterable[str] = ()) -> bool:
     allowed_headers = as_list(rule, "AllowedHeaders")
     return (
         origin_allowed(rule, origin)
@@ -133,26 +141,28 @@ def rule_allows(rule, origin, method, headers=()):
     )
 
 
-def first_match(rules, origin, method, headers=()):
+def first_match(
+    rules: Iterable[Rule], origin: str, method: str, headers: Iterable[str] = ()
+) -> Rule | None:
     """The rule S3 applies to this request, or ``None`` (refused)."""
     return next((r for r in rules if rule_allows(r, origin, method, headers)), None)
 
 
-def exposes_etag(rule):
+def exposes_etag(rule: Rule | None) -> bool:
     return rule is not None and any(h.lower() == "etag" for h in as_list(rule, "ExposeHeaders"))
 
 
-def evaluate(rules, origin):
+def evaluate(rules: Iterable[object] | None, origin: object) -> dict[str, object]:
     """What a browser on ``origin`` may do under ``rules``, and the problems
     in words: {"origin", "get", "head", "put", "content_type",
     "etag_exposed", "problems"}."""
-    rules = [r for r in rules or () if isinstance(r, dict)]
-    problems = []
+    kept: list[Rule] = [r for r in rules or () if isinstance(r, dict)]
+    problems: list[str] = []
     problem = origin_problem(origin)
     if problem:
         problems.append(f"the origin {origin!r} {problem}")
     browser_origin = normalize_origin(origin)
-    result = {
+    result: dict[str, object] = {
         "origin": origin,
         "get": False,
         "head": False,
@@ -163,15 +173,15 @@ def evaluate(rules, origin):
     }
     if browser_origin is None:
         return result
-    put_rule = first_match(rules, browser_origin, "PUT")
+    put_rule = first_match(kept, browser_origin, "PUT")
     result.update(
-        get=first_match(rules, browser_origin, "GET") is not None,
-        head=first_match(rules, browser_origin, "HEAD") is not None,
+        get=first_match(kept, browser_origin, "GET") is not None,
+        head=first_match(kept, browser_origin, "HEAD") is not None,
         put=put_rule is not None,
-        content_type=first_match(rules, browser_origin, "PUT", (UPLOAD_HEADER,)) is not None,
+        content_type=first_match(kept, browser_origin, "PUT", (UPLOAD_HEADER,)) is not None,
         # The actual request (not the preflight) takes its Expose-Headers from
         # the first rule matching origin and method: the upload's, else GET's.
-        etag_exposed=exposes_etag(put_rule or first_match(rules, browser_origin, "GET")),
+        etag_exposed=exposes_etag(put_rule or first_match(kept, browser_origin, "GET")),
     )
     for method in ("GET", "HEAD", "PUT"):
         if not result[method.lower()]:
@@ -184,7 +194,7 @@ def evaluate(rules, origin):
 
 
 # --- correction ------------------------------------------------------------
-def new_rule(origins):
+def new_rule(origins: Iterable[str]) -> Rule:
     """The rule the toolkit recommends: browsers GET and PUT, ETag visible."""
     return {
         "AllowedOrigins": list(origins),
@@ -195,12 +205,12 @@ def new_rule(origins):
     }
 
 
-def repair_origins(rule, r2=False):
+def repair_origins(rule: Rule, r2: bool = False) -> Rule:
     """``rule`` with its fixable AllowedOrigins fixed. Hopeless ones are kept
     as they are: S3 may still match them (``*.example.com`` has no scheme
     but matches), and a correction must never take an allowance away. On R2
     (``r2``) wildcard ports go: R2 refuses the whole rule set over one."""
-    fixed = []
+    fixed: list[str] = []
     for origin in as_list(rule, "AllowedOrigins"):
         if r2 and wildcard_port(origin):
             continue
@@ -210,7 +220,7 @@ def repair_origins(rule, r2=False):
     return {**rule, "AllowedOrigins": fixed}
 
 
-def cover(rule, origins):
+def cover(rule: Rule, origins: Iterable[str]) -> Rule:
     """``rule`` extended so that ``origins`` may GET, HEAD and PUT with a
     Content-Type and read the ETag; nothing it already allowed is removed."""
     rule = dict(rule)
@@ -229,13 +239,15 @@ def cover(rule, origins):
     return rule
 
 
-def recommended_rules(rules, origins, r2=False):
+def recommended_rules(
+    rules: Iterable[object] | None, origins: Iterable[object] | None, r2: bool = False
+) -> list[Rule]:
     """The corrected rule set: existing rules kept (their fixable malformed
     origins repaired), the first rule that serves any of ``origins`` extended to
     cover them all, or a new rule appended when none does. No earlier rule
     serves those origins, so the extended rule is the one S3 applies to them.
     With no origins configured, the rule is for ``*``."""
-    targets = []
+    targets: list[str] = []
     for origin in origins or ():
         repaired = normalize_origin(origin)
         if repaired is not None and repaired not in targets:
@@ -251,11 +263,17 @@ def recommended_rules(rules, origins, r2=False):
 
 
 # --- a live preflight, read as a browser reads it --------------------------
-def header_tokens(value):
+def header_tokens(value: str | None) -> list[str]:
     return [token.strip() for token in (value or "").split(",") if token.strip()]
 
 
-def preflight_verdict(status, headers, origin, method="PUT", request_headers=(UPLOAD_HEADER,)):
+def preflight_verdict(
+    status: int,
+    headers: Mapping[str, str],
+    origin: str,
+    method: str = "PUT",
+    request_headers: Sequence[str] = (UPLOAD_HEADER,),
+) -> tuple[bool, str]:
     """(allowed, reason): whether a browser would go on with the request
     after this preflight answer (Fetch standard, CORS-preflight fetch)."""
     headers = {k.lower(): v for k, v in headers.items()}

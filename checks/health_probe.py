@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import storages
 
-from r2_toolkit.checks.registry import check, fail, ok
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, check, fail, ok
 from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.files import object_key
 from r2_toolkit.core.storage import s3_aliases
@@ -20,7 +21,7 @@ MODES_HINT = (
 )
 
 
-def configured_modes():
+def configured_modes() -> tuple[dict[str, str], None] | tuple[None, str]:
     """{alias: mode} as configured (None: one mode for every S3 alias), or the
     sentence saying why the setting cannot be read."""
     try:
@@ -32,11 +33,11 @@ def configured_modes():
     return {alias: configured for alias in s3_aliases()}, None
 
 
-def unknown_aliases(modes):
+def unknown_aliases(modes: dict[str, str]) -> list[str]:
     return [alias for alias in modes if alias not in s3_aliases()]
 
 
-def refused_names(modes):
+def refused_names(modes: dict[str, str]) -> list[tuple[str, str]]:
     """[(alias, mode)] whose object name the alias's storage refuses (it
     escapes the location, say): the probe could never read it."""
     refused = []
@@ -50,7 +51,7 @@ def refused_names(modes):
 
 
 @check("r2.settings.health_probe", per_storage=False)
-def health_probe(ctx):
+def health_probe(ctx: CheckContext) -> Outcome:
     """The health probe's mode and aliases are ones it can ask.
 
     Catches: An R2_TOOLKIT["HEALTH_PROBE"] mode the probe does not know, a dict entry for an
@@ -64,7 +65,7 @@ def health_probe(ctx):
     Source: issue 19 (monitoring: R2-safe probe modes)
     """
     modes, problem = configured_modes()
-    if problem:
+    if modes is None:  # then problem says why
         return fail(f"{problem}.", MODES_HINT)  # conf's sentence names the setting
     unknown = unknown_aliases(modes)
     if unknown:

@@ -6,6 +6,9 @@ and from an ``AWS_*`` setting otherwise; a hint must name the one the
 operator actually uses, or the fix lands in the wrong place.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -30,16 +33,16 @@ SETTING_NAMES = {
 }
 
 
-def storage_options(alias):
+def storage_options(alias: str | None) -> dict[str, Any]:
     return dict((settings.STORAGES.get(alias) or {}).get("OPTIONS") or {})
 
 
-def backend_class(alias):
+def backend_class(alias: str | None) -> Any:
     """The backend class of ``alias``; raises ImportError when it cannot be imported."""
     return import_string((settings.STORAGES.get(alias) or {}).get("BACKEND", ""))
 
 
-def default_options(backend):
+def default_options(backend: Any) -> dict[str, Any]:
     """The options ``backend`` accepts, with the values its settings give them.
 
     Read without running ``__init__``, which refuses some values (a leading
@@ -48,7 +51,7 @@ def default_options(backend):
     return storage_defaults(backend)
 
 
-def configured(alias, option):
+def configured(alias: str | None, option: str) -> Any:
     """The value ``option`` has for ``alias`` as written in the settings:
     OPTIONS first, then the backend's own default (its AWS_* setting)."""
     options = storage_options(alias)
@@ -57,7 +60,7 @@ def configured(alias, option):
     return default_options(backend_class(alias)).get(option)
 
 
-def setting_path(alias, option):
+def setting_path(alias: str | None, option: str) -> str:
     """Where the operator writes ``option``: the OPTIONS key when the alias
     sets it there (or has no AWS_* counterpart), else the AWS_* setting."""
     if option in storage_options(alias) or option not in SETTING_NAMES:
@@ -65,23 +68,23 @@ def setting_path(alias, option):
     return SETTING_NAMES[option]
 
 
-def assignment(alias, option, value):
+def assignment(alias: str | None, option: str, value: object) -> str:
     """A line to paste: ``AWS_S3_REGION_NAME = "auto"``."""
     return f"{setting_path(alias, option)} = {literal(value)}"
 
 
-def literal(value):
+def literal(value: object) -> str:
     """``value`` as Python source, strings in double quotes like the settings files."""
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return repr(value)
 
 
-def sentence(text):
+def sentence(text: str) -> str:
     """``text`` as a sentence: capital first letter, full stop."""
     text = text.rstrip(".")
     return text[:1].upper() + text[1:] + "."
 
 
-def dotted(numbers):
+def dotted(numbers: Iterable[object]) -> str:
     return ".".join(map(str, numbers))

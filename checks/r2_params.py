@@ -8,6 +8,8 @@ R2 answers such an upload 501 NotImplemented, so every upload carrying them fail
 ACL is r2.settings.acl's concern, not this module's.
 """
 
+from collections.abc import Mapping
+
 R2_STORAGE_CLASSES = ("STANDARD", "STANDARD_IA")
 SSE_C = ("SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5")
 
@@ -32,7 +34,7 @@ UNSUPPORTED = {
 }
 
 
-def problems(parameters):
+def problems(parameters: Mapping[str, object] | None) -> list[tuple[str, str]]:
     """[(parameter, reason)] for each parameter R2 refuses, in the dict's order."""
     found = []
     for name, value in dict(parameters or {}).items():
@@ -46,7 +48,7 @@ def problems(parameters):
     return found
 
 
-def accepted(parameters):
+def accepted(parameters: Mapping[str, object] | None) -> dict[str, object]:
     """``parameters`` without what R2 refuses: the dict to write instead."""
     refused = {name for name, _ in problems(parameters)}
     return {k: v for k, v in dict(parameters or {}).items() if k not in refused}

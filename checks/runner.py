@@ -94,7 +94,7 @@ def not_run(checks: Iterable[Check], skipped: Mapping[str, str] | None) -> dict[
 
 
 def skipped_result(check: Check, ctx: CheckContext, reason: str) -> Result:
-    details = {"storage": ctx.alias} if check.per_storage else {}
+    details: dict[str, object] = {"storage": ctx.alias} if check.per_storage else {}
     return Result(check.id, check.group, "skip", reason, "", 0.0, details)
 
 
@@ -141,7 +141,7 @@ def run_checks(
         final = list(results)
     for index, (check, ctx) in enumerate(pairs):
         if final[index] is None:
-            details = {"storage": ctx.alias} if check.per_storage else {}
+            details: dict[str, object] = {"storage": ctx.alias} if check.per_storage else {}
             final[index] = Result(
                 check.id,
                 check.group,

@@ -8,12 +8,14 @@ django-storages code the app runs.
 """
 
 import re
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.options import assignment, configured, sentence, setting_path
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
 from r2_toolkit.core.storage import R2_HOST_SUFFIX, endpoint_problem, is_r2_endpoint
 
 SAMPLE_KEY = "r2-toolkit-sample/example.jpg"  # any name: no layout of one site
@@ -38,7 +40,7 @@ PUBLIC_DOMAIN_HINT = (
 
 
 # --- helpers ---------------------------------------------------------------
-def built(ctx):
+def built(ctx: CheckContext) -> Any:
     """The freshly built storage; skips when the settings cannot build one."""
     try:
         return ctx.storage()
@@ -48,7 +50,7 @@ def built(ctx):
         ) from exc
 
 
-def value(ctx, option):
+def value(ctx: CheckContext, option: str) -> Any:
     """``option`` as the storage sees it, or as written when it cannot be built
     (django-storages itself refuses some of the values checked here)."""
     try:
@@ -57,33 +59,33 @@ def value(ctx, option):
         return configured(ctx.alias, option)
 
 
-def misset(ctx, option, problem, corrected):
+def misset(ctx: CheckContext, option: str, problem: str, corrected: object) -> Outcome:
     """A check's failure over one option: ``problem``, the line to paste that
     sets it to ``corrected``, and the value found (in details, by its name)."""
     return fail(problem, assignment(ctx.alias, option, corrected), **{option: value(ctx, option)})
 
 
-def is_r2(ctx):
+def is_r2(ctx: CheckContext) -> bool:
     return is_r2_endpoint(value(ctx, "endpoint_url"))
 
 
-def require_r2(ctx):
+def require_r2(ctx: CheckContext) -> None:
     if not is_r2(ctx):
         endpoint = value(ctx, "endpoint_url") or "Amazon S3"
         raise Skip(f"not an R2 endpoint ({endpoint}); this check applies to R2 only")
 
 
-def has_keys(storage):
+def has_keys(storage: Any) -> bool:
     """Whether the storage names its credentials (so signing needs no lookup
     through the credential chain, which may reach the network)."""
     return bool((storage.access_key and storage.secret_key) or storage.session_profile)
 
 
-def public_domain_example(ctx):
+def public_domain_example(ctx: CheckContext) -> str:
     return PUBLIC_DOMAIN_HINT.format(assignment(ctx.alias, "custom_domain", "media.example.com"))
 
 
-def public_domain_problem(ctx, parts, host):
+def public_domain_problem(ctx: CheckContext, parts: SplitResult, host: str) -> str | None:
     """What public domain the endpoint is (in words), or None: an r2.dev URL
     or the bucket's custom domain serve anonymous reads, never the S3 API."""
     if host == "r2.dev" or host.endswith(".r2.dev"):
@@ -98,7 +100,7 @@ def public_domain_problem(ctx, parts, host):
 
 # --- where the storage is -------------------------------------------------
 @check("r2.settings.bucket_name")
-def bucket_name(ctx):
+def bucket_name(ctx: CheckContext) -> Outcome:
     """The bucket name is set and valid.
 
     Catches: An unset AWS_STORAGE_BUCKET_NAME, or a name the store will refuse.
@@ -125,7 +127,7 @@ def bucket_name(ctx):
 
 
 @check("r2.settings.endpoint")
-def endpoint(ctx):
+def endpoint(ctx: CheckContext) -> Outcome:
     """The endpoint URL is well-formed.
 
     Catches: A malformed AWS_S3_ENDPOINT_URL; a public domain (an r2.dev URL or the custom
@@ -167,7 +169,7 @@ def endpoint(ctx):
     account_ok = bool(form and ACCOUNT_ID.match(form["account"]))
     fixed = "https://{}.r2.cloudflarestorage.com".format(
         ".".join(filter(None, [form["account"], form["jurisdiction"]]))
-        if account_ok
+        if form and account_ok
         else "<account id>"
     )
     problems = []
@@ -192,13 +194,14 @@ def endpoint(ctx):
             assignment(ctx.alias, "endpoint_url", fixed),
             endpoint=url,
         )
+    assert form is not None  # else account_ok is False and problems name the host
     return ok(
         f"The R2 endpoint is {url}.", endpoint=url, jurisdiction=form["jurisdiction"] or "default"
     )
 
 
 @check("r2.settings.region")
-def region(ctx):
+def region(ctx: CheckContext) -> Outcome:
     """R2: the region is 'auto'.
 
     Catches: An AWS region name on R2, which R2 refuses (it only knows 'auto').
@@ -224,7 +227,7 @@ def region(ctx):
 
 
 @check("r2.settings.acl")
-def acl(ctx):
+def acl(ctx: CheckContext) -> Outcome:
     """R2: no object ACLs.
 
     Catches: AWS_DEFAULT_ACL or an 'ACL' in AWS_S3_OBJECT_PARAMETERS: R2 does not implement

@@ -5,8 +5,9 @@ used."""
 from django.conf import settings
 
 from r2_toolkit.checks import r2_params
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.options import dotted, literal, sentence, setting_path, storage_options
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
 from r2_toolkit.checks.settings import (
     CHECKSUM_CONFIG,
     SAMPLE_KEY,
@@ -25,7 +26,7 @@ from r2_toolkit.core.credentials import CREDENTIALS, credential_sources
     fix=f"Set AWS_S3_CLIENT_CONFIG = {CHECKSUM_CONFIG} (from botocore.config import Config), "
     "with s3transfer >= 0.11.2.",
 )
-def checksums(ctx):
+def checksums(ctx: CheckContext) -> Outcome:
     """Checksums only when required (botocore >= 1.36).
 
     Catches: botocore >= 1.36 sending CRC32 checksum headers on every upload, which R2 and other
@@ -72,7 +73,7 @@ def checksums(ctx):
 
 # --- what uploads carry ------------------------------------------------------
 @check("r2.settings.object_parameters")
-def object_parameters(ctx):
+def object_parameters(ctx: CheckContext) -> Outcome:
     """R2: uploads carry only object parameters R2 takes.
 
     Catches: AWS_S3_OBJECT_PARAMETERS (or a storage's get_object_parameters) asking for a
@@ -105,7 +106,7 @@ def object_parameters(ctx):
 
 # --- which credential is used (django-storages' precedence: core.credentials) --
 @check("r2.settings.credential_conflict")
-def credential_conflict(ctx):
+def credential_conflict(ctx: CheckContext) -> Outcome:
     """Each credential is set in one place, or the same everywhere.
 
     Catches: Two settings for one credential that disagree: AWS_S3_SECRET_ACCESS_KEY outranks

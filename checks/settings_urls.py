@@ -6,8 +6,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.options import assignment, configured, sentence, setting_path
-from r2_toolkit.checks.registry import check, fail, ok, skip, warn
+from r2_toolkit.checks.registry import Outcome, check, fail, ok, skip, warn
 from r2_toolkit.checks.settings import (
     MAX_PRESIGN_SECONDS,
     SAMPLE_KEY,
@@ -25,7 +26,7 @@ from r2_toolkit.core.storage import R2_HOST_SUFFIX
 
 # --- how URLs are built ----------------------------------------------------
 @check("r2.settings.custom_domain")
-def custom_domain(ctx):
+def custom_domain(ctx: CheckContext) -> Outcome:
     """The custom domain is a bare host name.
 
     Catches: AWS_S3_CUSTOM_DOMAIN with a scheme or a trailing slash, which breaks every URL.
@@ -61,7 +62,7 @@ def custom_domain(ctx):
 
 
 @check("r2.settings.url_protocol")
-def url_protocol(ctx):
+def url_protocol(ctx: CheckContext) -> Outcome:
     """The URL protocol ends in ':'.
 
     Catches: AWS_S3_URL_PROTOCOL written as 'https' or 'https://', which breaks every URL.
@@ -80,7 +81,7 @@ def url_protocol(ctx):
 
 
 @check("r2.settings.location")
-def location(ctx):
+def location(ctx: CheckContext) -> Outcome:
     """The location has no leading slash.
 
     Catches: AWS_LOCATION starting with '/', which django-storages refuses.
@@ -97,7 +98,7 @@ def location(ctx):
 
 
 @check("r2.settings.querystring_expire")
-def querystring_expire(ctx):
+def querystring_expire(ctx: CheckContext) -> Outcome:
     """Presigned URLs expire within 7 days.
 
     Catches: AWS_QUERYSTRING_EXPIRE above 604800 seconds, the most a SigV4 URL may live.
@@ -123,7 +124,7 @@ def querystring_expire(ctx):
 
 
 @check("r2.settings.signature")
-def signature(ctx):
+def signature(ctx: CheckContext) -> Outcome:
     """Presigned URLs use SigV4.
 
     Catches: Presigned URLs signed with SigV2 (signature_version 's3'), which R2 rejects.
@@ -163,7 +164,7 @@ def signature(ctx):
 
 
 @check("r2.settings.signed_custom_domain")
-def signed_custom_domain(ctx):
+def signed_custom_domain(ctx: CheckContext) -> Outcome:
     """No query-string auth together with a custom domain.
 
     Catches: AWS_QUERYSTRING_AUTH with AWS_S3_CUSTOM_DOMAIN: the URLs come out unsigned, and R2
@@ -191,7 +192,7 @@ def signed_custom_domain(ctx):
 
 
 @check("r2.settings.r2_dev_domain")
-def r2_dev_domain(ctx):
+def r2_dev_domain(ctx: CheckContext) -> Outcome:
     """No r2.dev public domain in production.
 
     Catches: A *.r2.dev custom domain outside DEBUG: it is rate-limited and meant for
@@ -215,7 +216,7 @@ def r2_dev_domain(ctx):
 
 
 @check("r2.settings.public_url")
-def public_url(ctx):
+def public_url(ctx: CheckContext) -> Outcome:
     """url() returns the public URL.
 
     Catches: url() returning the private R2 endpoint or an expiring signed URL instead of the

@@ -6,11 +6,15 @@ before the settings it needed.
 """
 
 import difflib
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import django
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.options import (
     assignment,
     backend_class,
@@ -21,7 +25,7 @@ from r2_toolkit.checks.options import (
     sentence,
     storage_options,
 )
-from r2_toolkit.checks.registry import check, fail, ok, skip, warn
+from r2_toolkit.checks.registry import Outcome, check, fail, ok, skip, warn
 from r2_toolkit.core.compat import built_default_storage, built_storage, installed_version
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.files import open_storage
@@ -58,7 +62,7 @@ COMPARED = (
     per_storage=False,
     fix=f"Set {S3_DEFAULT_HINT} (and its OPTIONS or AWS_* settings).",
 )
-def default_backend(ctx):
+def default_backend(ctx: CheckContext) -> Outcome:
     """STORAGES['default'] is an S3 backend.
 
     Catches: Uploads written to local disk because the default storage is not S3.
@@ -87,7 +91,7 @@ def default_backend(ctx):
 
 
 @check("r2.storages.legacy_setting", per_storage=False)
-def legacy_setting(ctx):
+def legacy_setting(ctx: CheckContext) -> Outcome:
     """No leftover DEFAULT_FILE_STORAGE / STATICFILES_STORAGE.
 
     Catches: A DEFAULT_FILE_STORAGE that Django 5.1+ silently ignores, so files land on local
@@ -126,7 +130,7 @@ def legacy_setting(ctx):
 
 
 @check("r2.storages.installed_app", per_storage=False)
-def installed_app(ctx):
+def installed_app(ctx: CheckContext) -> Outcome:
     """'storages' is in INSTALLED_APPS.
 
     Catches: django-storages missing from INSTALLED_APPS.
@@ -142,7 +146,7 @@ def installed_app(ctx):
 
 
 @check("r2.storages.staticfiles_alias", per_storage=False, fix=f"Add {STATICFILES_HINT}.")
-def staticfiles_alias(ctx):
+def staticfiles_alias(ctx: CheckContext) -> Outcome:
     """STORAGES has a 'staticfiles' alias.
 
     Catches: A STORAGES dict without 'staticfiles', which breaks collectstatic and {% static %}.
@@ -159,7 +163,7 @@ def staticfiles_alias(ctx):
 
 
 @check("r2.storages.options")
-def options(ctx):
+def options(ctx: CheckContext) -> Outcome:
     """The storage's OPTIONS are valid.
 
     Catches: Unknown or conflicting OPTIONS keys that stop the storage from being built.
@@ -174,7 +178,7 @@ def options(ctx):
     return ok(f"STORAGES[{ctx.alias!r}] builds its storage ({type(storage).__name__}).")
 
 
-def explain_improperly_configured(alias, exc):
+def explain_improperly_configured(alias: str | None, exc: Exception) -> tuple[str, str]:
     """(message, hint) for the ImproperlyConfigured a storage raised. The
     key it refused is found by comparing OPTIONS with the options the backend
     knows, as django-storages itself does (the first unknown one), not read
@@ -200,7 +204,7 @@ def explain_improperly_configured(alias, exc):
 
 
 @check("r2.storages.cached_instance")
-def cached_instance(ctx):
+def cached_instance(ctx: CheckContext) -> Outcome:
     """The storage the app holds matches the settings.
 
     Catches: A default_storage built before the settings were complete (the 'cached before
@@ -216,7 +220,7 @@ def cached_instance(ctx):
         fresh = ctx.storage()
     except ImproperlyConfigured:
         return skip("The storage cannot be built from the settings; see r2.storages.options.")
-    differences = {}
+    differences: dict[str, tuple[object, object]] = {}
     for where, instance in held.items():
         if type(instance) is not type(fresh):
             differences[f"{where} class"] = (type(instance).__name__, type(fresh).__name__)
@@ -240,9 +244,9 @@ def cached_instance(ctx):
     )
 
 
-def held_instances(alias):
+def held_instances(alias: str | None) -> dict[str, Any]:
     """Storage instances the process has already built for ``alias``."""
-    held = {}
+    held: dict[str, Any] = {}
     built = built_storage(alias)
     if built is not None:
         held[f"storages[{alias!r}]"] = built
@@ -260,10 +264,10 @@ OVERWRITE_SOURCE = (
 )
 
 
-def overwrites(alias, build=None):
-    """Whether ``alias``'s storage overwrites a file of the same name: the built
-    instance's view (a subclass may set ``file_overwrite`` itself), else the settings'."""
-    build = build or (lambda: open_storage(alias))
+def overwrites(alias: str | None, build: Callable[[], Any]) -> bool:
+    """Whether ``alias``'s storage overwrites a file of the same name: the view of
+    the instance ``build()`` makes (a subclass may set ``file_overwrite`` itself),
+    else the settings'."""
     try:
         return bool(build().file_overwrite)
     except Exception:  # r2.storages.options reports a storage that cannot be built
@@ -271,7 +275,7 @@ def overwrites(alias, build=None):
 
 
 @check("r2.storages.file_overwrite", source=OVERWRITE_SOURCE)
-def file_overwrite(ctx):
+def file_overwrite(ctx: CheckContext) -> Outcome:
     """Uploads never replace another file of the same name.
 
     Catches: AWS_S3_FILE_OVERWRITE left at django-storages' default (True): a second upload
@@ -304,7 +308,7 @@ BROKEN_EXISTS = (1, 14, 4)
 
 
 @check("r2.storages.storages_version", per_storage=False)
-def storages_version(ctx):
+def storages_version(ctx: CheckContext) -> Outcome:
     """django-storages is not 1.14.4.
 
     Catches: django-storages 1.14.4, whose exists() answers False for every name while
@@ -319,7 +323,7 @@ def storages_version(ctx):
     installed = installed_version("django-storages")
     if installed != BROKEN_EXISTS:
         return ok(f"django-storages {dotted(installed) or 'is not installed'}.")
-    affected = [alias for alias in s3_aliases() if overwrites(alias)]
+    affected = [alias for alias in s3_aliases() if overwrites(alias, partial(open_storage, alias))]
     upgrade = 'pip install "django-storages[s3]>=1.14.5" (and pin it in your requirements).'
     if not affected:
         return ok(

@@ -5,11 +5,12 @@ import difflib
 
 from django.core.exceptions import ImproperlyConfigured
 
-from r2_toolkit.checks.registry import REGISTRY, check, fail, ok, warn
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import REGISTRY, Outcome, check, fail, ok, warn
 from r2_toolkit.core.conf import Problem, toolkit_settings
 
 
-def silenced_problems():
+def silenced_problems() -> list[Problem]:
     """A warning for each id in SILENCED that names no check: it silences nothing."""
     try:
         silenced = toolkit_settings.SILENCED
@@ -33,13 +34,13 @@ def silenced_problems():
     return found
 
 
-def problems():
+def problems() -> list[Problem]:
     """Everything wrong with R2_TOOLKIT, for this check and Django's system checks."""
     return toolkit_settings.problems() + silenced_problems()
 
 
 @check("r2.settings.toolkit", per_storage=False)
-def toolkit_keys(ctx):
+def toolkit_keys(ctx: CheckContext) -> Outcome:
     """R2_TOOLKIT keys are known and their values usable.
 
     Catches: A misspelt R2_TOOLKIT key that is silently ignored, a key that is no longer used, a

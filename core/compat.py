@@ -78,7 +78,7 @@ def copy_if_absent(client: Any) -> dict[str, str]:
 # --- Django ----------------------------------------------------------------
 
 
-def built_storage(alias: str) -> Any:
+def built_storage(alias: str | None) -> Any:
     """The instance ``storages[alias]`` has already built, or None."""
     from django.core.files import storage
 

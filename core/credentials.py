@@ -18,7 +18,7 @@ CREDENTIALS: dict[str, tuple[str, str, str]] = {
 
 
 def credential_sources(
-    alias: str, options: Mapping[str, Any], settings: Any, label: str
+    alias: str | None, options: Mapping[str, Any], settings: Any, label: str
 ) -> list[tuple[str, Any]]:
     """[(where, value)] for each place that sets the credential ``label``
     for ``alias`` (its OPTIONS given), winner first."""
