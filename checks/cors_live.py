@@ -32,23 +32,6 @@ def error_words(body: bytes) -> str:
     return scrub(": ".join(part for part in s3_error(body) if part))
 
 
-def send_preflight(
-    url: str,
-    origin: str,
-    timeout: float,
-    method: str = "PUT",
-    request_headers: Sequence[str] = (cors_rules.UPLOAD_HEADER,),
-) -> tuple[int, dict[str, str], bytes]:
-    """The server's answer to a browser's preflight (a PUT with Content-Type unless
-    told otherwise): (status, headers, body)."""
-    headers = {"Origin": origin, "Access-Control-Request-Method": method}
-    if request_headers:
-        headers["Access-Control-Request-Headers"] = ",".join(request_headers)
-    request = urllib.request.Request(url, method="OPTIONS", headers=headers)
-    status, answer, body = fetch(request, timeout, limit=4096)
-    return status, dict(answer), body
-
-
 def live_verdict(
     url: str,
     origin: str,
@@ -56,9 +39,16 @@ def live_verdict(
     method: str = "PUT",
     request_headers: Sequence[str] = (cors_rules.UPLOAD_HEADER,),
 ) -> tuple[bool, str]:
-    """(allowed, reason) for a real preflight from ``origin``."""
-    status, headers, body = send_preflight(url, origin, timeout, method, request_headers)
-    allowed, reason = cors_rules.preflight_verdict(status, headers, origin, method, request_headers)
+    """(allowed, reason) for a real preflight from ``origin``: a browser's
+    OPTIONS before a PUT with Content-Type, unless told otherwise."""
+    headers = {"Origin": origin, "Access-Control-Request-Method": method}
+    if request_headers:
+        headers["Access-Control-Request-Headers"] = ",".join(request_headers)
+    request = urllib.request.Request(url, method="OPTIONS", headers=headers)
+    status, answer, body = fetch(request, timeout, limit=4096)
+    allowed, reason = cors_rules.preflight_verdict(
+        status, dict(answer), origin, method, request_headers
+    )
     words = error_words(body) if not allowed else ""
     return allowed, f"{reason} ({words})" if words else reason
 
