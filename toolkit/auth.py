@@ -14,11 +14,13 @@ how much of a guess was right.
 import functools
 import hmac
 import logging
+from collections.abc import Callable, Mapping
 from importlib import import_module
+from typing import Concatenate, ParamSpec
 
 from django.apps import apps
 from django.conf import settings
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from r2_toolkit.core.conf import toolkit_settings
@@ -26,38 +28,38 @@ from r2_toolkit.core.errors import describe
 
 logger = logging.getLogger("r2_toolkit.auth")
 
+P = ParamSpec("P")
+
 SAFE_METHODS = ("GET", "HEAD")
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def json_response(data, status=200, **headers):
+def json_response(data: Mapping[str, object], status: int = 200, **headers: str) -> JsonResponse:
     response = JsonResponse(data, status=status, json_dumps_params={"ensure_ascii": False})
     for name, value in {**SECURITY_HEADERS, **headers}.items():
         response[name] = value
     return response
 
 
-def bearer_token(request):
+def bearer_token(request: HttpRequest) -> str | None:
     """The token of an ``Authorization: Bearer ...`` header, else None (other
     schemes, e.g. a proxy's Basic auth, are not ours to judge)."""
     scheme, _, token = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-def token_matches(presented, expected):
-    return (
-        bool(presented)
-        and bool(expected)
-        and hmac.compare_digest(presented.encode(), expected.encode())
-    )
+def token_matches(presented: str | None, expected: str | None) -> bool:
+    if not presented or not expected:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
 
 
-def is_staff(request):
+def is_staff(request: HttpRequest) -> bool:
     user = getattr(request, "user", None)
     return bool(user is not None and user.is_active and user.is_staff)
 
 
-def session_is_staff(request):
+def session_is_staff(request: HttpRequest) -> bool:
     """Whether the session cookie of ``request`` is a staff user's, also for a
     view answered before the session and auth middlewares run
     (HealthCheckMiddleware): then the session is loaded here, and only when a
@@ -82,7 +84,7 @@ def session_is_staff(request):
         return False
 
 
-def authorized(request):
+def authorized(request: HttpRequest) -> bool:
     """A valid bearer token, or (without an Authorization header) a staff session."""
     presented = bearer_token(request)
     if presented is not None:
@@ -90,7 +92,7 @@ def authorized(request):
     return session_is_staff(request)
 
 
-def denial(request):
+def denial(request: HttpRequest) -> HttpResponse | None:
     """The response refusing ``request``, or None when it may proceed."""
     expected = toolkit_settings.TOKEN
     presented = bearer_token(request)
@@ -114,7 +116,7 @@ def denial(request):
     )
 
 
-def method_refusal(request):
+def method_refusal(request: HttpRequest) -> HttpResponse | None:
     if request.method in SAFE_METHODS:
         return None
     return json_response(
@@ -124,12 +126,14 @@ def method_refusal(request):
     )
 
 
-def token_or_staff(view):
+def token_or_staff(
+    view: Callable[Concatenate[HttpRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
     """Serve ``view`` only to a valid bearer token or a staff session."""
 
     @csrf_exempt  # read-only views; a POST must get 405, not a CSRF page
     @functools.wraps(view)
-    def guarded(request, *args, **kwargs):
+    def guarded(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         refused = denial(request)
         return refused if refused is not None else view(request, *args, **kwargs)
 

@@ -9,6 +9,7 @@ as set or unset; everything else passes through redaction on the way out.
 
 import platform
 from importlib import metadata
+from typing import Any
 
 from django.conf import settings
 
@@ -54,8 +55,8 @@ CLIENT_OPTIONS = (
 EXAMPLE_NAME = "r2-toolkit-sample/example.jpg"  # any name: no layout of one site
 
 
-def versions():
-    found = {"Python": platform.python_version()}
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {"Python": platform.python_version()}
     for name in LIBRARIES:
         try:
             found[name] = metadata.version(name)
@@ -64,16 +65,16 @@ def versions():
     return found
 
 
-def client_options(config):
+def client_options(config: Any) -> dict[str, object] | None:
     if config is None:
         return None
     return {name: getattr(config, name, None) for name in CLIENT_OPTIONS}
 
 
-def storage_report(alias):
+def storage_report(alias: str) -> dict[str, object]:
     """What the S3 storage ``alias`` holds once built, or the reason it cannot be."""
     config = settings.STORAGES[alias]
-    report = {"alias": alias, "backend": config.get("BACKEND")}
+    report: dict[str, object] = {"alias": alias, "backend": config.get("BACKEND")}
     try:
         storage = open_storage(alias)
     except Exception as exc:  # ImproperlyConfigured and friends, in words
@@ -93,7 +94,7 @@ def storage_report(alias):
     return report
 
 
-def config_report():
+def config_report() -> dict[str, object]:
     """Every S3 alias's effective configuration, the toolkit's settings and
     the library versions; redacted."""
     aliases = s3_aliases()

@@ -22,9 +22,15 @@ one django-prometheus's own /metrics exports (toolkit.apps does it once).
 
 import functools
 import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from r2_toolkit.core.metrics import PIP_LINE, MetricsUnavailable, prometheus
-from r2_toolkit.toolkit.health import Snapshot, probe
+from r2_toolkit.toolkit.health import AliasStats, HealthProbe, Snapshot, probe
+
+if TYPE_CHECKING:  # prometheus_client is an optional extra: loaded by core.metrics.prometheus()
+    from prometheus_client.core import Metric
+    from prometheus_client.registry import CollectorRegistry
 
 PROBE_FAMILIES = (
     "r2_probe_up",
@@ -38,17 +44,17 @@ _joined_registries: set[int] = set()
 class ProbeCollector:
     """A prometheus_client collector over a HealthProbe's cache."""
 
-    def __init__(self, health_probe):
+    def __init__(self, health_probe: HealthProbe) -> None:
         self.probe = health_probe
 
-    def describe(self):
+    def describe(self) -> "list[Metric]":
         # The names only: registering must not start a probe.
         return self.families(Snapshot(), {})
 
-    def collect(self):
+    def collect(self) -> "list[Metric]":
         return self.families(self.probe.status(), self.probe.statistics())
 
-    def families(self, snapshot, stats):
+    def families(self, snapshot: Snapshot, stats: Mapping[str, AliasStats]) -> "list[Metric]":
         core = prometheus().core
         up = core.GaugeMetricFamily(
             PROBE_FAMILIES[0],
@@ -77,7 +83,7 @@ class ProbeCollector:
 
 
 @functools.cache
-def registry():
+def registry() -> "CollectorRegistry":
     """The toolkit's own CollectorRegistry, holding the probe collector."""
     client = prometheus()
     own = client.CollectorRegistry(auto_describe=True)
@@ -85,7 +91,7 @@ def registry():
     return own
 
 
-def exposition(accept=""):
+def exposition(accept: str = "") -> tuple[bytes, str]:
     """(body, content type) of a scrape, in the format ``accept`` asks for
     (Prometheus' text format unless it asks for OpenMetrics)."""
     client = prometheus()
@@ -93,7 +99,7 @@ def exposition(accept=""):
     return encoder(registry()), content_type
 
 
-def join_default_registry():
+def join_default_registry() -> bool:
     """Register the probe collector with prometheus_client's default registry
     (django-prometheus exports it), once per process; False when it was
     already there."""

@@ -35,7 +35,7 @@ class ProbeContext(CheckContext):
     """The storage's own client, with timeouts inside the probe's deadline and
     no retries: a retry would only spend the deadline twice."""
 
-    def client_config(self, base=None):
+    def client_config(self, base: Config | None = None) -> Config:
         limits = Config(
             connect_timeout=self.timeout,
             read_timeout=self.timeout,
@@ -48,7 +48,7 @@ class ProbeFailed(Exception):
     """The storage answered, but not with what a healthy one answers."""
 
 
-def mode_for(alias):
+def mode_for(alias: str) -> str:
     """The probe mode of ``alias``: HEALTH_PROBE's own, or its entry for the alias."""
     configured = toolkit_settings.HEALTH_PROBE
     if isinstance(configured, dict):
@@ -56,7 +56,7 @@ def mode_for(alias):
     return configured
 
 
-def ask(context, mode):
+def ask(context: CheckContext, mode: str) -> bool:
     """One probe of ``context``'s alias in ``mode``; raises unless it answers well."""
     kind, _, name = mode.partition(":")
     if kind == "head_bucket":
@@ -74,7 +74,7 @@ def ask(context, mode):
     return True
 
 
-def get_object(context, name):
+def get_object(context: CheckContext, name: str) -> None:
     key = object_key(context.storage(), name)
     if key is None:
         raise ProbeFailed("the HEALTH_PROBE object name escapes the storage's location")
@@ -85,7 +85,9 @@ def get_object(context, name):
         body.close()  # the rest is never read: the connection is dropped, not drained
 
 
-def public_get(context, name, method="GET", what="HEALTH_PROBE"):
+def public_get(
+    context: CheckContext, name: str, method: str = "GET", what: str = "HEALTH_PROBE"
+) -> bool:
     """GET (or HEAD) ``name`` at the URL browsers get for it; raises unless 2xx.
     Plain HTTP, as a browser would ask: no credentials, redirects followed."""
     url = context.storage().url(name)

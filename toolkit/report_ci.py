@@ -11,7 +11,10 @@ Everything passes through :func:`toolkit.core.redact.scrub` last.
 """
 
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
+from r2_toolkit.checks.registry import Result
 from r2_toolkit.checks.runner import summarize
 from r2_toolkit.core.redact import scrub
 from r2_toolkit.core.severity import fails
@@ -19,34 +22,34 @@ from r2_toolkit.core.severity import fails
 STATUS_MARKS = {"pass": "✅ pass", "warn": "⚠️ warn", "fail": "❌ fail", "skip": "⏭️ skip"}
 
 
-def one_line(text):
+def one_line(text: object) -> str:
     return " ".join(str(text or "").split())
 
 
-def escape_data(text):
+def escape_data(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def escape_property(text):
+def escape_property(text: str) -> str:
     return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def where(result):
+def where(result: Result) -> str:
     alias = result.details.get("storage")
     return f"[{alias}] " if alias and alias != "default" else ""
 
 
-def annotation_level(result, fail_on):
+def annotation_level(result: Result, fail_on: str) -> Literal["error", "warning"] | None:
     """``error`` for what fails the gate, ``warning`` for the other warnings."""
     if fails(result.status, fail_on):
         return "error"
     return "warning" if result.status == "warn" else None
 
 
-def render_github(results, fail_on="error"):
+def render_github(results: Sequence[Result], fail_on: str = "error") -> str:
     """One workflow command per failing or warning check (title = check id),
     then the verdict line."""
-    lines = []
+    lines: list[str] = []
     for result in results:
         level = annotation_level(result, fail_on)
         if level is None:
@@ -61,13 +64,13 @@ def render_github(results, fail_on="error"):
     return scrub("\n".join(lines))
 
 
-def verdict(results, fail_on):
+def verdict(results: Iterable[Result], fail_on: str) -> str:
     head = summarize(results, fail_on)
     counts = ", ".join(f"{n} {status}" for status, n in head["summary"].items())
     return f"r2_check {'OK' if head['ok'] else 'FAILED'}: {counts}"
 
 
-def escape_cell(text):
+def escape_cell(text: object) -> str:
     """A Markdown table cell: pipes, markup and line breaks neutralised."""
     text = str(text or "")
     for plain, escaped in (
@@ -82,7 +85,7 @@ def escape_cell(text):
     return "<br>".join(line for line in text.replace("\r\n", "\n").split("\n"))
 
 
-def render_markdown(results, fail_on="error"):
+def render_markdown(results: Sequence[Result], fail_on: str = "error") -> str:
     """A heading with the verdict and a table of every check."""
     lines = [
         f"### {verdict(results, fail_on)}",
@@ -103,7 +106,9 @@ def render_markdown(results, fail_on="error"):
     return scrub("\n".join(lines)) + "\n"
 
 
-def append_step_summary(results, fail_on="error", environ=None):
+def append_step_summary(
+    results: Sequence[Result], fail_on: str = "error", environ: Mapping[str, str] | None = None
+) -> str | None:
     """Append the Markdown table to $GITHUB_STEP_SUMMARY when it is set;
     the path written, else None."""
     path = (environ if environ is not None else os.environ).get("GITHUB_STEP_SUMMARY")

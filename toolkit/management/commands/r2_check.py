@@ -5,11 +5,14 @@ Exit status: 0 no check failed, 1 a check failed, 2 the run could not start.
 
 import sys
 import traceback
+from argparse import ArgumentParser
+from collections.abc import Container, Iterable, Sequence
+from typing import Any
 
 from django.core.management.base import CommandError
 
 from r2_toolkit import checks  # noqa: F401  (registers every check)
-from r2_toolkit.checks.registry import GROUPS, REGISTRY, select
+from r2_toolkit.checks.registry import GROUPS, REGISTRY, Result, select
 from r2_toolkit.checks.runner import run_checks, summarize
 from r2_toolkit.core import arguments
 from r2_toolkit.core.command import ToolkitCommand
@@ -22,11 +25,11 @@ from r2_toolkit.toolkit.report_ci import append_step_summary
 SKIPPED_REASON = "Skipped by r2_check --skip."
 
 
-def csv(value):
+def csv(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def known(values, allowed, what, help_text):
+def known(values: list[str], allowed: Container[str], what: str, help_text: str) -> list[str]:
     """``values`` when every one is in ``allowed``; else exit 2 naming the others."""
     unknown = [value for value in values if value not in allowed]
     if unknown:
@@ -38,7 +41,7 @@ class Command(ToolkitCommand):
     help = "Verify storage settings, bucket CORS, image schema and a real round-trip upload."
     requires_system_checks: list[str] = []  # the gate reports problems itself, in its own format
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--format", choices=sorted(RENDERERS), default="text")
         parser.add_argument(
             "--only", type=csv, default=[], metavar="ID[,ID...]", help="run only these check ids"
@@ -68,7 +71,7 @@ class Command(ToolkitCommand):
             "--verbose-details", action="store_true", help="text format: print each check's details"
         )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: str, **options: Any) -> None:
         if options["list"]:
             for check in select():
                 self.stdout.write(f"{check.id:40} {check.title}")
@@ -99,7 +102,7 @@ class Command(ToolkitCommand):
         if not summarize(results, options["fail_on"])["ok"]:
             sys.exit(1)
 
-    def append_step_summary(self, results, fail_on):
+    def append_step_summary(self, results: Sequence[Result], fail_on: str) -> None:
         """The Markdown table into $GITHUB_STEP_SUMMARY; a file that cannot be
         written is a warning: the annotations are out, the verdict stands."""
         try:
@@ -110,7 +113,7 @@ class Command(ToolkitCommand):
                 f"{exc.strerror or exc}."
             )
 
-    def print_tracebacks(self, results):
+    def print_tracebacks(self, results: Iterable[Result]) -> None:
         """For maintainers: the traceback of every check that crashed, redacted,
         on stderr (stdout stays one document in every format)."""
         for result in results:
@@ -118,10 +121,10 @@ class Command(ToolkitCommand):
                 trace = "".join(traceback.format_exception(result.exception))
                 self.stderr.write(f"--- {result.id} crashed:\n{scrub(trace)}")
 
-    def validated_only(self, only):
+    def validated_only(self, only: list[str]) -> list[str]:
         return known(only, REGISTRY, "check id", "`r2_check --list` shows them all")
 
-    def validated_skip(self, skip):
+    def validated_skip(self, skip: list[str]) -> list[str]:
         return known(
             skip,
             {*GROUPS, *REGISTRY},
@@ -129,7 +132,7 @@ class Command(ToolkitCommand):
             f"the groups are {', '.join(GROUPS)}; `r2_check --list` shows the check ids",
         )
 
-    def aliases(self, alias):
+    def aliases(self, alias: str | None) -> list[str]:
         """Every S3 alias, or the one ``--storage`` names; exit 2 otherwise."""
         if alias is None:
             return s3_aliases()
