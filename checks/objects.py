@@ -8,18 +8,22 @@ Neither writes anything, so both run in a read-only gate (``--skip
 roundtrip``) and on the debug pages.
 """
 
+import functools
 import mimetypes
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 
 from r2_toolkit.checks import commands
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
-from r2_toolkit.checks.runner import concurrently
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
+from r2_toolkit.checks.runner import TimedAnswer, concurrently
 from r2_toolkit.checks.schema import require_database
 from r2_toolkit.checks.schema_fields import targets_or_skip
 from r2_toolkit.core.errors import describe, error_code, http_status
-from r2_toolkit.core.files import object_key
+from r2_toolkit.core.files import FileTarget, object_key
 from r2_toolkit.core.redact import scrub
 from r2_toolkit.core.shell import manage
 
@@ -28,22 +32,22 @@ NEWEST_PER_FIELD = 3
 GENERIC_TYPES = {None, "", "binary/octet-stream", "application/octet-stream"}
 
 
-def head_objects(ctx, keys):
+def head_objects(ctx: CheckContext, keys: Iterable[str]) -> dict[str, TimedAnswer[dict[str, Any]]]:
     """{key: (succeeded, HeadObject's answer or its exception)} for ``keys``
     of the context's bucket, asked at once, within the run's timeout."""
     client, bucket = ctx.client(), ctx.bucket
-    return concurrently(
-        {key: lambda k=key: client.head_object(Bucket=bucket, Key=k) for key in keys},
-        timeout=ctx.timeout,
-    )
+    calls: dict[str, Callable[[], dict[str, Any]]] = {
+        key: functools.partial(client.head_object, Bucket=bucket, Key=key) for key in keys
+    }
+    return concurrently(calls, timeout=ctx.timeout)
 
 
-def is_missing(exc):
+def is_missing(exc: BaseException | None) -> bool:
     """Whether a HeadObject error says the object is not there."""
     return http_status(exc) == 404 or error_code(exc) in ("404", "NoSuchKey", "NotFound")
 
 
-def recent_objects(ctx, storage):
+def recent_objects(ctx: CheckContext, storage: Any) -> tuple[list[str], str]:
     """The newest objects under the storage's location (one ListObjectsV2 page),
     the round-trip's own probes left out."""
     location = (storage.location or "").strip("/")
@@ -59,9 +63,11 @@ def recent_objects(ctx, storage):
     return [item["Key"] for item in found[:SAMPLE_SIZE]], prefix
 
 
-def metadata_problems(storage, name, head):
+def metadata_problems(
+    storage: Any, name: str, head: dict[str, Any]
+) -> tuple[list[str], str | None, str | None]:
     """What is wrong with one stored object's headers, in words."""
-    problems = []
+    problems: list[str] = []
     expected = mimetypes.guess_type(name)[0]
     stored = head.get("ContentType")
     if expected and stored in GENERIC_TYPES:
@@ -73,7 +79,7 @@ def metadata_problems(storage, name, head):
 
 
 @check("r2.connectivity.object_metadata", kind="network")
-def object_metadata(ctx):
+def object_metadata(ctx: CheckContext) -> Outcome:
     """Recent objects carry the Content-Type and Cache-Control the settings promise.
 
     Catches: Objects uploaded by hand or by an old script without a Content-Type (browsers
@@ -95,13 +101,15 @@ def object_metadata(ctx):
     if not keys:
         return ok(f"Bucket {storage.bucket_name} has no objects yet; none can lack metadata.")
     heads = head_objects(ctx, keys)
-    wrong, unanswered = {}, []
+    wrong: dict[str, list[str]] = {}
+    unanswered: list[str] = []
     fix_type, fix_cache = None, None
     for key in keys:
-        succeeded, head = heads[key]
-        if not succeeded:
+        answer = heads[key]
+        if not answer[0]:
             unanswered.append(key)
             continue
+        head = answer[1]
         problems, expected, wanted_cache = metadata_problems(storage, key[len(prefix) :], head)
         if problems:
             wrong[key] = problems
@@ -138,7 +146,7 @@ def object_metadata(ctx):
 # --- the site's own files ----------------------------------------------------
 
 
-def newest_first(model):
+def newest_first(model: Any) -> list[str]:
     """An ordering that puts the newest rows first: the model's get_latest_by,
     else a creation timestamp (auto_now_add), else the highest primary key
     (a UUID primary key says nothing about age)."""
@@ -150,12 +158,12 @@ def newest_first(model):
     return [f"-{name}" for name in created[:1]] + ["-pk"]
 
 
-def newest_keys(target, count=NEWEST_PER_FIELD):
+def newest_keys(target: FileTarget, count: int = NEWEST_PER_FIELD) -> dict[str, str]:
     """{key: name} of the newest ``count`` names of a target field, the names
     the storage refuses left out."""
     rows = target.named().order_by(*newest_first(target.model))
     names = rows.values_list(target.column, flat=True)[:count]
-    found = {}
+    found: dict[str, str] = {}
     for name in names:
         key = target.key(name)
         if key:
@@ -163,7 +171,7 @@ def newest_keys(target, count=NEWEST_PER_FIELD):
     return found
 
 
-def in_media_root(name):
+def in_media_root(name: object) -> bool:
     """Whether the legacy file ``name`` is still on local disk (MEDIA_ROOT),
     waiting for the backfill; never looks outside MEDIA_ROOT."""
     if not settings.MEDIA_ROOT:
@@ -175,7 +183,7 @@ def in_media_root(name):
 
 # kind "db": the rows are read on the main thread; the HEADs run on threads.
 @check("r2.objects.sample", kind="db")
-def sample(ctx):
+def sample(ctx: CheckContext) -> Outcome:
     """The newest files of every target file field are in the bucket.
 
     Catches: A site whose rows name files the bucket does not have (a backfill not run, or run
@@ -194,16 +202,17 @@ def sample(ctx):
         raise Skip(f"no target file field on STORAGES[{ctx.alias!r}] has rows yet")
     ctx.require_bucket()
     heads = head_objects(ctx, list(dict.fromkeys(k for keys in sampled.values() for k in keys)))
-    missing, unanswered = {}, {}
+    missing: dict[str, list[str]] = {}
+    unanswered: dict[str, str] = {}
     for label, keys in sampled.items():
         for key in keys:
-            succeeded, answer = heads[key]
-            if succeeded:
+            answer = heads[key]
+            if answer[0]:
                 continue
-            if is_missing(answer):
+            if is_missing(answer[1]):
                 missing.setdefault(label, []).append(key)
             else:
-                unanswered[key] = describe(answer)
+                unanswered[key] = describe(answer[1])
     total = sum(len(keys) for keys in sampled.values())
     details = {"sampled": sampled}
     if missing:

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Literal, TypedDict, TypeVar
+from typing import Literal, TypedDict, TypeVar, overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -173,11 +173,25 @@ T = TypeVar("T")
 # A call's answer: (True, what it returned) or (False, what it raised); a call
 # with no answer is (False, TimeoutError) after ``timeout``, else (False, None).
 Answer = tuple[Literal[True], T] | tuple[Literal[False], Exception | None]
+# With a timeout, a call with no answer is a TimeoutError: every failure is an exception.
+TimedAnswer = tuple[Literal[True], T] | tuple[Literal[False], Exception]
+
+
+@overload
+def concurrently(
+    calls: Mapping[str, Callable[[], T]], timeout: float
+) -> dict[str, TimedAnswer[T]]: ...
+
+
+@overload
+def concurrently(
+    calls: Mapping[str, Callable[[], T]], timeout: None = None
+) -> dict[str, Answer[T]]: ...
 
 
 def concurrently(
     calls: Mapping[str, Callable[[], T]], timeout: float | None = None
-) -> dict[str, Answer[T]]:
+) -> dict[str, TimedAnswer[T]] | dict[str, Answer[T]]:
     """Run the zero-argument ``calls`` (name -> callable) at once, each on a
     daemon thread (a hung request must not hold the process at exit); wait for
     all, or ``timeout`` seconds at most, and return name -> (succeeded, value

@@ -10,15 +10,18 @@ model's columns :mod:`checks.schema_record`'s.
 
 import site
 import sysconfig
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.db import connection
 
 from r2_toolkit.checks.commands import makemigrations, migrate
-from r2_toolkit.checks.registry import Skip, check, fail, ok
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok
 from r2_toolkit.core import compat
 from r2_toolkit.core.errors import driver_message
 
@@ -33,7 +36,7 @@ class Column:
     null: bool
     max_length: int | None
 
-    def as_dict(self):
+    def as_dict(self) -> dict[str, object]:
         return {
             "name": self.name,
             "type": self.type,
@@ -42,7 +45,7 @@ class Column:
         }
 
 
-def database_label():
+def database_label() -> str:
     """Where the database is, in words, never with its password."""
     db = settings.DATABASES["default"]
     vendor = connection.vendor
@@ -57,13 +60,13 @@ def database_label():
 # --- the database ----------------------------------------------------------
 
 
-def ping_database():
+def ping_database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         cursor.fetchone()
 
 
-def require_database(ctx):
+def require_database(ctx: CheckContext) -> None:
     """Skip the calling check unless the database answered (asked once per run)."""
     try:
         ctx.shared("schema.database", ping_database)
@@ -71,7 +74,7 @@ def require_database(ctx):
         raise Skip("the database does not answer; see r2.schema.database") from exc
 
 
-def migration_plan():
+def migration_plan() -> list[Any]:
     """Unapplied migrations, in the order `migrate` would apply them."""
     # Imported here, not at start-up: every manage.py command imports this module.
     from django.db.migrations.executor import MigrationExecutor
@@ -81,7 +84,7 @@ def migration_plan():
     return [migration for migration, backwards in executor.migration_plan(targets) if not backwards]
 
 
-def pending_migrations(app_label=None):
+def pending_migrations(app_label: str | None = None) -> list[str]:
     """'app.migration' names not applied yet (of ``app_label`` only, if given)."""
     return [
         f"{m.app_label}.{m.name}"
@@ -90,13 +93,13 @@ def pending_migrations(app_label=None):
     ]
 
 
-def migrations_creating(model, field_names=None):
+def migrations_creating(model: Any, field_names: Iterable[str] | None = None) -> list[str]:
     """'app.migration' names that create ``model``'s table, or (with
     ``field_names``) any of those fields, in migration order."""
     from django.db.migrations.operations import AddField, CreateModel
 
     model_name = model._meta.model_name
-    found = []
+    found: list[str] = []
     for (app_label, name), migration in sorted(compat.disk_migrations().items()):
         if app_label != model._meta.app_label:
             continue
@@ -116,7 +119,7 @@ def migrations_creating(model, field_names=None):
     return found
 
 
-def migration_before(label):
+def migration_before(label: str) -> str:
     """The migration of the same app that ``label`` ('app.name') follows, as
     ``migrate APP NAME`` takes it ('zero' for the app's first)."""
     app_label, name = label.split(".", 1)
@@ -127,7 +130,7 @@ def migration_before(label):
 # --- introspection ---------------------------------------------------------
 
 
-def db_type_name(info):
+def db_type_name(info: Any) -> str:
     """The column's type as the database names it ('varchar(200)', 'int4')."""
     code = info.type_code
     if isinstance(code, str):  # SQLite reports the declared type itself
@@ -137,7 +140,7 @@ def db_type_name(info):
     return f"{name}({size})" if name in ("varchar", "bpchar") and size else name
 
 
-def to_column(info):
+def to_column(info: Any) -> Column:
     try:
         django_type = connection.introspection.get_field_type(info.type_code, info)
     except KeyError:  # a type Django has no field for
@@ -151,7 +154,7 @@ def to_column(info):
     return Column(info.name, db_type_name(info), django_type, bool(info.null_ok), max_length)
 
 
-def table_columns(table):
+def table_columns(table: str) -> dict[str, Column] | None:
     """{column name: Column} of ``table`` as the database reports it, or None
     when there is no such table; raises DatabaseError when the database fails."""
     with connection.cursor() as cursor:
@@ -166,7 +169,7 @@ def table_columns(table):
 # --- whose migrations are they ---------------------------------------------
 
 
-def foreign_roots():
+def foreign_roots() -> set[Path]:
     """Where installed packages and the standard library live."""
     paths = sysconfig.get_paths()
     roots = [paths.get("purelib"), paths.get("platlib"), paths.get("stdlib")]
@@ -175,7 +178,7 @@ def foreign_roots():
     return {Path(root).resolve() for root in roots if root}
 
 
-def site_owns(app_label):
+def site_owns(app_label: str) -> bool:
     """Whether ``app_label``'s code is the site's own, so its migrations are
     the site's to write: not an installed package (site-packages), whose
     migrations its next release would overwrite or contradict."""
@@ -185,7 +188,7 @@ def site_owns(app_label):
     return not any(path.is_relative_to(root) for root in foreign_roots())
 
 
-def model_change_fix(model, change, instead, then=""):
+def model_change_fix(model: Any, change: str | None, instead: str, then: str = "") -> str:
     """How to make ``change`` (a clause: 'Set max_length=600 on …'; None: the
     model is already right) to ``model``, as one sentence: in the site's own
     app, edit it and make the migration (``then`` is appended); in an
@@ -205,7 +208,7 @@ def model_change_fix(model, change, instead, then=""):
 
 
 @check("r2.schema.database", kind="db", per_storage=False)
-def database(ctx):
+def database(ctx: CheckContext) -> Outcome:
     """The database answers.
 
     Catches: A database that is down, unreachable or refuses the configured credentials.
@@ -226,7 +229,7 @@ def database(ctx):
 
 
 @check("r2.schema.migrations", kind="db", per_storage=False)
-def migrations(ctx):
+def migrations(ctx: CheckContext) -> Outcome:
     """Every migration is applied.
 
     Catches: Unapplied migrations, e.g. the one adding the R2 columns, deployed code running

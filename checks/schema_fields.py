@@ -8,14 +8,18 @@ them collapse into one key under R2's Unicode normalization.
 """
 
 import unicodedata
+from collections.abc import Mapping
+from typing import Any, TypedDict, TypeVar, cast
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models.functions import Length
 
 from r2_toolkit.checks import schema
 from r2_toolkit.checks.commands import migrate
-from r2_toolkit.checks.registry import Skip, check, fail, ok, warn
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
 from r2_toolkit.core import files
+from r2_toolkit.core.files import FileTarget
 from r2_toolkit.core.keys import MAX_KEY_BYTES, join_location
 from r2_toolkit.core.storage import is_r2_endpoint
 from r2_toolkit.core.target import (
@@ -32,8 +36,21 @@ SEE_FILE_FIELDS = "see r2.schema.file_fields"
 # key limit cannot reach it, so only longer names are measured one by one.
 MAX_UTF8_BYTES = 4
 
+T = TypeVar("T")
+# object key -> the (target, row pk) of every row stored under it
+Keys = dict[str, list[tuple[FileTarget, Any]]]
 
-def targets_or_skip(ctx):
+
+class NameLengths(TypedDict):
+    limit: int | None
+    too_long: int
+    longest_key: int
+    key_too_long: int
+    refused: int
+    example: str | None  # a key over the limit: set whenever key_too_long is
+
+
+def targets_or_skip(ctx: CheckContext) -> list[FileTarget]:
     """The target fields of the context's storage; Skip when they cannot be
     resolved (r2.schema.file_fields says why)."""
     if ctx.alias is None:
@@ -44,7 +61,7 @@ def targets_or_skip(ctx):
         raise Skip(f"{exc}; {SEE_FILE_FIELDS}") from exc
 
 
-def field_report(target):
+def field_report(target: FileTarget) -> dict[str, object]:
     """One target field as the database holds it, for ``/debug/r2/schema``."""
     columns = schema.table_columns(target.model._meta.db_table)
     column = (columns or {}).get(target.field.column)
@@ -57,12 +74,12 @@ def field_report(target):
     }
 
 
-def target_problems(target, pending):
+def target_problems(target: FileTarget, pending: list[str]) -> tuple[list[str], str | None]:
     """Sentences for what is wrong with one target's table, and the apps to migrate."""
     table, app = target.model._meta.db_table, target.model._meta.app_label
     waiting = [m for m in pending if m.startswith(f"{app}.")]
     columns = schema.table_columns(table)
-    problems = []
+    problems: list[str] = []
     if columns is None:
         creating = [m for m in schema.migrations_creating(target.model) if m in waiting]
         problems.append(
@@ -77,7 +94,7 @@ def target_problems(target, pending):
 
 
 @check("r2.schema.file_fields", kind="db")
-def file_fields(ctx):
+def file_fields(ctx: CheckContext) -> Outcome:
     """Every target file field's table and column exist, its migrations applied.
 
     Catches: An R2_TOOLKIT["FILE_FIELDS"] entry that names no file field, or a file field whose
@@ -127,7 +144,7 @@ def file_fields(ctx):
 # --- lengths ---------------------------------------------------------------
 
 
-def column_limit(target):
+def column_limit(target: FileTarget) -> int | None:
     """The longest name the field's column holds: as the database reports it,
     else as the model declares it (None: unbounded)."""
     columns = schema.table_columns(target.model._meta.db_table) or {}
@@ -137,7 +154,7 @@ def column_limit(target):
     return target.field.max_length
 
 
-def name_lengths(target):
+def name_lengths(target: FileTarget) -> NameLengths:
     """{"limit", "too_long" (rows whose name is longer than the column),
     "longest_key" (bytes), "key_too_long" (rows whose key is over the store's
     limit), "refused" (rows whose name the storage refuses), "example"}; each
@@ -172,7 +189,7 @@ def name_lengths(target):
 
 
 @check("r2.schema.file_name_lengths", kind="db")
-def file_name_lengths(ctx):
+def file_name_lengths(ctx: CheckContext) -> Outcome:
     """Every target field's names fit its column, and their keys fit the store.
 
     Catches: Object keys (the storage's location joined to a row's name) longer than the 1,024
@@ -194,7 +211,7 @@ def file_name_lengths(ctx):
     over = {label: m for label, m in measured.items() if m["key_too_long"]}
     if over:
         shown = "; ".join(
-            f"{label}: {m['key_too_long']} row(s), e.g. {m['example'][:80]}…"
+            f"{label}: {m['key_too_long']} row(s), e.g. {cast(str, m['example'])[:80]}…"
             for label, m in over.items()
         )
         return fail(
@@ -241,7 +258,7 @@ NON_ASCII = r"[^\x01-\x7f]"  # only such names can change under NFC (a regex eve
 SHOWN_PAIRS = 3
 
 
-def record_keys(targets):
+def record_keys(targets: list[FileTarget]) -> tuple[Keys, set[tuple[str, Any]]]:
     """Keys the record model adds to the file fields' own: its migrated rows'
     storage_key, and with KEY_TEMPLATE its legacy rows' future keys (which
     replace their names' keys)."""
@@ -254,12 +271,12 @@ def record_keys(targets):
     if target is None or "storage_key" not in fields:
         return {}, set()
     key_column = fields["storage_key"].name
-    keys = {}
+    keys: Keys = {}
     migrated = target.manager.filter(**{f"{key_column}__isnull": False})
     migrated = migrated.filter(**{f"{key_column}__regex": NON_ASCII})
     for pk, key in migrated.values_list("pk", key_column):
         keys.setdefault(key, []).append((target, pk))
-    replaced = set()
+    replaced: set[tuple[str, Any]] = set()
     if uses_template():
         legacy = target.named().filter(**{f"{key_column}__isnull": True})
         legacy = legacy.filter(**{f"{target.column}__regex": NON_ASCII})
@@ -271,7 +288,7 @@ def record_keys(targets):
     return keys, replaced
 
 
-def unicode_keys(targets):
+def unicode_keys(targets: list[FileTarget]) -> Keys:
     """{object key: [(target, row pk), ...]} for every row with a non-ASCII name."""
     keys, replaced = record_keys(targets)
     for target in targets:
@@ -283,23 +300,23 @@ def unicode_keys(targets):
     return keys
 
 
-def normal_form(text):
+def normal_form(text: str) -> str:
     return next(
         (f for f in ("NFC", "NFD") if unicodedata.is_normalized(f, text)), "neither NFC nor NFD"
     )
 
 
-def collapsing_groups(keys):
+def collapsing_groups(keys: Mapping[str, T]) -> list[list[tuple[str, T]]]:
     """The groups of distinct keys in ``keys`` (key -> anything) that R2 stores as one
     object because they are equal in NFC, each group in ``keys``' order."""
-    by_nfc = {}
+    by_nfc: dict[str, list[tuple[str, T]]] = {}
     for key, value in keys.items():
         by_nfc.setdefault(unicodedata.normalize("NFC", key), []).append((key, value))
     return [group for group in by_nfc.values() if len(group) > 1]
 
 
 @check("r2.schema.unicode_names", kind="db")
-def unicode_names(ctx):
+def unicode_names(ctx: CheckContext) -> Outcome:
     """R2: no two file names collapse into one key under Unicode normalization.
 
     Catches: File names in NFD (as a Mac's disk writes them) beside the same names in NFC: R2

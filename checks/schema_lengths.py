@@ -4,13 +4,16 @@ configuration writes into them (every row measured under the name the
 backfill gives it, so the count of rows that would not fit is exact)."""
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django.db.models import Q
 
-from r2_toolkit.checks.registry import Skip, check, fail, ok, skip, warn
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, skip, warn
 from r2_toolkit.checks.schema import model_change_fix
-from r2_toolkit.checks.schema_record import FOREIGN_INSTEAD, schema_or_outcome
+from r2_toolkit.checks.schema_record import FOREIGN_INSTEAD, Schema, schema_or_outcome
 from r2_toolkit.core import compat, files
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.redact import scrub
@@ -26,10 +29,12 @@ from r2_toolkit.core.target import (
 # Names of only these characters, in segments that do not start with a dot,
 # come out of the storage's cleaning and URL quoting unchanged, so their key
 # and URL are a fixed prefix plus the name: measured without building a URL.
+# What a length is measured on: the key or the URL the storage gives a name.
+Measure = Callable[[Any, str], str | None]
 PLAIN_NAME = re.compile(r"[\w~-][\w.~-]*(/[\w~-][\w.~-]*)*", re.ASCII)
 
 
-def storage_for_lengths(ctx):
+def storage_for_lengths(ctx: CheckContext) -> Any:
     try:
         return ctx.storage()
     except Skip:
@@ -38,17 +43,17 @@ def storage_for_lengths(ctx):
         raise Skip(f"the storage could not be built ({describe(exc)}); see r2.storages") from exc
 
 
-def measurer(storage, measure):
+def measurer(storage: Any, measure: Measure) -> Callable[[str], int | None]:
     """name -> len(measure(storage, name)), or None when the storage refuses
     the name; plain names without asking the storage each time."""
-    overhead = len(measure(storage, "a")) - 1
+    overhead = len(cast(str, measure(storage, "a"))) - 1  # the storage takes "a"
 
-    def length(name):
+    def length(name: str) -> int | None:
         if PLAIN_NAME.fullmatch(name):
             return overhead + len(name)
         if files.object_key(storage, name) is None:
             return None
-        return len(measure(storage, name))
+        return len(cast(str, measure(storage, name)))  # a name it takes: one key, one URL
 
     return length
 
@@ -61,14 +66,14 @@ class LengthNeed:
     rows_too_long: int
 
 
-def key_name(storage, name, username):
+def key_name(storage: Any, name: str, username: str | None) -> str:
     """The name (relative to the location) a record row's file is stored
     under: its own, or with KEY_TEMPLATE the seed's users/<username>/images/
     layout (the name the backfill renames the row to)."""
     return templated_name(name, username, storage.location) if uses_template() else name
 
 
-def length_need(schema, storage, measure, limit):
+def length_need(schema: Schema, storage: Any, measure: Measure, limit: int | None) -> LengthNeed:
     """How long a column must be for ``measure`` over the table's rows: every
     row's name measured under the name the backfill gives it, so the count of
     rows that would not fit is exact."""
@@ -92,7 +97,7 @@ def length_need(schema, storage, measure, limit):
     return LengthNeed(longest, possible, example, too_long)
 
 
-def alter_field_fix(model, field_, max_length):
+def alter_field_fix(model: Any, field_: Any, max_length: int) -> str:
     """The migration operation that widens ``field_``, as makemigrations writes it."""
     name, path, args, kwargs = field_.deconstruct()
     widened = type(field_)(*args, **{**kwargs, "max_length": max_length})
@@ -102,7 +107,7 @@ def alter_field_fix(model, field_, max_length):
     return compat.operation_source(operation)
 
 
-def length_check(ctx, reference_name, measure, what):
+def length_check(ctx: CheckContext, reference_name: str, measure: Measure, what: str) -> Outcome:
     schema = schema_or_outcome(ctx)
     column = schema.column(reference_name)
     if reference_name not in schema.fields:
@@ -142,7 +147,7 @@ def length_check(ctx, reference_name, measure, what):
         return fail(
             f"{column.name} holds {limit} characters, but the {what} of existing rows "
             f"need up to {need.longest_now} ({need.rows_too_long} row(s) would not "
-            f"fit, e.g. {scrub(measure(storage, need.example))})",
+            f"fit, e.g. {scrub(measure(storage, cast(str, need.example)))})",
             hint,
             **details,
         )
@@ -167,7 +172,7 @@ def length_check(ctx, reference_name, measure, what):
 
 
 @check("r2.schema.public_url_length", kind="db", per_storage=False)
-def public_url_length(ctx):
+def public_url_length(ctx: CheckContext) -> Outcome:
     """public_url is long enough for this configuration's URLs.
 
     Catches: A record model's public_url column (the reference schema's varchar(200)) too short
@@ -180,7 +185,7 @@ def public_url_length(ctx):
 
 
 @check("r2.schema.storage_key_length", kind="db", per_storage=False)
-def storage_key_length(ctx):
+def storage_key_length(ctx: CheckContext) -> Outcome:
     """storage_key is long enough for this configuration's object keys.
 
     Catches: A record model's storage_key column too short for the object keys (location prefix

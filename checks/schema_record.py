@@ -9,13 +9,16 @@ configuration writes into them. Without a record model they skip.
 """
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import connection
 
 from r2_toolkit.checks.commands import migrate
-from r2_toolkit.checks.registry import Skip, check, fail, ok, skip
+from r2_toolkit.checks.context import CheckContext
+from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, skip
 from r2_toolkit.checks.schema import (
     TEXT_TYPES,
+    Column,
     database_label,
     migration_before,
     migrations_creating,
@@ -71,22 +74,24 @@ FOREIGN_INSTEAD = (
 class Schema:
     """The record model's table as the database reports it."""
 
-    model: type
+    model: Any  # the record model class
     table: str
     exists: bool
-    columns: dict = field(default_factory=dict)  # column name -> Column
-    fields: dict = field(default_factory=dict)  # reference name -> model field (those it keeps)
+    columns: dict[str, Column] = field(default_factory=dict)  # column name -> Column
+    fields: dict[str, Any] = field(
+        default_factory=dict
+    )  # reference name -> model field (those it keeps)
 
-    def column(self, reference_name):
+    def column(self, reference_name: str) -> Column | None:
         kept = self.fields.get(reference_name)
         return self.columns.get(kept.column) if kept is not None else None
 
     @property
-    def missing(self):
+    def missing(self) -> list[str]:
         return [f.column for f in self.fields.values() if f.column not in self.columns]
 
 
-def inspect_schema():
+def inspect_schema() -> Schema | None:
     """The record model's table as the database reports it, or None without a
     record model; raises TargetError for settings that point nowhere and
     DatabaseError when the database fails."""
@@ -100,7 +105,7 @@ def inspect_schema():
     return schema
 
 
-def schema_report():
+def schema_report() -> dict[str, Any]:
     """The target file fields, the record table's columns (where a record
     model is configured) and the pending migrations, for the
     ``/debug/r2/schema`` view; never raises, never holds a secret."""
@@ -135,7 +140,7 @@ def schema_report():
     return report
 
 
-def schema_or_outcome(ctx):
+def schema_or_outcome(ctx: CheckContext) -> Schema:
     """The schema, or raises Skip; configuration problems become failures of
     r2.schema.image_model only, so one mistake is reported once."""
     require_database(ctx)
@@ -154,7 +159,7 @@ def schema_or_outcome(ctx):
 
 
 @check("r2.schema.image_model", kind="db", per_storage=False)
-def image_model_check(ctx):
+def image_model_check(ctx: CheckContext) -> Outcome:
     """The record model, if one is configured, resolves and its table exists.
 
     Catches: An R2_TOOLKIT["IMAGE_MODEL"], FIELD_MAP or IMAGE_FIELD that names no model or
@@ -186,9 +191,9 @@ def image_model_check(ctx):
     return ok(f"{label} is stored in the table {schema.table}.", model=label, table=schema.table)
 
 
-def column_problems(schema):
+def column_problems(schema: Schema) -> list[str]:
     """One sentence per R2 column whose type or nullability is unusable."""
-    problems = []
+    problems: list[str] = []
     for name in schema.fields:
         column = schema.column(name)
         if column is None:
@@ -209,7 +214,7 @@ def column_problems(schema):
     return problems
 
 
-def missing_columns_cause(schema, missing):
+def missing_columns_cause(schema: Schema, missing: list[str]) -> tuple[str, str]:
     """(cause, hint) for R2 columns the model declares and the table lacks."""
     model, app = schema.model, schema.model._meta.app_label
     names = [f.name for f in schema.fields.values() if f.column in missing]
@@ -229,7 +234,7 @@ def missing_columns_cause(schema, missing):
 
 
 @check("r2.schema.columns", kind="db", per_storage=False)
-def columns(ctx):
+def columns(ctx: CheckContext) -> Outcome:
     """The record model's R2 columns exist with usable types.
 
     Catches: storage_key, public_url, mime_type, width, height or size_bytes (those the record

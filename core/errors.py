@@ -17,14 +17,14 @@ from django.db import InterfaceError, OperationalError
 from r2_toolkit.core.redact import scrub
 
 
-def error_code(exc: BaseException) -> Any:
+def error_code(exc: BaseException | None) -> Any:
     """The S3 error code of a ClientError ('NoSuchBucket', '403', ...), else None."""
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code")
     return None
 
 
-def http_status(exc: BaseException) -> Any:
+def http_status(exc: BaseException | None) -> Any:
     if isinstance(exc, ClientError):
         return exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     return None
