@@ -19,7 +19,7 @@ from django.conf import settings
 from r2_toolkit.checks import commands
 from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.registry import Outcome, Skip, check, fail, ok, warn
-from r2_toolkit.checks.runner import TimedAnswer, concurrently
+from r2_toolkit.checks.runner import Answer, concurrently
 from r2_toolkit.checks.schema import require_database
 from r2_toolkit.checks.schema_fields import targets_or_skip
 from r2_toolkit.core.errors import describe, error_code, http_status
@@ -32,7 +32,7 @@ NEWEST_PER_FIELD = 3
 GENERIC_TYPES = {None, "", "binary/octet-stream", "application/octet-stream"}
 
 
-def head_objects(ctx: CheckContext, keys: Iterable[str]) -> dict[str, TimedAnswer[dict[str, Any]]]:
+def head_objects(ctx: CheckContext, keys: Iterable[str]) -> dict[str, Answer[dict[str, Any]]]:
     """{key: (succeeded, HeadObject's answer or its exception)} for ``keys``
     of the context's bucket, asked at once, within the run's timeout."""
     client, bucket = ctx.client(), ctx.bucket

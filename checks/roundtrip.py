@@ -19,14 +19,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from django.core.files.base import ContentFile
 
 from r2_toolkit.checks import cors_rules
+from r2_toolkit.checks.context import CheckContext
 from r2_toolkit.checks.cors_live import live_verdict, object_url
-from r2_toolkit.checks.registry import check, fail, skip
+from r2_toolkit.checks.registry import CheckFunction, Outcome, check, fail, skip
 from r2_toolkit.checks.roundtrip_steps import PNG, WRITE_HINT, Verdicts
-from r2_toolkit.checks.runner import concurrently
+from r2_toolkit.checks.runner import Answer, concurrently
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.files import object_key
 from r2_toolkit.core.http import fetch
@@ -34,9 +38,10 @@ from r2_toolkit.core.http import fetch
 # The presigned URL only has to outlive the one PUT made right after signing.
 PRESIGN_SECONDS = 300
 USER_AGENT = "r2-toolkit-check"
+T = TypeVar("T")
 
 
-def probe_png(token):
+def probe_png(token: str) -> bytes:
     """A real, tiny PNG whose bytes are unique to this run (a text chunk holds
     the token), so a stale cache in front of url() cannot pass for it."""
     from PIL import Image, PngImagePlugin  # here: a plain manage.py command needs no Pillow
@@ -58,7 +63,7 @@ class RoundTrip(Verdicts):
     object's HEAD; (3) the deletes; (4) the check that both are gone.
     """
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: CheckContext) -> None:
         self.ctx = ctx
         self.storage = ctx.storage()
         ctx.client()  # built once, here, before the threads that share it
@@ -66,35 +71,36 @@ class RoundTrip(Verdicts):
         self.png = probe_png(self.token)
         self.name = f"{ctx.toolkit.PROBE_PREFIX}{self.token}.png"
         self.presigned_name = f"{ctx.toolkit.PROBE_PREFIX}{self.token}-presigned.png"
-        self.created = []  # storage names that may exist in the bucket
-        self.timings = {}
-        self.outcomes = {}
-        self.fetched = {}  # request name -> (succeeded, value or exception)
+        self.created: list[str] = []  # storage names that may exist in the bucket
+        self.timings: dict[str, float] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        # request name -> (succeeded, value or exception)
+        self.fetched: dict[str, Answer[Any]] = {}
 
     # --- plumbing ------------------------------------------------------
     @contextlib.contextmanager
-    def timed(self, label):
+    def timed(self, label: str) -> Iterator[None]:
         started = time.perf_counter()
         try:
             yield
         finally:
             self.timings[label] = round((time.perf_counter() - started) * 1000, 1)
 
-    def timed_call(self, label, call):
-        def run():
+    def timed_call(self, label: str, call: Callable[[], T]) -> Callable[[], T]:
+        def run() -> T:
             with self.timed(label):
                 return call()
 
         return run
 
-    def got(self, name):
+    def got(self, name: str) -> Any:
         """What request ``name`` answered; re-raises what it raised."""
         succeeded, value = self.fetched[name]
         if not succeeded:
             raise value
         return value
 
-    def step(self, name, run, after=()):
+    def step(self, name: str, run: Callable[[], Outcome], after: Sequence[str] = ()) -> None:
         """Run one step unless a step it needs did not pass; never raises."""
         for needed in after:
             if self.outcomes[needed].status != "pass":
@@ -109,10 +115,11 @@ class RoundTrip(Verdicts):
                 f"The round-trip's {name} step failed: {describe(exc)}", WRITE_HINT
             )
 
-    def key(self, name):
-        return object_key(self.storage, name)
+    def key(self, name: str) -> str:
+        # The probe's names are the toolkit's own, which every storage accepts.
+        return cast(str, object_key(self.storage, name))
 
-    def run(self):
+    def run(self) -> "RoundTrip":
         try:
             # Recorded before writing: a write that fails half-way may still land.
             self.created = [self.name, self.presigned_name]
@@ -132,9 +139,9 @@ class RoundTrip(Verdicts):
             self.step("cleanup", self.cleanup)
         return self
 
-    def reads(self):
+    def reads(self) -> dict[str, Callable[[], Any]]:
         """The requests of phase 2: whatever can be asked once the writes answered."""
-        calls = {}
+        calls: dict[str, Callable[[], Any]] = {}
         if self.fetched["save"][0]:
             saved = self.got("save")
             client, bucket, key = self.ctx.client(), self.storage.bucket_name, self.key(saved)
@@ -147,7 +154,7 @@ class RoundTrip(Verdicts):
             )
             for origin in self.public_origins():
                 calls[f"cors {origin}"] = self.timed_call(
-                    "public_cors_ms", lambda origin=origin: self.cors_answers(saved, origin)
+                    "public_cors_ms", partial(self.cors_answers, saved, origin)
                 )
         if self.fetched["presigned_put"][0] and self.got("presigned_put")[0] in (200, 201, 204):
             presigned_key = self.key(self.presigned_name)
@@ -159,7 +166,7 @@ class RoundTrip(Verdicts):
             )
         return calls
 
-    def reachable(self):
+    def reachable(self) -> bool:
         """Whether the bucket answers HeadBucket (asked once per run, shared)."""
         try:
             self.ctx.head_bucket()
@@ -167,7 +174,7 @@ class RoundTrip(Verdicts):
         except Exception:
             return False
 
-    def result(self, step):
+    def result(self, step: str) -> Outcome:
         """The outcome of ``step`` with the probe's timings in its details."""
         outcome = self.outcomes[step]
         return dataclasses.replace(
@@ -175,21 +182,21 @@ class RoundTrip(Verdicts):
         )
 
     # --- the requests --------------------------------------------------
-    def save(self):
+    def save(self) -> str:
         saved = self.storage.save(self.name, ContentFile(self.png))
         self.created[0] = self.name = saved
         return saved
 
-    def read(self, name):
+    def read(self, name: str) -> bytes:
         with self.storage.open(name, "rb") as stored:
             return stored.read()
 
-    def public_get(self, name):
+    def public_get(self, name: str) -> tuple[int, Any, bytes]:
         url = self.storage.url(name)
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         return fetch(request, self.ctx.timeout)
 
-    def send_presigned_put(self):
+    def send_presigned_put(self) -> tuple[int, Any, bytes]:
         url = self.ctx.client().generate_presigned_url(
             "put_object",
             Params={
@@ -206,10 +213,10 @@ class RoundTrip(Verdicts):
         return fetch(request, self.ctx.timeout)
 
     @property
-    def origin(self):
+    def origin(self) -> str | None:
         return next(iter(self.ctx.toolkit.CORS_ORIGINS), None)
 
-    def public_origins(self):
+    def public_origins(self) -> list[str]:
         """The browser origins whose view of the public domain is compared with
         the S3 host's: only with a custom domain in front of the bucket."""
         if not self.storage.custom_domain:
@@ -217,12 +224,12 @@ class RoundTrip(Verdicts):
         found = (cors_rules.normalize_origin(o) for o in self.ctx.toolkit.CORS_ORIGINS)
         return [o for o in dict.fromkeys(found) if o]
 
-    def preflight_urls(self):
+    def preflight_urls(self) -> tuple[str, str]:
         """(through the public domain, at the S3 host) of a key that need not exist."""
         public = self.storage.url(f"{self.ctx.toolkit.PROBE_PREFIX}cors-preflight")
         return public, object_url(self.ctx)
 
-    def cors_answers(self, name, origin):
+    def cors_answers(self, name: str, origin: str) -> dict[str, tuple[Any, Any]]:
         """What a browser on ``origin`` gets from the public domain and from the S3
         host, all asked at once: (allowed, reason) of a GET preflight to each (at a
         key that need not exist, as cors_live.object_url does: some servers refuse
@@ -232,39 +239,42 @@ class RoundTrip(Verdicts):
         public_preflight, s3_preflight = self.preflight_urls()
         timeout = self.ctx.timeout
 
-        def public_get():
+        def public_get() -> tuple[int, str | None]:
             request = urllib.request.Request(
                 public_url, headers={"User-Agent": USER_AGENT, "Origin": origin}
             )
             status, headers, _ = fetch(request, timeout, limit=0)
             return status, headers.get("Access-Control-Allow-Origin")
 
-        answers = concurrently(
-            {
-                "public": lambda: live_verdict(public_preflight, origin, timeout, "GET", ()),
-                "s3": lambda: live_verdict(s3_preflight, origin, timeout, "GET", ()),
-                "get": public_get,
-            }
-        )
+        calls: dict[str, Callable[[], Any]] = {
+            "public": partial(live_verdict, public_preflight, origin, timeout, "GET", ()),
+            "s3": partial(live_verdict, s3_preflight, origin, timeout, "GET", ()),
+            "get": public_get,
+        }
+        answers = concurrently(calls)
 
-        def verdict(name):
-            succeeded, value = answers[name]
-            return value if succeeded else (False, f"the request failed: {describe(value)}")
+        def verdict(name: str) -> tuple[bool, str]:
+            answer = answers[name]
+            if answer[0]:
+                return cast(tuple[bool, str], answer[1])
+            return False, f"the request failed: {describe(answer[1])}"
 
-        succeeded, got = answers["get"]
+        got = answers["get"]
         return {
             "public": verdict("public"),
             "s3": verdict("s3"),
-            "get": got if succeeded else (None, None),
+            "get": got[1] if got[0] else (None, None),
         }
 
 
-def probe(ctx):
+def probe(ctx: CheckContext) -> RoundTrip:
     """This alias's round-trip, run once however many checks ask for it."""
     return ctx.shared("roundtrip.probe", lambda: RoundTrip(ctx).run())
 
 
-def step_check(id, step, title, catches, fix, source=""):
+def step_check(
+    id: str, step: str, title: str, catches: str, fix: str, source: str = ""
+) -> CheckFunction:
     @check(
         id,
         kind="network",
@@ -275,7 +285,7 @@ def step_check(id, step, title, catches, fix, source=""):
         fix=fix,
         source=source,
     )
-    def run(ctx):
+    def run(ctx: CheckContext) -> Outcome:
         return probe(ctx).result(step)
 
     run.__name__ = step

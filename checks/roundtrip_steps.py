@@ -5,18 +5,24 @@ sends the requests and registers the checks."""
 
 import hashlib
 import urllib.error
+from contextlib import AbstractContextManager
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from r2_toolkit.checks import commands
 from r2_toolkit.checks.cors import NO_ORIGINS
-from r2_toolkit.checks.registry import fail, ok, skip, warn
-from r2_toolkit.checks.runner import concurrently
+from r2_toolkit.checks.registry import Outcome, fail, ok, skip, warn
+from r2_toolkit.checks.runner import Answer, concurrently
 from r2_toolkit.checks.storages import BROKEN_EXISTS
 from r2_toolkit.core.compat import installed_version
 from r2_toolkit.core.errors import describe, error_code
 from r2_toolkit.core.http import s3_error
 from r2_toolkit.core.redact import redact_url, scrub
+
+if TYPE_CHECKING:
+    from r2_toolkit.checks.context import CheckContext
 
 PNG = "image/png"
 PUBLIC_HINT = (
@@ -40,11 +46,11 @@ WRITE_HINT = (
 )
 
 
-def sha256(data):
+def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def exists_cause(storage):
+def exists_cause(storage: Any) -> str:
     """Why exists() may deny a file that is there, when the installed version says."""
     if installed_version("django-storages") == BROKEN_EXISTS and storage.file_overwrite:
         return (
@@ -57,7 +63,28 @@ def exists_cause(storage):
 class Verdicts:
     """The steps of :class:`checks.roundtrip.RoundTrip`, one method each."""
 
-    def upload(self):
+    # What RoundTrip sets and sends, declared for the checker only.
+    ctx: "CheckContext"
+    storage: Any  # an S3Storage
+    png: bytes
+    name: str
+    presigned_name: str
+    created: list[str]  # storage names that may exist in the bucket
+    timings: dict[str, float]
+    fetched: dict[str, Answer[Any]]
+
+    if TYPE_CHECKING:
+
+        def got(self, name: str) -> Any: ...
+        def key(self, name: str) -> str: ...
+        def reachable(self) -> bool: ...
+        def timed(self, label: str) -> AbstractContextManager[None]: ...
+        def public_origins(self) -> list[str]: ...
+        def preflight_urls(self) -> tuple[str, str]: ...
+        @property
+        def origin(self) -> str | None: ...
+
+    def upload(self) -> Outcome:
         if not self.fetched["save"][0] and not self.reachable():
             self.created = []  # nothing can have landed in a bucket that does not answer
             try:
@@ -107,7 +134,7 @@ class Verdicts:
             **details,
         )
 
-    def headers(self):
+    def headers(self) -> Outcome:
         key = self.key(self.name)
         head = self.got("head")
         stored_type = head.get("ContentType")
@@ -145,7 +172,7 @@ class Verdicts:
             **details,
         )
 
-    def public_url(self):
+    def public_url(self) -> Outcome:
         details = {"url": redact_url(self.storage.url(self.name))}
         try:
             status, headers, body = self.got("public")
@@ -202,7 +229,7 @@ class Verdicts:
             )
         return ok(f"Fetched the probe anonymously from {details['url']} (bytes match).", **details)
 
-    def public_cors(self):
+    def public_cors(self) -> Outcome:
         origins = self.public_origins()
         if not self.storage.custom_domain:
             return skip("No custom domain is set; the S3 host's CORS is r2.cors's concern.")
@@ -258,7 +285,7 @@ class Verdicts:
             **details,
         )
 
-    def presigned_put(self):
+    def presigned_put(self) -> Outcome:
         key = self.key(self.presigned_name)
         details = {"object": key, "origin": self.origin}
         try:
@@ -306,7 +333,7 @@ class Verdicts:
             **details,
         )
 
-    def cleanup(self):
+    def cleanup(self) -> Outcome:
         if not self.created:
             return skip("Nothing was written, so nothing to delete.")
         keys = [self.key(name) for name in self.created]
@@ -316,15 +343,11 @@ class Verdicts:
                 kept=keys,
             )
         with self.timed("delete_ms"):
-            deleted = concurrently(
-                {name: lambda n=name: self.storage.delete(n) for name in self.created}
-            )
+            deleted = concurrently({n: partial(self.storage.delete, n) for n in self.created})
         # Best effort: every object is tried, each failure reported.
         errors = {self.key(n): describe(v) for n, (ok_, v) in deleted.items() if not ok_}
         with self.timed("gone_ms"):
-            there = concurrently(
-                {name: lambda n=name: self.still_there(n) for name in self.created}
-            )
+            there = concurrently({n: partial(self.still_there, n) for n in self.created})
         left = [self.key(n) for n in self.created if there[n][1] is not False]
         details = {"deleted": [k for k in keys if k not in left], "left_behind": left}
         if left:
@@ -343,7 +366,7 @@ class Verdicts:
             )
         return ok(f"Deleted the {len(keys)} probe object(s); none is left.", **details)
 
-    def still_there(self, name):
+    def still_there(self, name: str) -> bool:
         try:
             return self.storage.exists(name)
         except Exception as exc:

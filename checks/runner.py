@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Literal, TypedDict, TypeVar, overload
+from typing import Literal, TypedDict, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -170,28 +170,14 @@ def summarize(results: Iterable[Result], fail_on: str = "error") -> Summary:
 
 
 T = TypeVar("T")
-# A call's answer: (True, what it returned) or (False, what it raised); a call
-# with no answer is (False, TimeoutError) after ``timeout``, else (False, None).
-Answer = tuple[Literal[True], T] | tuple[Literal[False], Exception | None]
-# With a timeout, a call with no answer is a TimeoutError: every failure is an exception.
-TimedAnswer = tuple[Literal[True], T] | tuple[Literal[False], Exception]
-
-
-@overload
-def concurrently(
-    calls: Mapping[str, Callable[[], T]], timeout: float
-) -> dict[str, TimedAnswer[T]]: ...
-
-
-@overload
-def concurrently(
-    calls: Mapping[str, Callable[[], T]], timeout: None = None
-) -> dict[str, Answer[T]]: ...
+# A call's answer: (True, what it returned) or (False, what it raised, or the
+# TimeoutError of a call still running after ``timeout``).
+Answer = tuple[Literal[True], T] | tuple[Literal[False], Exception]
 
 
 def concurrently(
     calls: Mapping[str, Callable[[], T]], timeout: float | None = None
-) -> dict[str, TimedAnswer[T]] | dict[str, Answer[T]]:
+) -> dict[str, Answer[T]]:
     """Run the zero-argument ``calls`` (name -> callable) at once, each on a
     daemon thread (a hung request must not hold the process at exit); wait for
     all, or ``timeout`` seconds at most, and return name -> (succeeded, value
@@ -213,5 +199,8 @@ def concurrently(
     deadline = None if timeout is None else time.monotonic() + timeout
     for thread in threads:
         thread.join(None if deadline is None else max(deadline - time.monotonic(), 0))
-    late = TimeoutError(f"no answer within {timeout:g}s") if timeout is not None else None
-    return {name: results.get(name, (False, late)) for name in calls}
+    # Without a timeout every call has answered: only a deadline leaves one out.
+    return {
+        name: results.get(name) or (False, TimeoutError(f"no answer within {timeout:g}s"))
+        for name in calls
+    }
