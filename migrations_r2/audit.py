@@ -35,6 +35,7 @@ from r2_toolkit.migrations_r2 import findings, quarantine
 from r2_toolkit.migrations_r2.bucket import Bucket, open_bucket
 from r2_toolkit.migrations_r2.findings import KINDS, FileRow, Finding, ImageRow, RowChecker
 from r2_toolkit.migrations_r2.listing import Listed, OutOfOrder, Ref, merged
+from r2_toolkit.migrations_r2.pace import Pace
 from r2_toolkit.migrations_r2.paths import media_root_of
 from r2_toolkit.migrations_r2.quarantine import (
     OrphanMover,
@@ -64,18 +65,15 @@ class AuditError(Exception):
 
 
 @dataclass
-class AuditOptions:
+class AuditOptions(Pace):
     alias: str | None = None
     grace: float = 86400.0
     metadata: bool = False
     delete_orphans: bool = False
     yes: bool = False
-    batch_size: int | None = None
-    workers: int | None = None
 
     def __post_init__(self) -> None:
-        self.batch_size = self.batch_size or toolkit_settings.BACKFILL_BATCH_SIZE
-        self.workers = self.workers or toolkit_settings.BACKFILL_WORKERS
+        super().__post_init__()
         if self.grace < 0:
             raise AuditError(f"--grace must be 0 or more seconds, not {self.grace:g}.")
         if self.yes and not self.delete_orphans:
@@ -168,7 +166,7 @@ class Audit:
     def setup(self) -> None:
         try:
             alias = chosen_s3_alias(self.options.alias)
-            self.bucket = open_bucket(cast(int, self.options.workers), alias)
+            self.bucket = open_bucket(self.options.workers, alias)
             self.scope = scope_of(self.bucket, alias)
         except Exception as exc:
             raise AuditError(f"cannot read the storage settings: {describe(exc)}") from None
@@ -191,8 +189,8 @@ class Audit:
             root = None  # only the bucket side of each row is checked
         self.engine = Reconciler(
             self.bucket,
-            workers=cast(int, self.options.workers),  # both set by __post_init__
-            chunk_size=cast(int, self.options.batch_size),
+            workers=self.options.workers,
+            chunk_size=self.options.batch_size,
             on_row=self.on_row,
         )
         head = self.engine.lister.head_object if self.options.metadata else None
@@ -258,7 +256,7 @@ class Audit:
     def references(self) -> list[Iterator[Ref]]:
         """Refs that only protect: the file fields not audited here (another
         location on the bucket) and storage_key when its rows are not audited."""
-        chunk, prefix = cast(int, self.options.batch_size), self.prefix
+        chunk, prefix = self.options.batch_size, self.prefix
         audited = set(self.audited)
         refs = [s.refs(chunk, prefix) for s in self.fields if s not in audited]
         if self.record is not None and not self.audits_records:

@@ -20,15 +20,15 @@ from collections.abc import Generator, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeVar, cast, overload
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeVar, overload
 
 from django.conf import settings
 from PIL import Image
 
-from r2_toolkit.core.conf import toolkit_settings
 from r2_toolkit.core.errors import describe
 from r2_toolkit.core.target import ImageTarget, TargetError, record_model
 from r2_toolkit.migrations_r2 import selection
+from r2_toolkit.migrations_r2.pace import Pace
 from r2_toolkit.migrations_r2.paths import media_root_of
 from r2_toolkit.migrations_r2.records import RecordMode, record_target
 from r2_toolkit.migrations_r2.report import Progress, ReportFile, Summary
@@ -72,10 +72,8 @@ REFILL_LINGER = 0.01  # seconds the main thread waits to gather finished uploads
 
 
 @dataclass
-class Options:
+class Options(Pace):
     dry_run: bool = False
-    batch_size: int | None = None
-    workers: int | None = None
     limit: int | None = None
     shard: selection.Shard | None = None
     verify: bool = False
@@ -87,8 +85,7 @@ class Options:
     source: str | None = None  # the legacy files' directory; None = MEDIA_ROOT
 
     def __post_init__(self) -> None:
-        self.batch_size = self.batch_size or toolkit_settings.BACKFILL_BATCH_SIZE
-        self.workers = self.workers or toolkit_settings.BACKFILL_WORKERS
+        super().__post_init__()
         for name in ("batch_size", "workers", "limit"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -151,7 +148,7 @@ class Run:
         self.mode, self.options, self.stream = mode, options, stream
         self.summary = Summary()
         self.report = ReportFile(options.report)
-        workers = cast(int, options.workers)  # set by Options.__post_init__
+        workers = options.workers
         self.transfers = Transfers(workers, stream, mode.alias, mode.int_limit)
         self.progress: Progress | None = None
         self.pending: dict[
@@ -243,7 +240,7 @@ class Run:
             at_least = min(transfers.batch(), len(in_flight))
             for future in drain(finished, timeout=1.0, at_least=at_least, linger=REFILL_LINGER):
                 self.collect(in_flight.pop(future), future.result())
-            if len(self.pending) >= cast(int, self.options.batch_size):
+            if len(self.pending) >= self.options.batch_size:
                 self.flush()
             if self.progress:
                 self.progress.update(self.summary)

@@ -137,7 +137,7 @@ class FieldMode:
                 target,
                 target.named(),
                 columns_of(target),
-                cast(int, self.options.batch_size),  # set by Options.__post_init__
+                self.options.batch_size,
             )
             for rows, _ in pages:
                 for values in rows:

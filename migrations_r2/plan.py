@@ -106,7 +106,7 @@ class BucketOnly:
 def plan_fields(options: Options) -> Plan:
     """The dry run of field mode: the rows to do, after the bucket's listing."""
     mode = cast("FieldMode", open_mode(options))  # plan_backfill: not the record mode
-    workers = cast(int, options.workers)  # set by Options.__post_init__
+    workers = options.workers
     plan = Plan(workers=workers)
     transfers = BucketOnly(workers, mode.alias)
 
@@ -131,13 +131,13 @@ def plan_backfill(options: Options, *, model: Any = None) -> Plan:
         return plan_fields(options)
     target, root = prepare(model, source=options.source)
     mode = RecordMode(target, root, options)
-    workers = cast(int, options.workers)  # set by Options.__post_init__
+    workers = options.workers
     plan = Plan(workers=workers)
     bucket: Bucket | None = None
     for rows, _ in selection.pages(
         target,
         target.legacy(),
-        cast(int, options.batch_size),
+        options.batch_size,
         limit=options.limit,
         shard=options.shard,
     ):

@@ -80,7 +80,7 @@ class RecordMode:
         for rows, skipped in selection.pages(
             self.target,
             self.target.legacy(),
-            cast(int, self.options.batch_size),  # set by Options.__post_init__
+            self.options.batch_size,
             limit=self.options.limit,
             shard=self.options.shard,
             claims=self.claims,

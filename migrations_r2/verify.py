@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 def bucket_for(options: Options) -> Bucket:
     try:
-        return open_bucket(cast(int, options.workers))  # set by Options.__post_init__
+        return open_bucket(options.workers)
     except ValueError as exc:
         raise BackfillError(str(exc)) from None
 
@@ -58,8 +58,8 @@ def verify_rows(
 
     engine = Reconciler(
         bucket,
-        workers=cast(int, options.workers),  # both set by Options.__post_init__
-        chunk_size=cast(int, options.batch_size),
+        workers=options.workers,
+        chunk_size=options.batch_size,
         on_row=on_row,
     )
     engine.checker = RowChecker(bucket, root)
@@ -101,7 +101,7 @@ def migrated_pages(target: ImageTarget, options: Options) -> Iterator[list[tuple
         target,
         target.migrated(),
         columns,
-        cast(int, options.batch_size),  # set by Options.__post_init__
+        options.batch_size,
         limit=options.limit,
         shard=options.shard,
     ):
