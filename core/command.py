@@ -7,7 +7,7 @@ turned into the command's own error instead of a traceback and exit 1."""
 
 import gc
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import InterfaceError, OperationalError
@@ -23,9 +23,6 @@ PANIC_HINT = (
     "check AWS_S3_ENDPOINT_URL and the storage's OPTIONS, or send the uploads through boto3 "
     'with R2_TOOLKIT["BACKFILL_CLIENT"] = "boto3"'
 )
-
-# A count's key: any value, recorded as its str() (a status, a kind, ...).
-K = TypeVar("K")
 
 
 def one_line_errors(parser: Any, subcommand: str) -> Any:
@@ -87,7 +84,7 @@ class ToolkitCommand(BaseCommand):  # type: ignore[misc]  # Django ships no anno
     def job_name(self) -> str:
         return self.__module__.rsplit(".", 1)[-1]
 
-    def record_counts(self, name: str, label: str, values: Mapping[K, float]) -> None:
+    def record_counts(self, name: str, label: str, values: Mapping[Any, float]) -> None:
         """The run's counts for the metrics: ``name`` is checks, rows or
         findings, ``values`` {label value: n}. A no-op without a metrics flag."""
         if self._job_run is not None:

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlsplit
 
 from r2_toolkit.core.redact import redact_url, scrub
@@ -46,9 +46,6 @@ COUNT_FAMILIES = {
     "findings": "Findings of the job's last run, by kind.",
 }
 LAST_SUCCESS = "r2_job_last_success_timestamp_seconds"
-
-# A count's key: any value, recorded as its str() (a status, a kind, ...).
-K = TypeVar("K")
 
 
 class MetricsUnavailable(Exception):
@@ -112,7 +109,7 @@ class JobRun:
     def __post_init__(self) -> None:
         self.started = self.clock()
 
-    def count(self, name: str, label: str, values: Mapping[K, float]) -> None:
+    def count(self, name: str, label: str, values: Mapping[Any, float]) -> None:
         """Record the run's counts of ``name`` (a COUNT_FAMILIES key) by ``label``."""
         if name not in COUNT_FAMILIES:
             raise ValueError(f"unknown count family {name!r}")
